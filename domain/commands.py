@@ -1,0 +1,124 @@
+"""Commands: what a caller asks of the ledger, one Struct each, usable singly or in a batch.
+
+`decide` turns a command on an existing job into events by calling the rule it names; Submit is
+decided by the ledger itself because choosing a unique handle needs the store.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from .events import Counters, JobEvent, JobLogDetailAux, TaskProgress
+from .model import (
+    Job,
+    decide_complete,
+    decide_delete,
+    decide_log,
+    decide_progress,
+    decide_start,
+    decide_stop,
+)
+from .payloads import AnyPayload
+
+
+class Command(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of all commands: an optional time (default now, UTC) and company check."""
+
+    at: datetime | None = None
+    company: str | None = None
+
+
+class JobCommand(Command, frozen=True, kw_only=True):
+    """A command on an existing job, named by its handle."""
+
+    handle: str
+
+
+class Submit(Command, frozen=True, kw_only=True):
+    """Submit a job to run now."""
+
+    name: str
+    payload: AnyPayload
+    user_email: str = ""
+    locale: str = ""
+    description: str = ""
+    idempotency_key: str | None = None
+    trigger_time: datetime | None = None
+    schedule_handle: str | None = None
+    follow_on_of: str | None = None
+
+
+class Start(JobCommand, frozen=True, kw_only=True):
+    """Mark a submitted job as running on a server."""
+
+    server: str
+    total_size: int = 0
+
+
+class UpdateProgress(JobCommand, frozen=True, kw_only=True):
+    """Report progress of a running job."""
+
+    percent: int
+    message: str = ""
+    tasks: list[TaskProgress] = msgspec.field(default_factory=list)
+
+
+class LogDetail(JobCommand, frozen=True, kw_only=True):
+    """Write one job-log detail row."""
+
+    log_type: str
+    message: str
+    asset_name: str | None = None
+    asset_type: str | None = None
+    asset_handle: str | None = None
+    aux: list[JobLogDetailAux] = msgspec.field(default_factory=list)
+
+
+class RequestStop(JobCommand, frozen=True, kw_only=True):
+    """Ask a job to stop."""
+
+    reason: str = ""
+    requested_by: str = ""
+
+
+class Complete(JobCommand, frozen=True, kw_only=True):
+    """End a running job."""
+
+    fatal: bool = False
+    message: str = ""
+    counters: Counters | None = None
+
+
+class Delete(JobCommand, frozen=True, kw_only=True):
+    """Delete a job, stopping it first if it is live."""
+
+    requested_by: str = ""
+
+
+def decide(command: JobCommand, job: Job, at: datetime) -> list[JobEvent]:
+    """The events a command on an existing job produces, or a RuleError."""
+    match command:
+        case Start():
+            return decide_start(job, command.server, command.total_size, at)
+        case UpdateProgress():
+            return decide_progress(job, command.percent, command.message, command.tasks, at)
+        case LogDetail():
+            return decide_log(
+                job,
+                command.log_type,
+                command.message,
+                at,
+                asset_name=command.asset_name,
+                asset_type=command.asset_type,
+                asset_handle=command.asset_handle,
+                aux=command.aux,
+            )
+        case RequestStop():
+            return decide_stop(job, command.requested_by, command.reason, at)
+        case Complete():
+            return decide_complete(job, command.fatal, command.message, command.counters, at)
+        case Delete():
+            return decide_delete(job, command.requested_by, at)
+    raise TypeError(f"unknown command {type(command).__name__}")

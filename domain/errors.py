@@ -1,0 +1,39 @@
+"""Domain errors. Each message is one line that names the problem and, where useful, what to do."""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base of every error the ledger reports to a user."""
+
+
+class RuleError(LedgerError):
+    """A request broke a rule of the domain; nothing was appended."""
+
+
+class InvalidTransitionError(RuleError):
+    """A command does not apply in the job's current state."""
+
+    def __init__(self, handle: str, state: str, action: str, hint: str = "") -> None:
+        message = f"cannot {action} job {handle}: it is {state}"
+        super().__init__(f"{message}; {hint}" if hint else message)
+
+
+class UnknownHandleError(LedgerError):
+    """No job or schedule has this handle (or not for the given company)."""
+
+    def __init__(self, handle: str, company: str | None = None) -> None:
+        where = f" for company {company}" if company else ""
+        super().__init__(f"no job with handle {handle!r}{where}")
+
+
+class IdempotencyConflictError(RuleError):
+    """An idempotency key was reused with a different request."""
+
+
+class ConcurrencyError(LedgerError):
+    """Another writer kept changing the job while this command retried."""
+
+
+class StoreError(LedgerError):
+    """The event store cannot be opened or used (bad path, not a ledger, unreachable server)."""

@@ -1,0 +1,552 @@
+"""The Job aggregate: its state, one pure `evolve` per event, and the decisions that guard its rules.
+
+`evolve` is the only place state changes. The `decide_*` functions check a command against the
+current state and return the new events, or raise a RuleError and return nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from functools import singledispatch
+from uuid import UUID
+
+import msgspec
+
+from .constants import (
+    ASSET_TYPES,
+    JOB_SUB_TYPES,
+    JobState,
+    Outcome,
+    canonical_log_type,
+    is_transfer_type,
+    parse_log_type,
+)
+from .errors import InvalidTransitionError, RuleError
+from .events import (
+    Completed,
+    Counters,
+    Deleted,
+    DetailLogged,
+    JobEvent,
+    JobLogDetailAux,
+    ProgressUpdated,
+    Started,
+    StopRequested,
+    Submitted,
+    TaskProgress,
+)
+from .handles import job_id
+from .payloads import OPENING_LOG_TYPES, AnyPayload, payload_kind, validate_payload
+
+LIVE_STATES: frozenset[str] = frozenset({"New", "Running", "Stopping"})
+_LOCALE = re.compile(r"[a-z]{2}(-[A-Z]{2})?")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+class Job(msgspec.Struct, frozen=True, kw_only=True):
+    """One run of a job: every IPS ActiveJob and JobLog field, plus what the ledger derives."""
+
+    id: UUID
+    version: int
+    companyHandle: str
+    jobHandle: str
+    name: str
+    originalName: str
+    type: str
+    state: JobState
+    submitUserEmail: str
+    locale: str
+    description: str
+    payloadKind: str
+    payload: AnyPayload
+    submitDate: datetime
+    serverName: str = ""
+    startDate: datetime | None = None
+    triggerTime: datetime | None = None
+    totalSize: int = 0
+    progress: int = 0
+    progressMessage: str = ""
+    lastProgressUpdate: datetime | None = None
+    taskProgressArray: list[TaskProgress] = msgspec.field(default_factory=list)
+    jobName: str = ""
+    originalJobName: str = ""
+    logType: str = ""
+    jobSubType: str = ""
+    endDate: datetime | None = None
+    fileSuccessCount: int = 0
+    fileErrorCount: int = 0
+    fileWarningCount: int = 0
+    fileDuplicateCount: int = 0
+    fileUpdateCount: int = 0
+    totalFileCount: int = 0
+    transferSuccessCount: int = 0
+    transferErrorCount: int = 0
+    transferWarningCount: int = 0
+    fatalError: bool = False
+    detailTotalRows: int = 0
+    outcome: Outcome | None = None
+    stopRequested: bool = False
+    stopReason: str = ""
+    completionMessage: str = ""
+    deleted: bool = False
+    scheduleHandle: str | None = None
+    followOnOf: str | None = None
+    lastEventTime: datetime | None = None
+
+
+# --- evolve ------------------------------------------------------------------------------------
+
+
+@singledispatch
+def evolve(event: JobEvent, job: Job | None) -> Job:
+    """The job's state after one more event."""
+    raise TypeError(f"no evolve rule for {type(event).__name__}")
+
+
+def _next(job: Job | None, event: JobEvent) -> Job:
+    assert job is not None, f"{type(event).__name__} before Submitted"
+    return job
+
+
+@evolve.register
+def _(event: Submitted, job: Job | None) -> Job:
+    kind = payload_kind(event.payload)
+    sub_type = ""
+    if kind == "imageServingPublishJob":
+        sub_type = JOB_SUB_TYPES.get(getattr(event.payload, "publishType", ""), "")
+    return Job(
+        id=event.originator_id,
+        version=event.originator_version,
+        companyHandle=event.companyHandle,
+        jobHandle=event.jobHandle,
+        name=event.name,
+        originalName=event.originalName,
+        type=event.type,
+        state="New",
+        submitUserEmail=event.submitUserEmail,
+        locale=event.locale,
+        description=event.description,
+        payloadKind=kind,
+        payload=event.payload,
+        submitDate=event.timestamp,
+        triggerTime=event.triggerTime or event.timestamp,
+        jobName=event.name,
+        originalJobName=event.originalName,
+        logType=OPENING_LOG_TYPES.get(event.type, ""),
+        jobSubType=sub_type,
+        scheduleHandle=event.scheduleHandle,
+        followOnOf=event.followOnOf,
+        lastEventTime=event.timestamp,
+    )
+
+
+@evolve.register
+def _(event: Started, job: Job | None) -> Job:
+    return msgspec.structs.replace(
+        _next(job, event),
+        version=event.originator_version,
+        state="Running",
+        serverName=event.serverName,
+        startDate=event.startDate,
+        totalSize=event.totalSize,
+        lastEventTime=event.timestamp,
+    )
+
+
+@evolve.register
+def _(event: ProgressUpdated, job: Job | None) -> Job:
+    return msgspec.structs.replace(
+        _next(job, event),
+        version=event.originator_version,
+        progress=event.progress,
+        progressMessage=event.progressMessage,
+        lastProgressUpdate=event.timestamp,
+        taskProgressArray=event.taskProgressArray,
+        lastEventTime=event.timestamp,
+    )
+
+
+def _counted(job: Job, log_type: str) -> dict[str, int]:
+    """Counter increments for one detail row; see the README for the rules."""
+    kind = canonical_log_type(log_type)
+    if kind.startswith(("Begin", "End")):
+        return {}
+    if is_transfer_type(kind):
+        for suffix, field in (
+            ("Success", "transferSuccessCount"),
+            ("Error", "transferErrorCount"),
+            ("Warning", "transferWarningCount"),
+        ):
+            if kind.endswith(suffix):
+                return {field: getattr(job, field) + 1}
+        return {}
+    field = None
+    if kind == "FatalError":
+        field = None
+    elif kind.endswith("Success"):
+        field = "fileSuccessCount"
+    elif kind.endswith(("Error", "Failure")):
+        field = "fileErrorCount"
+    elif kind.endswith("Warning"):
+        field = "fileWarningCount"
+    elif kind == "DuplicateSkipped":
+        field = "fileDuplicateCount"
+    elif kind == "FileUpdated":
+        field = "fileUpdateCount"
+    if field is None:
+        return {}
+    return {field: getattr(job, field) + 1, "totalFileCount": job.totalFileCount + 1}
+
+
+@evolve.register
+def _(event: DetailLogged, job: Job | None) -> Job:
+    current = _next(job, event)
+    changes = _counted(current, event.logType)
+    if canonical_log_type(event.logType) == "FatalError":
+        changes["fatalError"] = True
+    if event.logType.startswith("Begin") and current.detailTotalRows == 0:
+        changes["logType"] = event.logType
+    return msgspec.structs.replace(
+        current,
+        version=event.originator_version,
+        detailTotalRows=current.detailTotalRows + 1,
+        lastEventTime=event.timestamp,
+        **changes,
+    )
+
+
+@evolve.register
+def _(event: StopRequested, job: Job | None) -> Job:
+    return msgspec.structs.replace(
+        _next(job, event),
+        version=event.originator_version,
+        state="Stopping",
+        stopRequested=True,
+        stopReason=event.reason,
+        lastEventTime=event.timestamp,
+    )
+
+
+@evolve.register
+def _(event: Completed, job: Job | None) -> Job:
+    current = _next(job, event)
+    counters = msgspec.structs.asdict(event.counters) if event.counters else {}
+    done = msgspec.structs.replace(
+        current,
+        version=event.originator_version,
+        state="Done",
+        endDate=event.endDate,
+        fatalError=current.fatalError or event.fatalError,
+        completionMessage=event.message,
+        lastEventTime=event.timestamp,
+        **counters,
+    )
+    return msgspec.structs.replace(done, outcome=derive_outcome(done))
+
+
+@evolve.register
+def _(event: Deleted, job: Job | None) -> Job:
+    return msgspec.structs.replace(
+        _next(job, event),
+        version=event.originator_version,
+        deleted=True,
+        lastEventTime=event.timestamp,
+    )
+
+
+def derive_outcome(job: Job) -> Outcome:
+    """Outcome of a Done run, in the order DESIGN.md gives: fatal, stopped, errors, warnings."""
+    if job.fatalError:
+        return "fatal"
+    if job.stopRequested:
+        return "stopped"
+    if job.fileErrorCount or job.transferErrorCount:
+        return "errors"
+    if job.fileWarningCount or job.transferWarningCount:
+        return "warnings"
+    return "success"
+
+
+def project_job(job: Job | None, events: Iterable[JobEvent]) -> Job | None:
+    """Fold events onto a state (the repository's projector function)."""
+    for event in events:
+        job = evolve(event, job)
+    return job
+
+
+def fold(events: Iterable[JobEvent]) -> Job | None:
+    """The state after all the given events."""
+    return project_job(None, events)
+
+
+# --- decide ------------------------------------------------------------------------------------
+
+
+def _check_time(job: Job, at: datetime) -> None:
+    # Events of one job keep their order in time, so that "as of T" answers are well defined.
+    if job.lastEventTime is not None and at < job.lastEventTime:
+        raise RuleError(
+            f"time {at.isoformat()} is before the last event of job {job.jobHandle}"
+            f" ({job.lastEventTime.isoformat()})"
+        )
+
+
+def _check_live(job: Job, action: str) -> None:
+    if job.deleted:
+        raise InvalidTransitionError(job.jobHandle, "deleted", action)
+    if job.state == "Done":
+        raise InvalidTransitionError(job.jobHandle, "Done", action, "a finished run never changes")
+
+
+def check_text(label: str, value: str, *, required: bool = True) -> str:
+    """Refuse empty names and the separator that handles are built with."""
+    if required and not value.strip():
+        raise RuleError(f"{label} must not be empty")
+    if "|" in value:
+        raise RuleError(f"{label} must not contain '|' (it separates the parts of a handle)")
+    return value
+
+
+def check_submission(
+    company: str, name: str, payload: AnyPayload, user_email: str, locale: str
+) -> AnyPayload:
+    """Validate everything a submit carries; return the payload as validated."""
+    check_text("company", company)
+    check_text("job name", name)
+    if locale and not _LOCALE.fullmatch(locale):
+        raise RuleError(f"locale {locale!r} is not of the form ll or ll-CC (for example en or en-US)")
+    if user_email and not _EMAIL.fullmatch(user_email):
+        raise RuleError(f"user email {user_email!r} is not an email address")
+    return validate_payload(payload)
+
+
+def decide_submit(
+    *,
+    company: str,
+    handle: str,
+    name: str,
+    original_name: str,
+    payload: AnyPayload,
+    job_type: str,
+    user_email: str,
+    locale: str,
+    description: str,
+    at: datetime,
+    trigger_time: datetime | None = None,
+    schedule_handle: str | None = None,
+    follow_on_of: str | None = None,
+) -> list[JobEvent]:
+    """The first event of a new run."""
+    return [
+        Submitted(
+            originator_id=job_id(handle),
+            originator_version=1,
+            timestamp=at,
+            companyHandle=company,
+            jobHandle=handle,
+            name=name,
+            originalName=original_name,
+            type=job_type,
+            payload=payload,
+            submitUserEmail=user_email,
+            locale=locale,
+            description=description,
+            triggerTime=trigger_time,
+            scheduleHandle=schedule_handle,
+            followOnOf=follow_on_of,
+        )
+    ]
+
+
+def decide_start(job: Job, server: str, total_size: int, at: datetime) -> list[JobEvent]:
+    """Start a New run on a server."""
+    _check_live(job, "start")
+    if job.state != "New":
+        raise InvalidTransitionError(job.jobHandle, job.state, "start", "a run starts only once")
+    if not server.strip():
+        raise RuleError("server name must not be empty")
+    if total_size < 0:
+        raise RuleError(f"total size must be 0 or more, got {total_size}")
+    _check_time(job, at)
+    return [
+        Started(
+            originator_id=job.id,
+            originator_version=job.version + 1,
+            timestamp=at,
+            serverName=server,
+            startDate=at,
+            totalSize=total_size,
+        )
+    ]
+
+
+def decide_progress(
+    job: Job, percent: int, message: str, tasks: Sequence[TaskProgress], at: datetime
+) -> list[JobEvent]:
+    """Report progress of a running job."""
+    _check_live(job, "report progress on")
+    if job.state == "New":
+        raise InvalidTransitionError(
+            job.jobHandle, "New", "report progress on", "start it first with `jobledger start`"
+        )
+    if not 0 <= percent <= 100:
+        raise RuleError(f"progress must be between 0 and 100, got {percent}")
+    checked: list[TaskProgress] = []
+    for task in tasks:
+        try:
+            task = msgspec.convert(msgspec.to_builtins(task), type=TaskProgress)
+        except msgspec.ValidationError as err:
+            raise RuleError(f"invalid task progress: {err}") from None
+        if task.lastProgressUpdate is None:
+            task = msgspec.structs.replace(task, lastProgressUpdate=at)
+        checked.append(task)
+    _check_time(job, at)
+    return [
+        ProgressUpdated(
+            originator_id=job.id,
+            originator_version=job.version + 1,
+            timestamp=at,
+            progress=percent,
+            progressMessage=message,
+            taskProgressArray=checked,
+        )
+    ]
+
+
+def decide_log(
+    job: Job,
+    log_type: str,
+    message: str,
+    at: datetime,
+    *,
+    asset_name: str | None = None,
+    asset_type: str | None = None,
+    asset_handle: str | None = None,
+    aux: Sequence[JobLogDetailAux] = (),
+) -> list[JobEvent]:
+    """Write one detail row to a live job's log."""
+    _check_live(job, "log a detail row on")
+    known = parse_log_type(log_type)
+    if known is None:
+        raise RuleError(f"unknown log type {log_type!r}; see the Job Log Types in the README")
+    if asset_type is not None and asset_type not in ASSET_TYPES:
+        raise RuleError(f"unknown asset type {asset_type!r}; see the Job Log File Types")
+    rows: list[JobLogDetailAux] = []
+    for row in aux:
+        if parse_log_type(row.logType) is None:
+            raise RuleError(f"unknown log type {row.logType!r} in an aux row")
+        rows.append(row)
+    _check_time(job, at)
+    return [
+        DetailLogged(
+            originator_id=job.id,
+            originator_version=job.version + 1,
+            timestamp=at,
+            logType=known,
+            logMessage=message,
+            dateCreated=at,
+            assetName=asset_name,
+            assetType=asset_type,
+            assetHandle=asset_handle,
+            auxArray=rows,
+        )
+    ]
+
+
+def decide_stop(job: Job, requested_by: str, reason: str, at: datetime) -> list[JobEvent]:
+    """Ask a New or Running job to stop; a run that never started ends at once."""
+    _check_live(job, "stop")
+    if job.state == "Stopping":
+        raise InvalidTransitionError(job.jobHandle, "Stopping", "stop", "a stop is already under way")
+    _check_time(job, at)
+    events: list[JobEvent] = [
+        StopRequested(
+            originator_id=job.id,
+            originator_version=job.version + 1,
+            timestamp=at,
+            requestedBy=requested_by,
+            reason=reason,
+        )
+    ]
+    if job.state == "New":
+        # No server holds the run, so nobody else would ever report it Done.
+        events.append(
+            Completed(
+                originator_id=job.id,
+                originator_version=job.version + 2,
+                timestamp=at,
+                endDate=at,
+                message="stopped before it started",
+            )
+        )
+    return events
+
+
+def decide_complete(
+    job: Job, fatal: bool, message: str, counters: Counters | None, at: datetime
+) -> list[JobEvent]:
+    """End a Running or Stopping job."""
+    _check_live(job, "complete")
+    if job.state == "New":
+        raise InvalidTransitionError(
+            job.jobHandle, "New", "complete", "start it first, or stop it to end it unstarted"
+        )
+    if counters is not None:
+        try:
+            counters = msgspec.convert(msgspec.to_builtins(counters), type=Counters)
+        except msgspec.ValidationError as err:
+            raise RuleError(f"invalid counters: {err}") from None
+    _check_time(job, at)
+    return [
+        Completed(
+            originator_id=job.id,
+            originator_version=job.version + 1,
+            timestamp=at,
+            endDate=at,
+            fatalError=fatal,
+            message=message,
+            counters=counters,
+        )
+    ]
+
+
+def decide_delete(job: Job, requested_by: str, at: datetime) -> list[JobEvent]:
+    """Delete a job; a live run is stopped and ended first."""
+    if job.deleted:
+        raise InvalidTransitionError(job.jobHandle, "deleted", "delete")
+    _check_time(job, at)
+    events: list[JobEvent] = []
+    version = job.version
+    if job.state in LIVE_STATES:
+        if job.state != "Stopping":
+            version += 1
+            events.append(
+                StopRequested(
+                    originator_id=job.id,
+                    originator_version=version,
+                    timestamp=at,
+                    requestedBy=requested_by,
+                    reason="deleted",
+                )
+            )
+        version += 1
+        events.append(
+            Completed(
+                originator_id=job.id,
+                originator_version=version,
+                timestamp=at,
+                endDate=at,
+                message="deleted while live",
+            )
+        )
+    events.append(
+        Deleted(
+            originator_id=job.id,
+            originator_version=version + 1,
+            timestamp=at,
+            requestedBy=requested_by,
+        )
+    )
+    return events
