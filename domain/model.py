@@ -168,36 +168,41 @@ def _(event: ProgressUpdated, job: Job | None) -> Job:
     )
 
 
-def _counted(job: Job, log_type: str) -> dict[str, int]:
-    """Counter increments for one detail row; see the README for the rules."""
+_FILE_COUNTERS = (
+    ("Success", "fileSuccessCount"),
+    ("Error", "fileErrorCount"),
+    ("Failure", "fileErrorCount"),
+    ("Warning", "fileWarningCount"),
+)
+_TRANSFER_COUNTERS = (
+    ("Success", "transferSuccessCount"),
+    ("Error", "transferErrorCount"),
+    ("Warning", "transferWarningCount"),
+)
+_EXACT_COUNTERS = {"DuplicateSkipped": "fileDuplicateCount", "FileUpdated": "fileUpdateCount"}
+
+
+def counter_field(log_type: str) -> str | None:
+    """The JobLog counter a detail row of this type adds one to, if any (rules in the README)."""
     kind = canonical_log_type(log_type)
-    if kind.startswith(("Begin", "End")):
-        return {}
-    if is_transfer_type(kind):
-        for suffix, field in (
-            ("Success", "transferSuccessCount"),
-            ("Error", "transferErrorCount"),
-            ("Warning", "transferWarningCount"),
-        ):
-            if kind.endswith(suffix):
-                return {field: getattr(job, field) + 1}
-        return {}
-    field = None
-    if kind == "FatalError":
-        field = None
-    elif kind.endswith("Success"):
-        field = "fileSuccessCount"
-    elif kind.endswith(("Error", "Failure")):
-        field = "fileErrorCount"
-    elif kind.endswith("Warning"):
-        field = "fileWarningCount"
-    elif kind == "DuplicateSkipped":
-        field = "fileDuplicateCount"
-    elif kind == "FileUpdated":
-        field = "fileUpdateCount"
+    if kind.startswith(("Begin", "End")) or kind == "FatalError":
+        return None
+    if kind in _EXACT_COUNTERS:
+        return _EXACT_COUNTERS[kind]
+    for suffix, field in _TRANSFER_COUNTERS if is_transfer_type(kind) else _FILE_COUNTERS:
+        if kind.endswith(suffix):
+            return field
+    return None
+
+
+def _counted(job: Job, log_type: str) -> dict[str, object]:
+    field = counter_field(log_type)
     if field is None:
         return {}
-    return {field: getattr(job, field) + 1, "totalFileCount": job.totalFileCount + 1}
+    changes: dict[str, object] = {field: getattr(job, field) + 1}
+    if field.startswith("file"):
+        changes["totalFileCount"] = job.totalFileCount + 1
+    return changes
 
 
 @evolve.register

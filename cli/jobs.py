@@ -1,0 +1,233 @@
+"""Commands that drive one run of a job (submit, start, progress, log, complete, stop, delete) and
+read it (show, history). Each opens the ledger and makes one library call."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import click
+import msgspec
+from jobledger.cli.main import Config, cli, pass_config
+from jobledger.cli.options import JSON_TEXT, at_option, company_option
+from jobledger.cli.records import event_record, job_record
+from jobledger.cli.render import emit_json, emit_ndjson, emit_record, emit_table, output_options
+from jobledger.domain.errors import RuleError
+from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
+from jobledger.domain.payloads import decode_payload
+
+
+def _decode(data: bytes | None, type_: Any, what: str) -> Any:
+    if data is None:
+        return None
+    try:
+        return msgspec.json.decode(data, type=type_)
+    except msgspec.ValidationError as err:
+        raise RuleError(f"invalid {what}: {err}") from None
+    except msgspec.DecodeError as err:
+        raise RuleError(f"malformed JSON in {what}: {err}") from None
+
+
+@cli.command("submit")
+@company_option(required=True)
+@click.option("--name", required=True, help="Job name; it becomes originalName.")
+@click.option("--type", "kind", required=True, help="Payload kind, e.g. imageServingPublishJob.")
+@click.option("--payload", type=JSON_TEXT, default=None, help="The payload's fields as JSON, or @file.")
+@click.option("--user-email", default="", help="Email of the submitter (submitUserEmail).")
+@click.option("--locale", default="", help="Locale of the job log and emails: ll or ll-CC.")
+@click.option("--description", default="", help="Free text shown with the job.")
+@click.option(
+    "--idempotency-key", default=None, help="Repeat-safe key: the same request returns the first handle."
+)
+@at_option
+@pass_config
+def submit(
+    config: Config,
+    company: str,
+    name: str,
+    kind: str,
+    payload: bytes | None,
+    user_email: str,
+    locale: str,
+    description: str,
+    idempotency_key: str | None,
+    at: datetime | None,
+) -> None:
+    """Submit a job to run now and print its handle."""
+    decoded = decode_payload(kind, payload or b"{}")
+    handle = config.ledger(create=True).submit(
+        company,
+        name,
+        decoded,
+        user_email=user_email,
+        locale=locale,
+        description=description,
+        idempotency_key=idempotency_key,
+        at=at,
+    )
+    click.echo(handle)
+
+
+@cli.command("start")
+@click.argument("handle")
+@click.option("--server", required=True, help="Name of the server running the job.")
+@click.option("--total-size", type=click.IntRange(min=0), default=0, help="Size of the work.")
+@company_option()
+@at_option
+@pass_config
+def start(
+    config: Config, handle: str, server: str, total_size: int, company: str | None, at: datetime | None
+) -> None:
+    """Mark a submitted job as running on SERVER."""
+    config.ledger().start(handle, server, total_size=total_size, company=company, at=at)
+
+
+@cli.command("progress")
+@click.argument("handle")
+@click.option("--percent", type=int, required=True, help="Overall progress, 0 to 100.")
+@click.option("--message", default="", help="Progress text.")
+@click.option("--tasks", type=JSON_TEXT, default=None, help="TaskProgress rows as a JSON list, or @file.")
+@company_option()
+@at_option
+@pass_config
+def progress(
+    config: Config,
+    handle: str,
+    percent: int,
+    message: str,
+    tasks: bytes | None,
+    company: str | None,
+    at: datetime | None,
+) -> None:
+    """Report how far a running job has got, overall and per task."""
+    rows = _decode(tasks, list[TaskProgress], "--tasks") or []
+    config.ledger().update_progress(handle, percent, message=message, tasks=rows, company=company, at=at)
+
+
+@cli.command("log")
+@click.argument("handle")
+@click.option("--log-type", required=True, help="A Job Log Types value, e.g. UploadSuccess.")
+@click.option("--message", required=True, help="The log message.")
+@click.option("--asset-name", default=None, help="Name of the file the row is about.")
+@click.option("--asset-type", default=None, help="A Job Log File Types value, e.g. MasterImage.")
+@click.option("--asset-handle", default=None, help="Handle of the asset the row is about.")
+@click.option(
+    "--aux", type=JSON_TEXT, default=None, help="Extra warning/error rows as a JSON list, or @file."
+)
+@company_option()
+@at_option
+@pass_config
+def log(
+    config: Config,
+    handle: str,
+    log_type: str,
+    message: str,
+    asset_name: str | None,
+    asset_type: str | None,
+    asset_handle: str | None,
+    aux: bytes | None,
+    company: str | None,
+    at: datetime | None,
+) -> None:
+    """Write one row to a live job's log."""
+    rows = _decode(aux, list[JobLogDetailAux], "--aux") or []
+    config.ledger().log_detail(
+        handle,
+        log_type,
+        message,
+        asset_name=asset_name,
+        asset_type=asset_type,
+        asset_handle=asset_handle,
+        aux=rows,
+        company=company,
+        at=at,
+    )
+
+
+@cli.command("complete")
+@click.argument("handle")
+@click.option("--fatal", is_flag=True, help="The job hit a fatal error.")
+@click.option("--message", default="", help="Closing message.")
+@click.option("--counters", type=JSON_TEXT, default=None, help="Final counters as JSON (override the log's).")
+@company_option()
+@at_option
+@pass_config
+def complete(
+    config: Config,
+    handle: str,
+    fatal: bool,
+    message: str,
+    counters: bytes | None,
+    company: str | None,
+    at: datetime | None,
+) -> None:
+    """End a running job and print its outcome."""
+    final = _decode(counters, Counters, "--counters")
+    job = config.ledger().complete(
+        handle, fatal=fatal, message=message, counters=final, company=company, at=at
+    )
+    click.echo(f"{job.jobHandle}: Done, {job.outcome}")
+
+
+@cli.command("stop")
+@click.argument("handle")
+@click.option("--reason", default="", help="Why the job should stop.")
+@click.option("--user-email", default="", help="Who asked.")
+@company_option()
+@at_option
+@pass_config
+def stop(
+    config: Config, handle: str, reason: str, user_email: str, company: str | None, at: datetime | None
+) -> None:
+    """Ask a New or Running job to stop (a New one ends at once)."""
+    job = config.ledger().request_stop(handle, reason=reason, requested_by=user_email, company=company, at=at)
+    click.echo(f"{job.jobHandle}: {job.state}")
+
+
+@cli.command("delete")
+@click.argument("handle")
+@click.option("--user-email", default="", help="Who asked.")
+@company_option()
+@at_option
+@pass_config
+def delete(config: Config, handle: str, user_email: str, company: str | None, at: datetime | None) -> None:
+    """Delete a job; a live run is stopped first. Its history is kept."""
+    job = config.ledger().delete(handle, requested_by=user_email, company=company, at=at)
+    click.echo(f"{job.jobHandle}: deleted")
+
+
+@cli.command("show")
+@click.argument("handle")
+@company_option()
+@output_options("table", "json")
+@pass_config
+def show(config: Config, handle: str, company: str | None, fmt: str) -> None:
+    """Print a job's current state (IPS field names, plus outcome)."""
+    record = job_record(config.ledger().get(handle, company))
+    if fmt == "json":
+        emit_json(record)
+    else:
+        emit_record(record)
+
+
+@cli.command("history")
+@click.argument("handle")
+@company_option()
+@output_options("table", "ndjson", default="table")
+@pass_config
+def history(config: Config, handle: str, company: str | None, fmt: str) -> None:
+    """Print every event of a job in order: name, version, time and fields."""
+    records = [event_record(event) for event in config.ledger().history(handle, company)]
+    if fmt == "ndjson":
+        emit_ndjson(records)
+        return
+    rows = [
+        {
+            "version": r["version"],
+            "timestamp": r["timestamp"],
+            "event": r["event"],
+            "fields": " ".join(f"{k}={v}" for k, v in r["fields"].items() if v not in (None, "", [])),
+        }
+        for r in records
+    ]
+    emit_table(rows, ["version", "timestamp", "event", "fields"])

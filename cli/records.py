@@ -1,0 +1,43 @@
+"""Jobs and events as JSON-ready records with the IPS field names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from jobledger.domain.events import DomainEvent
+from jobledger.domain.model import Job
+
+# Bookkeeping of the aggregate that is not part of what IPS or an operator reads.
+_HIDDEN = {"id", "payload", "payloadKind", "lastEventTime"}
+
+
+def payload_record(payload: Any) -> dict[str, Any]:
+    """A payload's fields without the tag (the key it is shown under names its kind)."""
+    fields: dict[str, Any] = msgspec.to_builtins(payload)
+    fields.pop("kind", None)
+    return fields
+
+
+def job_record(job: Job) -> dict[str, Any]:
+    """A job's state as IPS names it: ActiveJob and JobLog fields, the payload under its kind."""
+    fields: dict[str, Any] = msgspec.to_builtins(job)
+    record = {key: value for key, value in fields.items() if key not in _HIDDEN}
+    record[job.payloadKind] = payload_record(job.payload)
+    return record
+
+
+def event_record(event: DomainEvent) -> dict[str, Any]:
+    """One event as history prints it: name, version, time, and its own fields."""
+    fields: dict[str, Any] = msgspec.to_builtins(event)
+    for key in ("originator_id", "originator_version", "timestamp"):
+        fields.pop(key)
+    if "payload" in fields:
+        kind = fields["payload"].pop("kind")
+        fields["payload"] = {kind: fields["payload"]}
+    return {
+        "event": type(event).__name__,
+        "version": event.originator_version,
+        "timestamp": msgspec.to_builtins(event.timestamp),
+        "fields": fields,
+    }

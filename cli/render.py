@@ -1,0 +1,104 @@
+"""One renderer for every read command: table, json, ndjson or csv, from rows of builtins."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import click
+import msgspec
+
+F = TypeVar("F", bound=Callable[..., Any])
+Row = Mapping[str, Any]
+
+FORMATS = ("table", "json", "ndjson", "csv")
+_json = msgspec.json.Encoder()
+
+
+def output_options(*formats: str, default: str = "table") -> Callable[[F], F]:
+    """--format, limited to the formats a command supports."""
+    choices = formats or FORMATS
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=default,
+        show_default=True,
+        help="Output format; json and ndjson use the IPS field names.",
+    )
+
+
+def to_builtins(value: Any) -> Any:
+    """Structs, datetimes and UUIDs as JSON-ready builtins (times in ISO 8601)."""
+    return msgspec.to_builtins(value)
+
+
+def emit_json(value: Any) -> None:
+    """Print one JSON document, indented for people."""
+    click.echo(msgspec.json.format(_json.encode(value), indent=2).decode())
+
+
+def emit_ndjson(rows: Iterable[Any]) -> None:
+    """Print one JSON document per line."""
+    for row in rows:
+        click.echo(_json.encode(row).decode())
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (dict, list)):
+        return _json.encode(value).decode()
+    return str(value)
+
+
+def emit_csv(rows: Sequence[Row], columns: Sequence[str]) -> None:
+    """Print rows as CSV with a header."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(column)) for column in columns])
+    click.echo(buffer.getvalue(), nl=False)
+
+
+def emit_table(rows: Sequence[Row], columns: Sequence[str], *, width: int | None = None) -> None:
+    """Print rows as an aligned table that fits the terminal, shortening the widest columns."""
+    width = width or shutil.get_terminal_size((80, 24)).columns
+    cells = [[_cell(row.get(column)) for column in columns] for row in rows]
+    widths = [max([len(column), *(len(line[i]) for line in cells)]) for i, column in enumerate(columns)]
+    budget = width - 2 * (len(columns) - 1)
+    while sum(widths) > budget and max(widths) > 8:
+        widest = widths.index(max(widths))
+        widths[widest] -= 1
+
+    def fit(text: str, size: int) -> str:
+        return text if len(text) <= size else text[: size - 1] + "…"
+
+    click.echo("  ".join(fit(c, w).ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for line in cells:
+        click.echo("  ".join(fit(c, w).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+
+
+def emit_record(record: Row) -> None:
+    """Print one record as `key  value` lines."""
+    size = max((len(key) for key in record), default=0)
+    for key, value in record.items():
+        click.echo(f"{key.ljust(size)}  {_cell(value)}")
+
+
+def emit(fmt: str, rows: Sequence[Row], columns: Sequence[str]) -> None:
+    """Print rows in the chosen format (json prints a list)."""
+    if fmt == "json":
+        emit_json(list(rows))
+    elif fmt == "ndjson":
+        emit_ndjson(rows)
+    elif fmt == "csv":
+        emit_csv(rows, columns)
+    else:
+        emit_table(rows, columns)
