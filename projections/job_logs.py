@@ -1,0 +1,30 @@
+"""job_logs: one row per run, live or done (getJobLogs): counters, outcome, endDate once done."""
+
+from __future__ import annotations
+
+from jobledger.domain.events import DomainEvent, JobEvent
+from jobledger.domain.model import Job, evolve
+
+NAME = "job_logs"
+
+
+def key(event: DomainEvent) -> tuple[str] | None:
+    """The row an event touches: its run's id; None for events of other aggregates."""
+    return (event.originator_id.hex,) if isinstance(event, JobEvent) else None
+
+
+def apply(row: Job | None, event: DomainEvent) -> Job | None:
+    """Next row for this run: the run's whole state, kept after it is done or deleted."""
+    if not isinstance(event, JobEvent):
+        return row
+    return evolve(event, row)
+
+
+ROW_TYPE = Job
+KEY_COLUMNS = ("id",)
+INDEXES: tuple[tuple[str, ...], ...] = (
+    ("companyHandle", "startDate"),
+    ("jobHandle",),
+    ("submitUserEmail",),
+    ("startDate",),
+)

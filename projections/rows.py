@@ -1,0 +1,125 @@
+"""Rows of a view as SQLite values and back.
+
+Each view row is a msgspec Struct; its fields become the table's columns. Times are stored as
+fixed-width UTC ISO 8601 text so that they compare and sort correctly as text; nested values
+(payloads, task rows) are JSON; booleans are 0/1. Encoders are worked out once per row type.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+import msgspec
+
+R = TypeVar("R", bound=msgspec.Struct)
+
+_json_encode = msgspec.json.Encoder().encode
+_json_decode = msgspec.json.Decoder().decode
+
+
+def iso(value: datetime) -> str:
+    """A time as fixed-width UTC text: 2026-11-28T13:00:00.000000Z."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _time(value: Any) -> Any:
+    return None if value is None else iso(value)
+
+
+def _json(value: Any) -> Any:
+    return None if value is None else _json_encode(value).decode()
+
+
+def _uuid(value: Any) -> Any:
+    return None if value is None else value.hex
+
+
+def _bool(value: Any) -> Any:
+    return None if value is None else int(value)
+
+
+def _column_kind(annotation: Any) -> str:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if len(args) == 1:
+            return _column_kind(args[0])
+        return "json"
+    if origin is typing.Annotated:
+        return _column_kind(args[0])
+    if origin is typing.Literal:
+        return "text"
+    if annotation is datetime:
+        return "time"
+    if annotation is UUID:
+        return "uuid"
+    if annotation is bool:
+        return "bool"
+    if annotation is int:
+        return "integer"
+    if annotation is float:
+        return "float"
+    if annotation is str:
+        return "text"
+    return "json"
+
+
+_SQL_TYPES = {
+    "time": str,
+    "uuid": str,
+    "bool": int,
+    "integer": int,
+    "float": float,
+    "text": str,
+    "json": str,
+}
+_ENCODERS: dict[str, Callable[[Any], Any] | None] = {
+    "time": _time,
+    "uuid": _uuid,
+    "bool": _bool,
+    "json": _json,
+}
+
+
+class RowCodec(Generic[R]):
+    """Converts rows of one Struct type to tuples of SQLite values and back."""
+
+    def __init__(self, row_type: type[R]) -> None:
+        self.row_type = row_type
+        hints = typing.get_type_hints(row_type, include_extras=True)
+        self.columns: tuple[str, ...] = row_type.__struct_fields__
+        self.kinds = [_column_kind(hints[name]) for name in self.columns]
+        self._encoders = [_ENCODERS.get(kind) for kind in self.kinds]
+        self._json_columns = [i for i, kind in enumerate(self.kinds) if kind == "json"]
+
+    def sql_types(self) -> dict[str, type]:
+        """Column name -> Python type, for sqlite-utils' create_table."""
+        return {name: _SQL_TYPES[kind] for name, kind in zip(self.columns, self.kinds, strict=True)}
+
+    def encode(self, row: R) -> tuple[Any, ...]:
+        """The row's values in column order."""
+        values = msgspec.structs.astuple(row)
+        return tuple(
+            value if enc is None else enc(value) for enc, value in zip(self._encoders, values, strict=True)
+        )
+
+    def to_dict(self, values: Sequence[Any]) -> dict[str, Any]:
+        """A stored row as builtins (JSON columns decoded), as JSON output shows it."""
+        data = dict(zip(self.columns, values, strict=True))
+        for i in self._json_columns:
+            text = values[i]
+            if text is not None:
+                data[self.columns[i]] = _json_decode(text)
+        for name, kind in zip(self.columns, self.kinds, strict=True):
+            if kind == "bool" and data[name] is not None:
+                data[name] = bool(data[name])
+        return data
+
+    def decode(self, values: Sequence[Any]) -> R:
+        """A stored row back as its Struct."""
+        return msgspec.convert(self.to_dict(values), type=self.row_type, strict=False)

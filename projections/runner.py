@@ -1,0 +1,221 @@
+"""Keeps the views caught up with the event store: catch-up, run, blue/green rebuild, verify, status.
+
+Each batch of notifications is folded into every view that has not seen it, and the changed rows
+and the new positions are written in one transaction. The write lock is held while a batch is
+applied and the positions are re-read under it, so two processes catching up at once never apply
+an event twice: the second one skips what the first has written.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from eventsourcing.persistence import Notification
+from jobledger.domain.events import DomainEvent
+from jobledger.domain.ledger import JobLedger
+from jobledger.projections.database import ViewsDatabase
+from jobledger.projections.views import VIEWS, Key, View
+
+BATCH_SIZE = 2000
+CACHE_LIMIT = 200_000
+REBUILD_SUFFIX = "__rebuild"
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ViewStatus:
+    """Where one view stands."""
+
+    view: str
+    position: int
+    lag: int
+    rows: int
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A row where a live view and a fresh fold disagree (None: the row is missing there)."""
+
+    view: str
+    key: Key
+    live: dict[str, Any] | None
+    rebuilt: dict[str, Any] | None
+
+
+class Projector:
+    """Folds the ledger's events into the views database."""
+
+    def __init__(self, ledger: JobLedger, views: ViewsDatabase) -> None:
+        self.ledger = ledger
+        self.db = views
+        self._decode = cast(Callable[[Notification], DomainEvent], ledger.mapper.to_domain_event)
+        for view in VIEWS.values():
+            self.db.ensure_table(view, view.name)
+        # Rows this projector wrote, per table, valid at the position noted beside them; dropped
+        # whenever another writer has moved that table on.
+        self._cache: dict[str, dict[Key, Any]] = {}
+        self._cached_at: dict[str, int] = {}
+
+    # --- reading the store -------------------------------------------------------------------
+
+    def head(self) -> int:
+        """Position of the last event in the store."""
+        return self.ledger.event_count()
+
+    def _notifications(self, after: int, stop: int) -> Iterator[list[Notification]]:
+        while after < stop:
+            page = self.ledger.recorder.select_notifications(
+                start=after, limit=BATCH_SIZE, stop=stop, inclusive_of_start=False
+            )
+            if not page:
+                return
+            yield list(page)
+            after = page[-1].id
+
+    def events(self, after: int = 0, stop: int | None = None) -> Iterator[tuple[int, DomainEvent]]:
+        """(position, event) in global order after a position, up to `stop` (default: the head)."""
+        to_domain = self._decode
+        for page in self._notifications(after, self.head() if stop is None else stop):
+            for notification in page:
+                yield notification.id, to_domain(notification)
+
+    # --- catching up -------------------------------------------------------------------------
+
+    def catch_up(
+        self,
+        tables: dict[str, View] | None = None,
+        *,
+        progress: Progress | None = None,
+        stop: threading.Event | None = None,
+    ) -> int:
+        """Fold every event after each table's position into it; return how many were read."""
+        tables = tables or dict(VIEWS)
+        head = self.head()
+        start = min(self.db.positions(tables).values())
+        if start >= head:
+            return 0
+        to_domain = self._decode
+        read = 0
+        for page in self._notifications(start, head):
+            batch = [(n.id, to_domain(n)) for n in page]
+            with self.db.writing():
+                self._apply_batch(tables, batch)
+            read += len(batch)
+            if progress is not None:
+                progress(len(batch))
+            if stop is not None and stop.is_set():
+                break
+        return read
+
+    def _apply_batch(self, tables: dict[str, View], batch: Sequence[tuple[int, DomainEvent]]) -> None:
+        positions = self.db.positions(tables)
+        for table, view in tables.items():
+            position = positions[table]
+            if batch[-1][0] <= position:
+                continue
+            cache = self._cache.setdefault(table, {})
+            if self._cached_at.get(table) != position:
+                cache.clear()
+            todo = [(key, event) for nid, event in batch if nid > position and (key := view.key(event))]
+            if view.folds_rows:
+                missing = list({key for key, _ in todo if key not in cache})
+                if missing:
+                    cache.update(self.db.load(view, table, missing))
+            changed: dict[Key, Any] = {}
+            for key, event in todo:
+                row = changed[key] if key in changed else cache.get(key)
+                changed[key] = view.apply(row, event)
+            self.db.write(view, table, changed)
+            self.db.set_position(table, batch[-1][0])
+            if view.folds_rows:
+                if len(cache) > CACHE_LIMIT:
+                    cache.clear()
+                cache.update(changed)
+                self._cached_at[table] = batch[-1][0]
+
+    def run(self, interval: float, stop: threading.Event, on_batch: Progress | None = None) -> None:
+        """Catch up, then poll every `interval` seconds until `stop` is set."""
+        while not stop.is_set():
+            self.catch_up(progress=on_batch, stop=stop)
+            stop.wait(interval)
+
+    # --- status ------------------------------------------------------------------------------
+
+    def status(self) -> list[ViewStatus]:
+        """Position, lag behind the store, and row count of every view."""
+        head = self.head()
+        positions = self.db.positions(VIEWS)
+        return [
+            ViewStatus(name, positions[name], max(head - positions[name], 0), self.db.count(name))
+            for name in VIEWS
+        ]
+
+    # --- rebuild -----------------------------------------------------------------------------
+
+    def rebuild(self, names: Iterable[str] | None = None, *, progress: Progress | None = None) -> int:
+        """Blue/green: fold from position 0 into new tables, then swap them in at once."""
+        chosen = {name: VIEWS[name] for name in (names or VIEWS)}
+        aside = {name + REBUILD_SUFFIX: view for name, view in chosen.items()}
+        for table, view in aside.items():
+            self.db.create_table(view, table)
+            self._cache.pop(table, None)
+        read = self.catch_up(aside, progress=progress)
+        with self.db.writing():
+            # Events appended while we rebuilt are folded in under the same lock as the swap.
+            head = self.head()
+            for page in self._notifications(min(self.db.positions(aside).values()), head):
+                batch = [(n.id, self._decode(n)) for n in page]
+                self._apply_batch(aside, batch)
+                read += len(batch)
+            for table, view in aside.items():
+                self.db.rename_table(table, view.name)
+                self._cache.pop(view.name, None)
+                self._cache.pop(table, None)
+        return read
+
+    # --- verify ------------------------------------------------------------------------------
+
+    def verify(self, limit: int = 5) -> list[Difference]:
+        """Fold every event afresh in memory and compare with the live views."""
+        self.catch_up()
+        with self.db.reading():
+            positions = self.db.positions(VIEWS)
+            live = {name: self.db.rows(name) for name in VIEWS}
+        differences: list[Difference] = []
+        for name, view in VIEWS.items():
+            rebuilt = fold_view(view, self.events(0, positions[name]))
+            stored = {view.row_key(values): values for values in live[name]}
+            for key in sorted(set(stored) | set(rebuilt), key=repr):
+                expected = view.codec.encode(rebuilt[key]) if key in rebuilt else None
+                actual = tuple(stored[key]) if key in stored else None
+                if expected != actual:
+                    differences.append(
+                        Difference(
+                            view=name,
+                            key=key,
+                            live=view.codec.to_dict(actual) if actual else None,
+                            rebuilt=view.codec.to_dict(expected) if expected else None,
+                        )
+                    )
+                    if sum(d.view == name for d in differences) >= limit:
+                        break
+        return differences
+
+
+def fold_view(view: View, events: Iterable[tuple[int, DomainEvent]]) -> dict[Key, Any]:
+    """A view's rows from a plain fold of events, without any database."""
+    rows: dict[Key, Any] = {}
+    for _, event in events:
+        key = view.key(event)
+        if key is None:
+            continue
+        row = view.apply(rows.get(key), event)
+        if row is None:
+            rows.pop(key, None)
+        else:
+            rows[key] = row
+    return rows

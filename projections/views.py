@@ -1,0 +1,60 @@
+"""The registry of views: each a module with NAME, ROW_TYPE, KEY_COLUMNS, INDEXES, key and apply."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from jobledger.domain.events import DomainEvent
+from jobledger.projections import active_jobs, job_log_details, job_logs
+from jobledger.projections.rows import RowCodec
+
+Key = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class View:
+    """One view: how events pick its rows, how a row folds an event, how rows are stored."""
+
+    name: str
+    row_type: type[Any]
+    key_columns: tuple[str, ...]
+    indexes: tuple[tuple[str, ...], ...]
+    key: Callable[[DomainEvent], Key | None]
+    apply: Callable[[Any, DomainEvent], Any]
+    # Whether apply needs the previous row; detail rows are written once and never read back.
+    folds_rows: bool = True
+    codec: RowCodec[Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "codec", RowCodec(self.row_type))
+
+    @classmethod
+    def from_module(cls, module: ModuleType, *, folds_rows: bool = True) -> View:
+        """A view from the module that defines it."""
+        return cls(
+            name=module.NAME,
+            row_type=module.ROW_TYPE,
+            key_columns=module.KEY_COLUMNS,
+            indexes=module.INDEXES,
+            key=module.key,
+            apply=module.apply,
+            folds_rows=folds_rows,
+        )
+
+    def row_key(self, values: tuple[Any, ...]) -> Key:
+        """The key of a stored row (values in column order)."""
+        columns = self.codec.columns
+        return tuple(values[columns.index(column)] for column in self.key_columns)
+
+
+VIEWS: dict[str, View] = {
+    view.name: view
+    for view in (
+        View.from_module(active_jobs),
+        View.from_module(job_logs),
+        View.from_module(job_log_details, folds_rows=False),
+    )
+}
