@@ -9,6 +9,8 @@ import click
 from eventsourcing.persistence import PersistenceError
 from jobledger.domain.errors import LedgerError
 from jobledger.domain.ledger import JobLedger
+from jobledger.projections import open_projector
+from jobledger.projections.runner import Projector
 
 DEFAULT_DB = "jobledger.db"
 
@@ -23,6 +25,10 @@ class Config:
     def ledger(self, *, create: bool = False) -> JobLedger:
         """Open the ledger; only commands that write may create a new one."""
         return JobLedger(self.db, create=create)
+
+    def projector(self) -> Projector:
+        """The views of the ledger (which must exist), ready to catch up and query."""
+        return open_projector(self.ledger(), self.views)
 
 
 pass_config = click.make_pass_decorator(Config)
@@ -53,7 +59,7 @@ class LedgerGroup(click.Group):
     "--views",
     envvar="JOBLEDGER_VIEWS",
     default=None,
-    help="SQLite file for the views when the store is PostgreSQL (default: beside nothing; required then).",
+    help="SQLite file for the views; required when the store is PostgreSQL (default: the ledger file).",
 )
 @click.version_option(package_name="jobledger")
 @click.pass_context
@@ -62,6 +68,6 @@ def cli(ctx: click.Context, db: str, views: str | None) -> None:
     ctx.obj = Config(db=db, views=views or os.environ.get("JOBLEDGER_VIEWS"))
 
 
-from jobledger.cli import jobs  # noqa: E402  (registers the commands on `cli`)
+from jobledger.cli import jobs, views  # noqa: E402  (registers the commands on `cli`)
 
-__all__ = ["cli", "jobs"]
+__all__ = ["cli", "jobs", "views"]

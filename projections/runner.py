@@ -145,6 +145,10 @@ class Projector:
 
     # --- status ------------------------------------------------------------------------------
 
+    def lag(self) -> int:
+        """How many positions the furthest-behind view trails the store by."""
+        return max(self.head() - min(self.db.positions(VIEWS).values()), 0)
+
     def status(self) -> list[ViewStatus]:
         """Position, lag behind the store, and row count of every view."""
         head = self.head()

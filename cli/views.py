@@ -1,0 +1,358 @@
+"""Read commands on the views (active, logs, details, asset-logs) and `projections` admin commands.
+
+Every read first catches the views up with the store, so it sees every event committed before it.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import click
+from jobledger.cli.main import Config, cli, pass_config
+from jobledger.cli.options import ISO_TIME, company_option
+from jobledger.cli.render import emit, emit_json, emit_record, emit_table, output_options
+from jobledger.domain.constants import JOB_STATES, OUTCOMES, parse_log_type
+from jobledger.projections import queries
+from jobledger.projections.runner import Projector
+from jobledger.projections.views import VIEWS
+
+
+@contextmanager
+def _progress_bar(total: int, label: str) -> Iterator[Any]:
+    """A progress bar on a terminal's stderr; nothing when output is not a terminal."""
+    if total <= 0 or not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+def caught_up(config: Config) -> Projector:
+    """The projector, with every view caught up (a bar on a terminal if much is to be done)."""
+    projector = config.projector()
+    lag = projector.lag()
+    if lag > 10_000:
+        with _progress_bar(lag, "catching up views") as advance:
+            projector.catch_up(progress=advance)
+    else:
+        projector.catch_up()
+    return projector
+
+
+def _short_time(value: Any) -> str:
+    return "" if not value else str(value)[:19].replace("T", " ")
+
+
+def _bar(progress: int, width: int = 10) -> str:
+    filled = round(progress * width / 100)
+    return f"{'#' * filled}{'.' * (width - filled)} {progress:3d}%"
+
+
+# --- queries ---------------------------------------------------------------------------------
+
+
+@cli.command("active")
+@click.option("--company", default=None, help="Only this company's runs.")
+@click.option("--job", default=None, help="Only the run with this handle.")
+@click.option("--original-name", default=None, help="Only runs of the job submitted under this name.")
+@click.option("--include-waiting", is_flag=True, help="Also list New runs still waiting for a server.")
+@click.option("--state", type=click.Choice([s for s in JOB_STATES if s != "Done"]), help="Only this state.")
+@click.option("--type", "job_type", default=None, help="Only this job type, e.g. UrlUpload.")
+@click.option("--server", default=None, help="Only runs on this server.")
+@output_options()
+@pass_config
+def active(
+    config: Config,
+    company: str | None,
+    job: str | None,
+    original_name: str | None,
+    include_waiting: bool,
+    state: str | None,
+    job_type: str | None,
+    server: str | None,
+    fmt: str,
+) -> None:
+    """List runs not yet Done (getActiveJobs), with progress and ETA."""
+    projector = caught_up(config)
+    records = queries.active_jobs(
+        projector.db,
+        company=company,
+        job=job,
+        original_name=original_name,
+        include_waiting=include_waiting,
+        state=state,
+        job_type=job_type,
+        server=server,
+    )
+    if fmt != "table":
+        emit(fmt, records, list(queries.ACTIVE_FIELDS))
+        return
+    rows = [
+        {
+            "job": r["jobHandle"],
+            "type": r["type"],
+            "state": r["state"],
+            "server": r["serverName"],
+            "progress": _bar(r["progress"]),
+            "eta": _short_time(r["eta"])[11:],
+        }
+        for r in records
+    ]
+    emit_table(rows, ["job", "type", "state", "server", "progress", "eta"])
+
+
+@cli.command("logs")
+@click.option("--company", default=None, help="Only this company's runs.")
+@click.option("--user", default=None, help="Only runs submitted by this email.")
+@click.option("--since", type=ISO_TIME, default=None, help="Runs started at or after this time.")
+@click.option("--until", type=ISO_TIME, default=None, help="Runs started at or before this time.")
+@click.option(
+    "--sort-by", type=click.Choice(list(queries.LOG_SORT_FIELDS)), default="StartDate", show_default=True
+)
+@click.option(
+    "--direction", type=click.Choice(list(queries.DIRECTIONS)), default="Descending", show_default=True
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many rows.")
+@click.option(
+    "--outcome", type=click.Choice(OUTCOMES), default=None, help="Only done runs with this outcome."
+)
+@output_options()
+@pass_config
+def logs(
+    config: Config,
+    company: str | None,
+    user: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    sort_by: str,
+    direction: str,
+    limit: int | None,
+    outcome: str | None,
+    fmt: str,
+) -> None:
+    """List job-log summaries, one per run (getJobLogs)."""
+    projector = caught_up(config)
+    records = queries.job_logs(
+        projector.db,
+        company=company,
+        user=user,
+        since=since,
+        until=until,
+        sort_by=sort_by,
+        direction=direction,
+        limit=limit,
+        outcome=outcome,
+    )
+    if fmt != "table":
+        emit(fmt, records, list(queries.JOB_LOG_FIELDS))
+        return
+    rows = [
+        {
+            "job": r["jobHandle"],
+            "type": r["type"],
+            "started": _short_time(r["startDate"]),
+            "outcome": r["outcome"] or r["state"],
+            "ok/warn/err": f"{r['fileSuccessCount']}/{r['fileWarningCount']}/{r['fileErrorCount']}",
+        }
+        for r in records
+    ]
+    emit_table(rows, ["job", "type", "started", "outcome", "ok/warn/err"])
+
+
+def _log_types(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
+    known = []
+    for value in values:
+        log_type = parse_log_type(value)
+        if log_type is None:
+            raise click.BadParameter(f"unknown log type {value!r}", ctx, param)
+        known.append(log_type)
+    return known
+
+
+@cli.command("details")
+@click.argument("handle")
+@company_option()
+@click.option(
+    "--log-type", "log_types", multiple=True, callback=_log_types, help="Only rows of this type (repeatable)."
+)
+@click.option(
+    "--sort-by", type=click.Choice(list(queries.DETAIL_SORT_FIELDS)), default="Date", show_default=True
+)
+@click.option(
+    "--direction", type=click.Choice(list(queries.DIRECTIONS)), default="Ascending", show_default=True
+)
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True, help="Page, from 1.")
+@click.option(
+    "--per-page",
+    type=click.IntRange(1, queries.MAX_PER_PAGE),
+    default=queries.MAX_PER_PAGE,
+    show_default=True,
+    help="Rows per page (at most 1000).",
+)
+@output_options()
+@pass_config
+def details(
+    config: Config,
+    handle: str,
+    company: str | None,
+    log_types: list[str],
+    sort_by: str,
+    direction: str,
+    page: int,
+    per_page: int,
+    fmt: str,
+) -> None:
+    """Show one run's job log with its detail rows (getJobLogDetails)."""
+    projector = caught_up(config)
+    record = queries.job_log_details(
+        projector.db,
+        handle,
+        company=company,
+        log_types=log_types,
+        sort_by=sort_by,
+        direction=direction,
+        page=page,
+        per_page=per_page,
+    )
+    if fmt == "json":
+        emit_json(record)
+        return
+    if fmt != "table":
+        emit(fmt, record["detailArray"], list(queries.DETAIL_FIELDS))
+        return
+    summary = {k: record[k] for k in ("jobHandle", "type", "state", "outcome", "detailTotalRows")}
+    emit_record(summary)
+    click.echo()
+    rows = [
+        {
+            "date": _short_time(r["dateCreated"]),
+            "logType": r["logType"],
+            "asset": r["assetName"] or "",
+            "message": r["logMessage"],
+        }
+        for r in record["detailArray"]
+    ]
+    emit_table(rows, ["date", "logType", "asset", "message"])
+
+
+@cli.command("asset-logs")
+@click.argument("asset_handle")
+@click.option("--company", required=True, help="Company that owns the asset.")
+@output_options()
+@pass_config
+def asset_logs(config: Config, asset_handle: str, company: str, fmt: str) -> None:
+    """List every job-log row that names one asset (getAssetJobLogs)."""
+    projector = caught_up(config)
+    records = queries.asset_job_logs(projector.db, asset_handle, company)
+    if fmt != "table":
+        emit(fmt, records, list(queries.ASSET_LOG_FIELDS))
+        return
+    rows = [
+        {
+            "date": _short_time(r["logDate"]),
+            "job": r["jobHandle"],
+            "logType": r["logType"],
+            "message": r["logMessage"],
+        }
+        for r in records
+    ]
+    emit_table(rows, ["date", "job", "logType", "message"])
+
+
+# --- projections admin -----------------------------------------------------------------------
+
+
+@cli.group("projections")
+def projections() -> None:
+    """Inspect, catch up, run, rebuild and verify the views."""
+
+
+@projections.command("status")
+@output_options()
+@pass_config
+def status(config: Config, fmt: str) -> None:
+    """Per view: position, lag behind the store, and row count."""
+    rows = [
+        {"view": s.view, "position": s.position, "lag": s.lag, "rows": s.rows}
+        for s in config.projector().status()
+    ]
+    emit(fmt, rows, ["view", "position", "lag", "rows"])
+
+
+@projections.command("catch-up")
+@pass_config
+def catch_up(config: Config) -> None:
+    """Bring every view up to date with the store."""
+    projector = config.projector()
+    lag = projector.lag()
+    with _progress_bar(lag, "catching up views") as advance:
+        read = projector.catch_up(progress=advance)
+    click.echo(f"caught up: {read} events folded, views at position {projector.head()}")
+
+
+@projections.command("run")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.01),
+    default=1.0,
+    show_default=True,
+    help="Seconds between polls.",
+)
+@pass_config
+def run(config: Config, interval: float) -> None:
+    """Keep the views caught up until SIGINT or SIGTERM; the batch in hand is finished first."""
+    projector = config.projector()
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    click.echo(f"keeping views up to date every {interval}s; stop with Ctrl-C", err=True)
+    try:
+        projector.run(interval, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo(f"stopped with the views {projector.lag()} events behind the store", err=True)
+
+
+@projections.command("rebuild")
+@click.argument("view", required=False, type=click.Choice(list(VIEWS)))
+@pass_config
+def rebuild(config: Config, view: str | None) -> None:
+    """Rebuild one view (or all) from the first event, beside the live ones, then swap them in."""
+    projector = config.projector()
+    with _progress_bar(projector.head(), "rebuilding") as advance:
+        read = projector.rebuild([view] if view else None, progress=advance)
+    click.echo(f"rebuilt {view or 'all views'} from {read} events")
+
+
+@projections.command("verify")
+@pass_config
+def verify(config: Config) -> None:
+    """Rebuild every view aside and compare with the live ones; exit 1 on any difference."""
+    differences = config.projector().verify()
+    if not differences:
+        click.echo("all views match a fresh rebuild")
+        return
+    for difference in differences:
+        live, rebuilt = difference.live or {}, difference.rebuilt or {}
+        if not live or not rebuilt:
+            where = "missing from the live view" if not live else "not in a fresh rebuild"
+            click.echo(f"{difference.view} {difference.key}: row {where}")
+            continue
+        for column in live:
+            if live[column] != rebuilt.get(column):
+                click.echo(
+                    f"{difference.view} {difference.key}: {column} is {live[column]!r},"
+                    f" a rebuild gives {rebuilt.get(column)!r}"
+                )
+    views = sorted({d.view for d in differences})
+    raise click.ClickException(f"views differ from a fresh rebuild: {', '.join(views)}")

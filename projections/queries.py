@@ -1,0 +1,227 @@
+"""The IPS read operations on the views: getActiveJobs, getJobLogs, getJobLogDetails, getAssetJobLogs.
+
+Each returns JSON-ready records with the IPS field names. Callers catch the views up first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from jobledger.domain.errors import UnknownHandleError
+from jobledger.domain.handles import job_id
+from jobledger.projections.database import ViewsDatabase
+from jobledger.projections.rows import iso
+from jobledger.projections.views import VIEWS
+
+ACTIVE_FIELDS = (
+    "companyHandle",
+    "jobHandle",
+    "name",
+    "originalName",
+    "type",
+    "state",
+    "submitUserEmail",
+    "locale",
+    "description",
+    "serverName",
+    "startDate",
+    "triggerTime",
+    "totalSize",
+    "progress",
+    "progressMessage",
+    "lastProgressUpdate",
+    "taskProgressArray",
+    "eta",
+)
+JOB_LOG_FIELDS = (
+    "companyHandle",
+    "jobHandle",
+    "jobName",
+    "originalJobName",
+    "type",
+    "state",
+    "submitUserEmail",
+    "logType",
+    "jobSubType",
+    "startDate",
+    "endDate",
+    "description",
+    "fileSuccessCount",
+    "fileErrorCount",
+    "fileWarningCount",
+    "fileDuplicateCount",
+    "fileUpdateCount",
+    "totalFileCount",
+    "transferSuccessCount",
+    "transferErrorCount",
+    "transferWarningCount",
+    "fatalError",
+    "outcome",
+)
+DETAIL_FIELDS = (
+    "logMessage",
+    "logType",
+    "dateCreated",
+    "assetName",
+    "assetType",
+    "assetHandle",
+    "auxArray",
+)
+ASSET_LOG_FIELDS = (
+    "jobHandle",
+    "jobName",
+    "logMessage",
+    "logType",
+    "submitUserEmail",
+    "logDate",
+    "auxArray",
+)
+
+# getJobLogs sort fields -> columns. IPS has no user ids here, so UserId sorts by email too.
+LOG_SORT_FIELDS = {
+    "JobName": "jobName",
+    "LogType": "logType",
+    "StartDate": "coalesce(startDate, submitDate)",
+    "CompanyName": "companyHandle",
+    "UserId": "submitUserEmail",
+    "Email": "submitUserEmail",
+    "FileErrorCount": "fileErrorCount",
+    "FileWarningCount": "fileWarningCount",
+    "FileSuccessCount": "fileSuccessCount",
+}
+DETAIL_SORT_FIELDS = {"Date": "dateCreated", "LogType": "logType"}
+DIRECTIONS = {"Ascending": "ASC", "Descending": "DESC"}
+MAX_PER_PAGE = 1000
+
+
+def _record(values: Sequence[Any], view: str, fields: Sequence[str]) -> dict[str, Any]:
+    data = VIEWS[view].codec.to_dict(values)
+    record = {name: data[name] for name in fields}
+    payload = data.get("payload")
+    if isinstance(payload, dict):
+        kind = payload.pop("kind", data.get("payloadKind"))
+        record[str(kind)] = payload
+    return record
+
+
+class _Where:
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, clause: str, value: Any) -> None:
+        if value is not None:
+            self.clauses.append(clause)
+            self.params.append(value)
+
+    def sql(self) -> str:
+        return f"WHERE {' AND '.join(self.clauses)}" if self.clauses else ""
+
+
+def active_jobs(
+    db: ViewsDatabase,
+    *,
+    company: str | None = None,
+    job: str | None = None,
+    original_name: str | None = None,
+    include_waiting: bool = False,
+    state: str | None = None,
+    job_type: str | None = None,
+    server: str | None = None,
+) -> list[dict[str, Any]]:
+    """getActiveJobs: live runs; New runs (waiting for a server) only with include_waiting."""
+    where = _Where()
+    where.add("companyHandle = ?", company)
+    where.add("jobHandle = ?", job)
+    where.add("originalName = ?", original_name)
+    where.add("state = ?", state)
+    where.add("type = ?", job_type)
+    where.add("serverName = ?", server)
+    if not include_waiting and state is None:
+        where.clauses.append("state != 'New'")
+    sql = f"SELECT * FROM active_jobs {where.sql()} ORDER BY submitDate, jobHandle"
+    return [_record(values, "active_jobs", ACTIVE_FIELDS) for values in db.query(sql, where.params)]
+
+
+def job_logs(
+    db: ViewsDatabase,
+    *,
+    company: str | None = None,
+    user: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    sort_by: str = "StartDate",
+    direction: str = "Descending",
+    limit: int | None = None,
+    outcome: str | None = None,
+) -> list[dict[str, Any]]:
+    """getJobLogs: one summary per run in a time window (by start, or submit if not started)."""
+    where = _Where()
+    where.add("companyHandle = ?", company)
+    where.add("submitUserEmail = ?", user)
+    where.add("coalesce(startDate, submitDate) >= ?", iso(since) if since else None)
+    where.add("coalesce(startDate, submitDate) <= ?", iso(until) if until else None)
+    where.add("outcome = ?", outcome)
+    order = f"{LOG_SORT_FIELDS[sort_by]} {DIRECTIONS[direction]}, jobHandle {DIRECTIONS[direction]}"
+    sql = f"SELECT * FROM job_logs {where.sql()} ORDER BY {order}"
+    params = list(where.params)
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [_record(values, "job_logs", JOB_LOG_FIELDS) for values in db.query(sql, params)]
+
+
+def job_log(db: ViewsDatabase, handle: str, company: str | None = None) -> dict[str, Any]:
+    """One run's JobLog summary."""
+    rows = db.query("SELECT * FROM job_logs WHERE id = ?", (job_id(handle).hex,))
+    if not rows:
+        raise UnknownHandleError(handle, company)
+    record = _record(rows[0], "job_logs", JOB_LOG_FIELDS)
+    if company is not None and record["companyHandle"] != company:
+        raise UnknownHandleError(handle, company)
+    return record
+
+
+def job_log_details(
+    db: ViewsDatabase,
+    handle: str,
+    *,
+    company: str | None = None,
+    log_types: Sequence[str] = (),
+    sort_by: str = "Date",
+    direction: str = "Ascending",
+    page: int = 1,
+    per_page: int = MAX_PER_PAGE,
+) -> dict[str, Any]:
+    """getJobLogDetails: the run's JobLog with `detailTotalRows` and one page of `detailArray`."""
+    record = job_log(db, handle, company)
+    where = _Where()
+    where.add("jobId = ?", job_id(handle).hex)
+    if log_types:
+        where.clauses.append(f"logType IN ({','.join('?' * len(log_types))})")
+        where.params.extend(log_types)
+    total = db.query(f"SELECT COUNT(*) FROM job_log_details {where.sql()}", where.params)[0][0]
+    order = f"{DETAIL_SORT_FIELDS[sort_by]} {DIRECTIONS[direction]}, version {DIRECTIONS[direction]}"
+    sql = f"SELECT * FROM job_log_details {where.sql()} ORDER BY {order} LIMIT ? OFFSET ?"
+    rows = db.query(sql, [*where.params, per_page, (page - 1) * per_page])
+    record["detailTotalRows"] = total
+    record["detailArray"] = [_record(values, "job_log_details", DETAIL_FIELDS) for values in rows]
+    return record
+
+
+def asset_job_logs(db: ViewsDatabase, asset_handle: str, company: str) -> list[dict[str, Any]]:
+    """getAssetJobLogs: every detail row of the company's runs that names this asset."""
+    sql = (
+        "SELECT j.jobHandle, j.jobName, d.logMessage, d.logType, j.submitUserEmail,"
+        " d.dateCreated, d.auxArray FROM job_log_details d JOIN job_logs j ON j.id = d.jobId"
+        " WHERE d.assetHandle = ? AND j.companyHandle = ? ORDER BY d.dateCreated, d.version"
+    )
+    records = []
+    for values in db.query(sql, (asset_handle, company)):
+        record = dict(zip(ASSET_LOG_FIELDS, values, strict=True))
+        record["auxArray"] = msgspec.json.decode(record["auxArray"] or "[]")
+        records.append(record)
+    return records
