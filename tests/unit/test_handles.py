@@ -1,0 +1,32 @@
+"""Handles in the IPS shape and the aggregate ids derived from them."""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+
+from jobledger.domain.handles import company_of, idempotency_id, job_id, run_handle, run_name, schedule_handle
+from samples import T0
+
+
+def test_a_run_name_is_the_job_name_plus_a_utc_time_suffix() -> None:
+    two_hours_east = T0.astimezone(timezone(timedelta(hours=2)))
+
+    assert run_name("nightly", two_hours_east) == "nightly_2026-01-01-09:00:00"
+
+
+def test_a_run_name_after_the_first_in_one_second_gets_a_counter() -> None:
+    assert run_name("nightly", T0, 3) == "nightly_2026-01-01-09:00:00-3"
+
+
+def test_run_and_schedule_handles_have_the_ips_shape() -> None:
+    assert run_handle("47", "Add_2007-09-14-15:04:34") == "47||Add_2007-09-14-15:04:34"
+    assert schedule_handle("47", "My Test Job") == "47|My Test Job|"
+    assert company_of("47||Add_2007-09-14-15:04:34") == "47"
+
+
+def test_the_aggregate_id_of_a_handle_is_stable_and_distinct() -> None:
+    handle = run_handle("acme", "nightly_2026-01-01-09:00:00")
+
+    assert job_id(handle) == job_id(handle)
+    assert job_id(handle) != job_id(run_handle("acme", "nightly_2026-01-01-09:00:00-2"))
+    assert idempotency_id("acme", "k1") != idempotency_id("other", "k1")
