@@ -9,7 +9,7 @@ from typing import Any
 import click
 import msgspec
 from jobledger.cli.main import Config, cli, pass_config
-from jobledger.cli.options import JSON_TEXT, at_option, company_option
+from jobledger.cli.options import ISO_TIME, JSON_TEXT, at_option, company_option
 from jobledger.cli.records import event_record, job_record
 from jobledger.cli.render import emit_json, emit_ndjson, emit_record, emit_table, output_options
 from jobledger.domain.errors import RuleError
@@ -39,6 +39,13 @@ def _decode(data: bytes | None, type_: Any, what: str) -> Any:
 @click.option(
     "--idempotency-key", default=None, help="Repeat-safe key: the same request returns the first handle."
 )
+@click.option("--exec-time", type=ISO_TIME, default=None, help="Run once at this time: creates a schedule.")
+@click.option(
+    "--exec-schedule",
+    default=None,
+    help="Recurring rule: Quartz 'sec min hour dom month dow [year]' or 5-field cron; creates a schedule.",
+)
+@click.option("--time-zone", default="UTC", show_default=True, help="IANA zone the schedule is read in.")
 @at_option
 @pass_config
 def submit(
@@ -51,9 +58,12 @@ def submit(
     locale: str,
     description: str,
     idempotency_key: str | None,
+    exec_time: datetime | None,
+    exec_schedule: str | None,
+    time_zone: str,
     at: datetime | None,
 ) -> None:
-    """Submit a job to run now and print its handle."""
+    """Submit a job and print its handle: a run now, or a schedule with --exec-time/--exec-schedule."""
     decoded = decode_payload(kind, payload or b"{}")
     handle = config.ledger(create=True).submit(
         company,
@@ -63,6 +73,9 @@ def submit(
         locale=locale,
         description=description,
         idempotency_key=idempotency_key,
+        exec_time=exec_time,
+        exec_schedule=exec_schedule,
+        time_zone=time_zone,
         at=at,
     )
     click.echo(handle)
@@ -191,9 +204,43 @@ def stop(
 @at_option
 @pass_config
 def delete(config: Config, handle: str, user_email: str, company: str | None, at: datetime | None) -> None:
-    """Delete a job; a live run is stopped first. Its history is kept."""
-    job = config.ledger().delete(handle, requested_by=user_email, company=company, at=at)
-    click.echo(f"{job.jobHandle}: deleted")
+    """Delete a run (a live one is stopped first) or a schedule. Its history is kept."""
+    state = config.ledger().delete(handle, requested_by=user_email, company=company, at=at)
+    click.echo(f"{state.jobHandle}: deleted")
+
+
+@cli.command("pause")
+@click.argument("handle")
+@click.option("--user-email", default="", help="Who asked.")
+@company_option()
+@at_option
+@pass_config
+def pause(config: Config, handle: str, user_email: str, company: str | None, at: datetime | None) -> None:
+    """Pause a schedule: it does not fire until resumed (runs cannot be paused; stop them)."""
+    schedule = config.ledger().pause(handle, requested_by=user_email, company=company, at=at)
+    click.echo(f"{schedule.jobHandle}: {schedule.triggerState}")
+
+
+@cli.command("resume")
+@click.argument("handle")
+@click.option("--user-email", default="", help="Who asked.")
+@company_option()
+@at_option
+@pass_config
+def resume(config: Config, handle: str, user_email: str, company: str | None, at: datetime | None) -> None:
+    """Resume a paused schedule; a fire time missed meanwhile fires once at the next tick."""
+    schedule = config.ledger().resume(handle, requested_by=user_email, company=company, at=at)
+    click.echo(f"{schedule.jobHandle}: {schedule.triggerState}")
+
+
+@cli.command("execute")
+@click.argument("handle")
+@company_option()
+@at_option
+@pass_config
+def execute(config: Config, handle: str, company: str | None, at: datetime | None) -> None:
+    """Run a schedule's job now and print the new run's handle; the trigger is unchanged."""
+    click.echo(config.ledger().execute(handle, company=company, at=at))
 
 
 @cli.command("show")

@@ -68,6 +68,7 @@ def cli(ctx: click.Context, db: str, views: str | None) -> None:
     ctx.obj = Config(db=db, views=views or os.environ.get("JOBLEDGER_VIEWS"))
 
 
-from jobledger.cli import jobs, views  # noqa: E402  (registers the commands on `cli`)
+# Importing the command modules registers their commands on `cli`.
+from jobledger.cli import jobs, schedules, views  # noqa: E402
 
-__all__ = ["cli", "jobs", "views"]
+__all__ = ["cli", "jobs", "schedules", "views"]

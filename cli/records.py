@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from jobledger.domain.events import DomainEvent
 from jobledger.domain.model import Job
+from jobledger.domain.schedule_model import Schedule
 
 # Bookkeeping of the aggregate that is not part of what IPS or an operator reads.
 _HIDDEN = {"id", "payload", "payloadKind", "lastEventTime"}
@@ -19,8 +20,8 @@ def payload_record(payload: Any) -> dict[str, Any]:
     return fields
 
 
-def job_record(job: Job) -> dict[str, Any]:
-    """A job's state as IPS names it: ActiveJob and JobLog fields, the payload under its kind."""
+def job_record(job: Job | Schedule) -> dict[str, Any]:
+    """A run's or schedule's state as IPS names it, the payload under its kind."""
     fields: dict[str, Any] = msgspec.to_builtins(job)
     record = {key: value for key, value in fields.items() if key not in _HIDDEN}
     record[job.payloadKind] = payload_record(job.payload)

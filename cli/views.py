@@ -5,7 +5,6 @@ Every read first catches the views up with the store, so it sees every event com
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import click
 from jobledger.cli.main import Config, cli, pass_config
 from jobledger.cli.options import ISO_TIME, company_option
 from jobledger.cli.render import emit, emit_json, emit_record, emit_table, output_options
+from jobledger.cli.signals import stop_on_signals
 from jobledger.domain.constants import JOB_STATES, OUTCOMES, parse_log_type
 from jobledger.projections import queries
 from jobledger.projections.runner import Projector
@@ -45,7 +45,7 @@ def caught_up(config: Config) -> Projector:
     return projector
 
 
-def _short_time(value: Any) -> str:
+def short_time(value: Any) -> str:
     return "" if not value else str(value)[:19].replace("T", " ")
 
 
@@ -100,7 +100,7 @@ def active(
             "state": r["state"],
             "server": r["serverName"],
             "progress": _bar(r["progress"]),
-            "eta": _short_time(r["eta"])[11:],
+            "eta": short_time(r["eta"])[11:],
         }
         for r in records
     ]
@@ -156,7 +156,7 @@ def logs(
         {
             "job": r["jobHandle"],
             "type": r["type"],
-            "started": _short_time(r["startDate"]),
+            "started": short_time(r["startDate"]),
             "outcome": r["outcome"] or r["state"],
             "ok/warn/err": f"{r['fileSuccessCount']}/{r['fileWarningCount']}/{r['fileErrorCount']}",
         }
@@ -231,7 +231,7 @@ def details(
     click.echo()
     rows = [
         {
-            "date": _short_time(r["dateCreated"]),
+            "date": short_time(r["dateCreated"]),
             "logType": r["logType"],
             "asset": r["assetName"] or "",
             "message": r["logMessage"],
@@ -255,7 +255,7 @@ def asset_logs(config: Config, asset_handle: str, company: str, fmt: str) -> Non
         return
     rows = [
         {
-            "date": _short_time(r["logDate"]),
+            "date": short_time(r["logDate"]),
             "job": r["jobHandle"],
             "logType": r["logType"],
             "message": r["logMessage"],
@@ -309,17 +309,9 @@ def run(config: Config, interval: float) -> None:
     """Keep the views caught up until SIGINT or SIGTERM; the batch in hand is finished first."""
     projector = config.projector()
     stop = threading.Event()
-
-    def request_stop(signum: int, frame: object) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     click.echo(f"keeping views up to date every {interval}s; stop with Ctrl-C", err=True)
-    try:
+    with stop_on_signals(stop):
         projector.run(interval, stop)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     click.echo(f"stopped with the views {projector.lag()} events behind the store", err=True)
 
 

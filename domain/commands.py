@@ -21,6 +21,14 @@ from .model import (
     decide_stop,
 )
 from .payloads import AnyPayload
+from .schedule_events import ScheduleEvent
+from .schedule_model import (
+    Schedule,
+    ScheduleRuleError,
+    decide_delete_schedule,
+    decide_pause,
+    decide_resume,
+)
 
 
 class Command(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,7 +45,7 @@ class JobCommand(Command, frozen=True, kw_only=True):
 
 
 class Submit(Command, frozen=True, kw_only=True):
-    """Submit a job to run now."""
+    """Submit a job: to run now, or with exec_time / exec_schedule as a schedule."""
 
     name: str
     payload: AnyPayload
@@ -45,9 +53,14 @@ class Submit(Command, frozen=True, kw_only=True):
     locale: str = ""
     description: str = ""
     idempotency_key: str | None = None
-    trigger_time: datetime | None = None
-    schedule_handle: str | None = None
-    follow_on_of: str | None = None
+    exec_time: datetime | None = None
+    exec_schedule: str | None = None
+    time_zone: str = "UTC"
+
+    @property
+    def schedules(self) -> bool:
+        """Whether this submit creates a schedule rather than a run."""
+        return self.exec_time is not None or self.exec_schedule is not None
 
 
 class Start(JobCommand, frozen=True, kw_only=True):
@@ -97,9 +110,42 @@ class Delete(JobCommand, frozen=True, kw_only=True):
     requested_by: str = ""
 
 
+class Pause(JobCommand, frozen=True, kw_only=True):
+    """Pause a schedule."""
+
+    requested_by: str = ""
+
+
+class Resume(JobCommand, frozen=True, kw_only=True):
+    """Resume a paused schedule."""
+
+    requested_by: str = ""
+
+
+class Execute(JobCommand, frozen=True, kw_only=True):
+    """Run a schedule's job now, leaving the trigger as it is."""
+
+
+class Fire(JobCommand, frozen=True, kw_only=True):
+    """Fire a schedule if it is due at `at` (what a scheduler tick does); nothing otherwise."""
+
+
 def decide(command: JobCommand, job: Job, at: datetime) -> list[JobEvent]:
-    """The events a command on an existing job produces, or a RuleError."""
+    """The events a command on an existing run produces, or a RuleError."""
     match command:
+        case Pause() | Resume():
+            verb = "pause" if isinstance(command, Pause) else "resume"
+            where = (
+                f"its schedule {job.scheduleHandle}" if job.scheduleHandle else "the schedule that runs it"
+            )
+            raise ScheduleRuleError(
+                f"cannot {verb} run {job.jobHandle}: {verb} acts on schedules (IPS runs have no paused"
+                f" state); stop the run with `jobledger stop`, or {verb} {where}"
+            )
+        case Execute() | Fire():
+            raise ScheduleRuleError(
+                f"cannot execute run {job.jobHandle}: execute acts on schedules; submit the job again"
+            )
         case Start():
             return decide_start(job, command.server, command.total_size, at)
         case UpdateProgress():
@@ -122,3 +168,23 @@ def decide(command: JobCommand, job: Job, at: datetime) -> list[JobEvent]:
         case Delete():
             return decide_delete(job, command.requested_by, at)
     raise TypeError(f"unknown command {type(command).__name__}")
+
+
+def decide_on_schedule(command: JobCommand, schedule: Schedule, at: datetime) -> list[ScheduleEvent]:
+    """The events a pause, resume or delete of a schedule produces; other run commands are refused."""
+    match command:
+        case Pause():
+            return decide_pause(schedule, command.requested_by, at)
+        case Resume():
+            return decide_resume(schedule, command.requested_by, at)
+        case Delete():
+            return decide_delete_schedule(schedule, command.requested_by, at)
+        case RequestStop():
+            raise ScheduleRuleError(
+                f"cannot stop schedule {schedule.jobHandle}: stop acts on runs; pause or delete the schedule"
+            )
+    action = type(command).__name__.lower()
+    raise ScheduleRuleError(
+        f"cannot {action} {schedule.jobHandle}: it is a schedule, not a run; its runs are listed by"
+        f" `jobledger active --original-name {schedule.originalName}`"
+    )

@@ -137,6 +137,7 @@ class Completed(JobEvent, frozen=True, kw_only=True):
     fatalError: bool = False
     message: str = ""
     counters: Counters | None = None
+    followOnHandle: str | None = None
 
 
 class Deleted(JobEvent, frozen=True, kw_only=True):

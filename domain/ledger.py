@@ -7,70 +7,44 @@ and decides once more, so a rule that the other writer's events broke is reporte
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from itertools import count
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import msgspec
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
+from .batch import Aggregate, Batch, fold_any
 from .commands import (
     Command,
     Complete,
     Delete,
-    JobCommand,
+    Execute,
+    Fire,
     LogDetail,
+    Pause,
     RequestStop,
+    Resume,
     Start,
     Submit,
     UpdateProgress,
-    decide,
 )
-from .errors import (
-    ConcurrencyError,
-    IdempotencyConflictError,
-    RuleError,
-    StoreError,
-    UnknownHandleError,
-)
-from .events import (
-    Counters,
-    DomainEvent,
-    IdempotencyKeyClaimed,
-    JobEvent,
-    JobLogDetailAux,
-    TaskProgress,
-)
-from .handles import idempotency_id, job_id, run_handle, run_name
-from .model import Job, check_submission, check_text, decide_submit, evolve, fold
-from .payloads import AnyPayload, job_type, payload_kind
+from .errors import ConcurrencyError, RuleError, StoreError, UnknownHandleError
+from .events import Counters, DomainEvent, IdempotencyKeyClaimed, JobLogDetailAux, TaskProgress
+from .handles import idempotency_id, job_id
+from .model import Job
+from .payloads import AnyPayload
 from .persistence import (
     describe_store_failure,
     ensure_postgres_schema,
     is_postgres_url,
     store_env,
 )
+from .schedule_model import Schedule
 
 CACHE_SIZE = 4096
-MAX_NAME_COUNTER = 1000
-
-
-def moment(at: datetime | None) -> datetime:
-    """The time of a command: the given time (naive means UTC) or now."""
-    if at is None:
-        return datetime.now(UTC)
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-
-
-def request_digest(command: Submit) -> str:
-    """What makes two submits the same request (everything but the time)."""
-    request = msgspec.structs.replace(command, at=None, idempotency_key=None)
-    return hashlib.sha256(msgspec.json.encode(request)).hexdigest()
 
 
 class JobLedger(Application[UUID]):
@@ -89,7 +63,7 @@ class JobLedger(Application[UUID]):
         self.db = db
         # Recently written jobs, so a runner's next command need not read the store. A stale
         # entry is harmless: its next append conflicts and the job is reloaded.
-        self._cache: OrderedDict[UUID, Job] = OrderedDict()
+        self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
 
     # --- commands ------------------------------------------------------------------------
 
@@ -103,9 +77,12 @@ class JobLedger(Application[UUID]):
         locale: str = "",
         description: str = "",
         idempotency_key: str | None = None,
+        exec_time: datetime | None = None,
+        exec_schedule: str | None = None,
+        time_zone: str = "UTC",
         at: datetime | None = None,
     ) -> str:
-        """Submit a job to run now; return the new run's handle."""
+        """Submit a job; return the new run's handle, or the schedule's with exec_time/exec_schedule."""
         command = Submit(
             company=company,
             name=name,
@@ -114,6 +91,9 @@ class JobLedger(Application[UUID]):
             locale=locale,
             description=description,
             idempotency_key=idempotency_key,
+            exec_time=exec_time,
+            exec_schedule=exec_schedule,
+            time_zone=time_zone,
             at=at,
         )
         return self.record([command])[0].jobHandle
@@ -223,46 +203,77 @@ class JobLedger(Application[UUID]):
         requested_by: str = "",
         company: str | None = None,
         at: datetime | None = None,
-    ) -> Job:
-        """Delete a job; a live run is stopped first. Its history is kept."""
-        return self._one(Delete(handle=handle, requested_by=requested_by, company=company, at=at))
+    ) -> Aggregate:
+        """Delete a run (a live one is stopped and ended first) or a schedule; history is kept."""
+        return self.record([Delete(handle=handle, requested_by=requested_by, company=company, at=at)])[0]
 
-    def record(self, commands: Sequence[Command]) -> list[Job]:
+    def pause(
+        self, handle: str, *, requested_by: str = "", company: str | None = None, at: datetime | None = None
+    ) -> Schedule:
+        """Pause a schedule (runs cannot be paused: stop them instead)."""
+        return self._schedule(Pause(handle=handle, requested_by=requested_by, company=company, at=at))
+
+    def resume(
+        self, handle: str, *, requested_by: str = "", company: str | None = None, at: datetime | None = None
+    ) -> Schedule:
+        """Resume a paused schedule."""
+        return self._schedule(Resume(handle=handle, requested_by=requested_by, company=company, at=at))
+
+    def execute(self, handle: str, *, company: str | None = None, at: datetime | None = None) -> str:
+        """Run a schedule's job now; return the new run's handle. The trigger is unchanged."""
+        schedule = self._schedule(Execute(handle=handle, company=company, at=at))
+        assert schedule.lastRunHandle is not None
+        return schedule.lastRunHandle
+
+    def fire(self, handle: str, *, at: datetime | None = None) -> str | None:
+        """Fire a schedule if it is due at `at`; return the new run's handle, or None if not due."""
+        before = self.get(handle)
+        after = self._schedule(Fire(handle=handle, at=at))
+        return after.lastRunHandle if after.version != before.version else None
+
+    def record(self, commands: Sequence[Command]) -> list[Aggregate]:
         """Decide a batch of commands in order and append all their events in one transaction.
 
         Either every command is recorded or, on the first broken rule, none is. Returns the
-        job's state after each command.
+        state of the run or schedule after each command.
         """
         for attempt in (1, 2):
-            batch = _Batch(self, fresh=attempt == 2)
+            batch = Batch(self, fresh=attempt == 2)
             results = [batch.apply(index, command) for index, command in enumerate(commands)]
             try:
                 self._append(batch.events)
             except IntegrityError:
                 # Another writer appended to one of these jobs (or took a handle) meanwhile.
-                for uuid in batch.touched:
+                for uuid in batch.states:
                     self._cache.pop(uuid, None)
                 if attempt == 2:
                     raise ConcurrencyError(
                         "another writer kept changing these jobs; try the command again"
                     ) from None
                 continue
-            for job in batch.jobs.values():
-                self._remember(job)
+            for state in batch.states.values():
+                self._remember(state)
             return results
         raise AssertionError("unreachable")
 
     # --- queries -------------------------------------------------------------------------
 
-    def get(self, handle: str, company: str | None = None) -> Job:
-        """The current state of a job, read from the store."""
+    def get(self, handle: str, company: str | None = None) -> Aggregate:
+        """The current state of a run or schedule, read from the store."""
         return self._load(handle, company)
 
-    def history(self, handle: str, company: str | None = None) -> list[JobEvent]:
-        """Every event of a job, in order."""
+    def get_job(self, handle: str, company: str | None = None) -> Job:
+        """The current state of a run."""
+        state = self._load(handle, company)
+        if not isinstance(state, Job):
+            raise RuleError(f"{handle} is a schedule, not a run")
+        return state
+
+    def history(self, handle: str, company: str | None = None) -> list[DomainEvent]:
+        """Every event of a run or schedule, in order."""
         events = self._events(job_id(handle))
-        job = fold(events)
-        if job is None or (company is not None and job.companyHandle != company):
+        state = fold_any(events)
+        if state is None or (company is not None and state.companyHandle != company):
             raise UnknownHandleError(handle, company)
         return events
 
@@ -276,7 +287,14 @@ class JobLedger(Application[UUID]):
     # --- internals -----------------------------------------------------------------------
 
     def _one(self, command: Command) -> Job:
-        return self.record([command])[0]
+        state = self.record([command])[0]
+        assert isinstance(state, Job)
+        return state
+
+    def _schedule(self, command: Command) -> Schedule:
+        state = self.record([command])[0]
+        assert isinstance(state, Schedule)
+        return state
 
     def _events(self, uuid: UUID) -> list[Any]:
         try:
@@ -284,13 +302,13 @@ class JobLedger(Application[UUID]):
         except PersistenceError as err:
             raise StoreError(describe_store_failure(self.db, err)) from None
 
-    def _load(self, handle: str, company: str | None) -> Job:
-        job = fold(self._events(job_id(handle)))
-        if job is None or (company is not None and job.companyHandle != company):
+    def _load(self, handle: str, company: str | None) -> Aggregate:
+        state = fold_any(self._events(job_id(handle)))
+        if state is None or (company is not None and state.companyHandle != company):
             raise UnknownHandleError(handle, company)
-        return job
+        return state
 
-    def _cached_or_load(self, handle: str, company: str | None, *, fresh: bool) -> Job:
+    def _cached_or_load(self, handle: str, company: str | None, *, fresh: bool) -> Aggregate:
         uuid = job_id(handle)
         job = None if fresh else self._cache.get(uuid)
         if job is None:
@@ -317,112 +335,8 @@ class JobLedger(Application[UUID]):
         except PersistenceError as err:
             raise StoreError(describe_store_failure(self.db, err)) from None
 
-    def _remember(self, job: Job) -> None:
-        self._cache[job.id] = job
-        self._cache.move_to_end(job.id)
+    def _remember(self, state: Aggregate) -> None:
+        self._cache[state.id] = state
+        self._cache.move_to_end(state.id)
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
-
-
-class _Batch:
-    """The jobs and events of one `record` call, decided before anything is appended."""
-
-    def __init__(self, ledger: JobLedger, *, fresh: bool) -> None:
-        self.ledger = ledger
-        self.fresh = fresh
-        self.jobs: dict[UUID, Job] = {}
-        self.events: list[DomainEvent] = []
-        self.touched: set[UUID] = set()
-        self.claims: dict[UUID, IdempotencyKeyClaimed] = {}
-
-    def apply(self, index: int, command: Command) -> Job:
-        at = moment(command.at)
-        try:
-            if isinstance(command, Submit):
-                return self._submit(command, at)
-            if isinstance(command, JobCommand):
-                return self._command(command, at)
-        except RuleError as err:
-            if index == 0:
-                raise
-            raise type(err)(f"command {index + 1} ({type(command).__name__}): {err}") from None
-        raise TypeError(f"unknown command {type(command).__name__}")
-
-    def _job(self, handle: str, company: str | None) -> Job:
-        uuid = job_id(handle)
-        job = self.jobs.get(uuid)
-        if job is None:
-            job = self.ledger._cached_or_load(handle, company, fresh=self.fresh)
-        elif company is not None and job.companyHandle != company:
-            raise UnknownHandleError(handle, company)
-        return job
-
-    def _command(self, command: JobCommand, at: datetime) -> Job:
-        job = self._job(command.handle, command.company)
-        new_events = decide(command, job, at)
-        for event in new_events:
-            job = evolve(event, job)
-        self._add(job, new_events)
-        return job
-
-    def _add(self, job: Job, new_events: Sequence[DomainEvent]) -> None:
-        self.jobs[job.id] = job
-        self.touched.add(job.id)
-        self.events.extend(new_events)
-
-    def _submit(self, command: Submit, at: datetime) -> Job:
-        company = command.company or ""
-        payload = check_submission(company, command.name, command.payload, command.user_email, command.locale)
-        command = msgspec.structs.replace(command, payload=payload)
-        claim_event = None
-        if command.idempotency_key is not None:
-            check_text("idempotency key", command.idempotency_key)
-            digest = request_digest(command)
-            claim_id = idempotency_id(company, command.idempotency_key)
-            claim = self.claims.get(claim_id) or self.ledger._claim(company, command.idempotency_key)
-            if claim is not None:
-                if claim.requestDigest != digest:
-                    raise IdempotencyConflictError(
-                        f"idempotency key {command.idempotency_key!r} was used for a different"
-                        f" request (job {claim.jobHandle}); use a new key for a new request"
-                    )
-                return self.jobs.get(job_id(claim.jobHandle)) or self.ledger._load(claim.jobHandle, company)
-        kind = payload_kind(payload)
-        for counter in count(1):
-            if counter > MAX_NAME_COUNTER:
-                raise RuleError(f"too many runs named {command.name!r} in one second")
-            name = run_name(command.name, at, counter)
-            handle = run_handle(company, name)
-            uuid = job_id(handle)
-            if uuid not in self.jobs and not self.ledger._exists(handle):
-                break
-        new_events = decide_submit(
-            company=company,
-            handle=handle,
-            name=name,
-            original_name=command.name,
-            payload=payload,
-            job_type=job_type(kind),
-            user_email=command.user_email,
-            locale=command.locale,
-            description=command.description,
-            at=at,
-            trigger_time=command.trigger_time,
-            schedule_handle=command.schedule_handle,
-            follow_on_of=command.follow_on_of,
-        )
-        job = evolve(new_events[0], None)
-        if command.idempotency_key is not None:
-            claim_event = IdempotencyKeyClaimed(
-                originator_id=claim_id,
-                originator_version=1,
-                timestamp=at,
-                companyHandle=company,
-                key=command.idempotency_key,
-                jobHandle=handle,
-                requestDigest=digest,
-            )
-            self.claims[claim_id] = claim_event
-            self.events.append(claim_event)
-        self._add(job, new_events)
-        return job

@@ -38,7 +38,7 @@ from .events import (
     TaskProgress,
 )
 from .handles import job_id
-from .payloads import OPENING_LOG_TYPES, AnyPayload, payload_kind, validate_payload
+from .payloads import OPENING_LOG_TYPES, AnyPayload, follow_on, payload_kind, validate_payload
 
 LIVE_STATES: frozenset[str] = frozenset({"New", "Running", "Stopping"})
 _LOCALE = re.compile(r"[a-z]{2}(-[A-Z]{2})?")
@@ -93,6 +93,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     deleted: bool = False
     scheduleHandle: str | None = None
     followOnOf: str | None = None
+    followOnHandle: str | None = None
     lastEventTime: datetime | None = None
 
 
@@ -245,6 +246,7 @@ def _(event: Completed, job: Job | None) -> Job:
         endDate=event.endDate,
         fatalError=current.fatalError or event.fatalError,
         completionMessage=event.message,
+        followOnHandle=event.followOnHandle,
         lastEventTime=event.timestamp,
         **counters,
     )
@@ -272,6 +274,22 @@ def derive_outcome(job: Job) -> Outcome:
     if job.fileWarningCount or job.transferWarningCount:
         return "warnings"
     return "success"
+
+
+def follow_on_plan(job: Job) -> tuple[str, AnyPayload] | None:
+    """The follow-on publish a Done run starts: (kind, payload), or None.
+
+    Only a run that ended without a fatal error and was not stopped starts one; with
+    postJobOnlyIfFiles, only if it processed files (a success or an update was logged).
+    """
+    plan = follow_on(job.payload)
+    if plan is None or job.state != "Done" or job.outcome in ("fatal", "stopped") or job.deleted:
+        return None
+    if getattr(job.payload, "postJobOnlyIfFiles", False) and not (
+        job.fileSuccessCount or job.fileUpdateCount
+    ):
+        return None
+    return plan[0], plan[1]  # type: ignore[return-value]
 
 
 def project_job(job: Job | None, events: Iterable[JobEvent]) -> Job | None:

@@ -28,11 +28,13 @@ from eventsourcing.utils import get_topic
 
 from .errors import StoreError
 from .events import EVENT_TYPES, DomainEvent
+from .schedule_events import SCHEDULE_EVENT_TYPES
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 # Upcasters by (event class, stored version): each brings a decoded dict one version forward.
 UPCASTERS: dict[tuple[type[DomainEvent], int], Upcaster] = {}
+ALL_EVENT_TYPES: tuple[type[DomainEvent], ...] = (*EVENT_TYPES, *SCHEDULE_EVENT_TYPES)
 
 
 class NullTranscoder(Transcoder):
@@ -57,12 +59,12 @@ class MsgspecMapper(Mapper[UUID]):
     def __init__(self, transcoder: Transcoder | None = None, **kwargs: Any) -> None:
         super().__init__(transcoder=transcoder or NullTranscoder(), **kwargs)
         self._encode = msgspec.msgpack.Encoder().encode
-        self._topics: dict[type[DomainEvent], str] = {cls: event_topic(cls) for cls in EVENT_TYPES}
+        self._topics: dict[type[DomainEvent], str] = {cls: event_topic(cls) for cls in ALL_EVENT_TYPES}
         self._decoders: dict[str, Callable[[bytes], DomainEvent]] = {
             topic: msgspec.msgpack.Decoder(cls).decode for cls, topic in self._topics.items()
         }
         self._old: dict[str, tuple[type[DomainEvent], int]] = {}
-        for cls in EVENT_TYPES:
+        for cls in ALL_EVENT_TYPES:
             base = get_topic(cls)
             for version in range(1, cls.class_version):
                 self._old[base if version == 1 else f"{base}#{version}"] = (cls, version)

@@ -80,6 +80,21 @@ ASSET_LOG_FIELDS = (
     "auxArray",
 )
 
+SCHEDULED_FIELDS = (
+    "companyHandle",
+    "jobHandle",
+    "name",
+    "originalName",
+    "type",
+    "submitUserEmail",
+    "locale",
+    "description",
+    "execSchedule",
+    "nextFireTime",
+    "timeZone",
+    "triggerState",
+)
+
 # getJobLogs sort fields -> columns. IPS has no user ids here, so UserId sorts by email too.
 LOG_SORT_FIELDS = {
     "JobName": "jobName",
@@ -144,6 +159,22 @@ def active_jobs(
         where.clauses.append("state != 'New'")
     sql = f"SELECT * FROM active_jobs {where.sql()} ORDER BY submitDate, jobHandle"
     return [_record(values, "active_jobs", ACTIVE_FIELDS) for values in db.query(sql, where.params)]
+
+
+def scheduled_jobs(
+    db: ViewsDatabase,
+    *,
+    company: str | None = None,
+    job: str | None = None,
+    original_name: str | None = None,
+) -> list[dict[str, Any]]:
+    """getScheduledJobs: schedules that may still fire, Normal or Paused, soonest first."""
+    where = _Where()
+    where.add("companyHandle = ?", company)
+    where.add("jobHandle = ?", job)
+    where.add("originalName = ?", original_name)
+    sql = f"SELECT * FROM scheduled_jobs {where.sql()} ORDER BY nextFireTime, jobHandle"
+    return [_record(values, "scheduled_jobs", SCHEDULED_FIELDS) for values in db.query(sql, where.params)]
 
 
 def job_logs(

@@ -8,7 +8,7 @@ from types import ModuleType
 from typing import Any
 
 from jobledger.domain.events import DomainEvent
-from jobledger.projections import active_jobs, job_log_details, job_logs
+from jobledger.projections import active_jobs, job_log_details, job_logs, scheduled_jobs
 from jobledger.projections.rows import RowCodec
 
 Key = tuple[Any, ...]
@@ -56,5 +56,6 @@ VIEWS: dict[str, View] = {
         View.from_module(active_jobs),
         View.from_module(job_logs),
         View.from_module(job_log_details, folds_rows=False),
+        View.from_module(scheduled_jobs),
     )
 }

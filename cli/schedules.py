@@ -1,0 +1,76 @@
+"""Schedule commands: the `scheduled` query (getScheduledJobs) and the `scheduler` that fires them."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+import click
+from jobledger.cli.main import Config, cli, pass_config
+from jobledger.cli.options import ISO_TIME
+from jobledger.cli.render import emit, emit_table, output_options
+from jobledger.cli.signals import stop_on_signals
+from jobledger.cli.views import caught_up, short_time
+from jobledger.projections import queries, scheduler
+
+
+@cli.command("scheduled")
+@click.option("--company", default=None, help="Only this company's schedules.")
+@click.option("--job", default=None, help="Only the schedule with this handle.")
+@click.option("--original-name", default=None, help="Only the schedule of this job name.")
+@output_options()
+@pass_config
+def scheduled(
+    config: Config, company: str | None, job: str | None, original_name: str | None, fmt: str
+) -> None:
+    """List schedules that may still fire, Normal or Paused (getScheduledJobs)."""
+    projector = caught_up(config)
+    records = queries.scheduled_jobs(projector.db, company=company, job=job, original_name=original_name)
+    if fmt != "table":
+        emit(fmt, records, list(queries.SCHEDULED_FIELDS))
+        return
+    rows = [
+        {
+            "schedule": r["jobHandle"],
+            "type": r["type"],
+            "rule": r["execSchedule"] or "once",
+            "zone": r["timeZone"],
+            "next (UTC)": short_time(r["nextFireTime"]),
+            "state": r["triggerState"],
+        }
+        for r in records
+    ]
+    emit_table(rows, ["schedule", "type", "rule", "zone", "next (UTC)", "state"])
+
+
+@cli.group("scheduler")
+def scheduler_group() -> None:
+    """Fire due schedules: once (tick) or continuously (run)."""
+
+
+@scheduler_group.command("tick")
+@click.option("--at", type=ISO_TIME, default=None, help="Tick as if it were this time (default now).")
+@pass_config
+def tick(config: Config, at: datetime | None) -> None:
+    """Fire every schedule due at this time and print the runs created, one handle a line."""
+    for handle in scheduler.tick(config.projector(), at):
+        click.echo(handle)
+
+
+@scheduler_group.command("run")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.01),
+    default=1.0,
+    show_default=True,
+    help="Seconds between ticks.",
+)
+@pass_config
+def run(config: Config, interval: float) -> None:
+    """Tick every INTERVAL seconds until SIGINT or SIGTERM, printing the runs created."""
+    projector = config.projector()
+    stop = threading.Event()
+    click.echo(f"firing due schedules every {interval}s; stop with Ctrl-C", err=True)
+    with stop_on_signals(stop):
+        scheduler.run(projector, interval, stop, lambda handles: click.echo("\n".join(handles)))
+    click.echo("scheduler stopped", err=True)

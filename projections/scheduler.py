@@ -1,0 +1,46 @@
+"""The scheduler: fires every schedule that is due, once per due fire time.
+
+Due schedules are found in the scheduled_jobs view (caught up first); each is then fired through
+the ledger, which decides on the schedule's own events. Two schedulers ticking at once both try;
+the one that loses the race to append finds the schedule no longer due and does nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from jobledger.projections.rows import iso
+from jobledger.projections.runner import Projector
+
+
+def tick(projector: Projector, at: datetime | None = None) -> list[str]:
+    """Fire what is due at `at` (default now); return the handles of the runs created."""
+    moment = at or datetime.now(UTC)
+    projector.catch_up()
+    due = projector.db.query(
+        "SELECT jobHandle FROM scheduled_jobs WHERE triggerState = 'Normal' AND nextFireTime <= ?"
+        " ORDER BY nextFireTime, jobHandle",
+        (iso(moment),),
+    )
+    fired = []
+    for (handle,) in due:
+        run = projector.ledger.fire(handle, at=moment)
+        if run is not None:
+            fired.append(run)
+    return fired
+
+
+def run(
+    projector: Projector,
+    interval: float,
+    stop: threading.Event,
+    on_fire: Callable[[list[str]], None] | None = None,
+) -> None:
+    """Tick every `interval` seconds until `stop` is set."""
+    while not stop.is_set():
+        fired = tick(projector)
+        if fired and on_fire is not None:
+            on_fire(fired)
+        stop.wait(interval)
