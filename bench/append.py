@@ -1,0 +1,434 @@
+"""Append throughput of JobLedger on SQLite, against raw sqlite3 writing the very same rows.
+
+Run by hand, for example:
+
+    python bench/append.py --jobs 2000
+    python bench/append.py --jobs 6000 --batch-jobs 20000 --chunk-jobs 5000
+    python bench/append.py --jobs 500 --profile single     # cProfile one ledger pass instead
+
+Each job has a realistic lifecycle (bench/workload.py): submit, start, 5 progress updates with a
+task row, 10 job-log detail rows with asset names, complete; 18 events, one per command.
+
+Part A (single): every command is its own transaction, through JobLedger's methods (or
+`record([command])`, which the methods call). Part B, the raw baseline, opens another fresh file
+in WAL mode with `synchronous` at its default (FULL), as eventsourcing does, with eventsourcing's
+`stored_events` table shape, and inserts the rows the ledger stored (read back from the ledger's
+file, so the same values and byte sizes, in the same order), one row per BEGIN/COMMIT.
+
+Part C (batch): the same kind of stream through `JobLedger.record(commands)` in one call (or in
+chunks of --chunk-jobs jobs), against raw `executemany` of the same rows in the same chunks, one
+transaction each.
+
+Every measurement runs --repeats times on fresh files (raw and ledger alternate which goes first);
+the report gives medians with min and max, and the ratio ledger/raw of the medians. The stored rows
+of every ledger pass are checked against the first pass, so each pass did the same work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import os
+import platform
+import pstats
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import TypeVar
+
+import jobledger.domain
+import workload
+from jobledger.domain.commands import Command, Complete, LogDetail, Start, Submit, UpdateProgress
+from jobledger.domain.ledger import JobLedger
+
+Row = tuple[str, int, str, bytes]
+T = TypeVar("T")
+
+TABLE = (
+    "CREATE TABLE IF NOT EXISTS stored_events ("
+    "originator_id TEXT, originator_version INTEGER, topic TEXT, state BLOB, "
+    "PRIMARY KEY (originator_id, originator_version))"
+)
+INSERT = "INSERT INTO stored_events VALUES (?,?,?,?)"
+SELECT = "SELECT originator_id, originator_version, topic, state FROM stored_events ORDER BY rowid"
+
+SINGLE_TARGET = 0.7
+BATCH_TARGET = 0.5
+
+
+# --- the ledger side ---------------------------------------------------------------------------
+
+
+def method_driver(ledger: JobLedger) -> Callable[[Command], object]:
+    """Send one command through the public method a job runner would call."""
+
+    def drive(c: Command) -> object:
+        match c:
+            case Submit():
+                return ledger.submit(
+                    c.company or "",
+                    c.name,
+                    c.payload,
+                    user_email=c.user_email,
+                    locale=c.locale,
+                    description=c.description,
+                    at=c.at,
+                )
+            case Start():
+                return ledger.start(c.handle, c.server, total_size=c.total_size, at=c.at)
+            case UpdateProgress():
+                return ledger.update_progress(c.handle, c.percent, message=c.message, tasks=c.tasks, at=c.at)
+            case LogDetail():
+                return ledger.log_detail(
+                    c.handle,
+                    c.log_type,
+                    c.message,
+                    asset_name=c.asset_name,
+                    asset_type=c.asset_type,
+                    asset_handle=c.asset_handle,
+                    aux=c.aux,
+                    at=c.at,
+                )
+            case Complete():
+                return ledger.complete(c.handle, fatal=c.fatal, message=c.message, at=c.at)
+        raise TypeError(f"the benchmark has no method for {type(c).__name__}")
+
+    return drive
+
+
+def record_driver(ledger: JobLedger) -> Callable[[Command], object]:
+    """Send one command as a batch of one."""
+    return lambda command: ledger.record([command])
+
+
+DRIVERS = {"methods": method_driver, "record": record_driver}
+
+
+def ledger_single(path: Path, stream: Sequence[Command], api: str) -> float:
+    """Seconds for the ledger to record the stream, one command per transaction."""
+    ledger = JobLedger(str(path))
+    try:
+        drive = DRIVERS[api](ledger)
+        gc.collect()
+        started = time.perf_counter()
+        for command in stream:
+            drive(command)
+        return time.perf_counter() - started
+    finally:
+        ledger.close()
+
+
+def ledger_batch(path: Path, chunks: Sequence[Sequence[Command]]) -> float:
+    """Seconds for the ledger to record the stream as one `record()` call per chunk."""
+    ledger = JobLedger(str(path))
+    try:
+        gc.collect()
+        started = time.perf_counter()
+        for chunk in chunks:
+            ledger.record(chunk)
+        return time.perf_counter() - started
+    finally:
+        ledger.close()
+
+
+def stored_rows(path: Path) -> list[Row]:
+    """Every stored event row of a file, in insertion order."""
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute(SELECT).fetchall()
+
+
+# --- the raw sqlite3 side ----------------------------------------------------------------------
+
+
+def open_raw(path: Path) -> sqlite3.Connection:
+    """A fresh file like eventsourcing's: WAL, synchronous at its default (FULL), autocommit."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if mode.lower() != "wal":
+        raise RuntimeError(f"{path}: could not switch to WAL (got {mode})")
+    conn.execute(TABLE)
+    return conn
+
+
+def raw_single(path: Path, rows: Sequence[Row]) -> float:
+    """Seconds to insert the rows, one row per BEGIN/COMMIT."""
+    with closing(open_raw(path)) as conn:
+        cursor = conn.cursor()
+        gc.collect()
+        started = time.perf_counter()
+        for row in rows:
+            cursor.execute("BEGIN")
+            cursor.execute(INSERT, row)
+            cursor.execute("COMMIT")
+        return time.perf_counter() - started
+
+
+def raw_batch(path: Path, chunks: Sequence[Sequence[Row]]) -> float:
+    """Seconds to insert the rows with one executemany per chunk, one transaction each."""
+    with closing(open_raw(path)) as conn:
+        cursor = conn.cursor()
+        gc.collect()
+        started = time.perf_counter()
+        for chunk in chunks:
+            cursor.execute("BEGIN")
+            cursor.executemany(INSERT, chunk)
+            cursor.execute("COMMIT")
+        return time.perf_counter() - started
+
+
+# --- measuring and reporting -------------------------------------------------------------------
+
+
+@dataclass
+class Series:
+    """Throughputs (events/s) of the repeats of one measurement."""
+
+    label: str
+    rates: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.rates)
+
+    def line(self) -> str:
+        return (
+            f"  {self.label:<34} median {self.median:>10,.0f} events/s"
+            f"   (min {min(self.rates):,.0f}, max {max(self.rates):,.0f};"
+            f" runs {', '.join(f'{r:,.0f}' for r in self.rates)})"
+        )
+
+
+def compare(title: str, ledger: Series, raw: Series, target: float) -> float:
+    """Print one comparison; return the ratio of medians."""
+    ratio = ledger.median / raw.median
+    paired = [a / b for a, b in zip(ledger.rates, raw.rates, strict=True)]
+    verdict = "meets" if ratio >= target else "MISSES"
+    print(title)
+    print(ledger.line())
+    print(raw.line())
+    print(
+        f"  ratio ledger/raw (medians)          {ratio:.2f}   {verdict} the target {target}"
+        f"   (per-run pairs: {', '.join(f'{r:.2f}' for r in paired)})"
+    )
+    return ratio
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far (Linux reports KiB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 1024 / 1024
+
+
+def chunked(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    """Slices of at most `size` items (all of them if size is 0)."""
+    if size <= 0 or size >= len(items):
+        return [items]
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _output(*command: str) -> str:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return ""
+
+
+def describe_environment(tmp: Path) -> None:
+    """What the figures were measured on, and which jobledger code was measured."""
+    source = Path(jobledger.domain.__path__[0]).resolve()
+    commit = _output("git", "-C", str(source), "rev-parse", "--short", "HEAD")
+    if commit:
+        dirty = _output("git", "-C", str(source), "status", "--porcelain", "--", ".")
+        commit = f" (git {commit}{', with uncommitted changes' if dirty else ''})"
+    fstype = _output("findmnt", "-n", "-o", "FSTYPE", "-T", str(tmp)) or "?"
+    print(
+        f"python {platform.python_version()}, sqlite {sqlite3.sqlite_version}, msgspec {version('msgspec')},"
+        f" eventsourcing {version('eventsourcing')}, {os.cpu_count()} CPUs"
+    )
+    print(f"jobledger.domain from {source}{commit}")
+    print(f"files in {tmp} ({fstype}); load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+class Check:
+    """Every ledger pass must store exactly the rows of the first pass."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.rows: list[Row] | None = None
+
+    def __call__(self, path: Path) -> list[Row]:
+        rows = stored_rows(path)
+        if len(rows) != self.expected:
+            raise SystemExit(
+                f"{path}: the ledger stored {len(rows)} events for {self.expected} commands; the benchmark"
+                " needs exactly one event per command (see bench/workload.py) to mirror its transactions"
+            )
+        if self.rows is None:
+            self.rows = rows
+        elif rows != self.rows:
+            raise SystemExit(f"{path}: the ledger stored different rows than in its first pass")
+        return rows
+
+
+def run_single(args: argparse.Namespace, tmp: Path) -> float:
+    stream = workload.commands(args.jobs, seed=args.seed, in_flight=args.in_flight)
+    check = Check(len(stream))
+    print(
+        f"\nParts A and B: one command per transaction, JobLedger (A) vs raw sqlite3 (B):"
+        f" {args.jobs:,} jobs x {workload.EVENTS_PER_JOB} = {len(stream):,} events,"
+        f" {args.in_flight} jobs in flight, via {args.single_api}"
+    )
+    ledger = Series("JobLedger", [])
+    raw = Series("raw sqlite3 (1 row per txn)", [])
+    for rep in range(args.repeats):
+        ledger_file, raw_file = tmp / f"single-ledger-{rep}.db", tmp / f"single-raw-{rep}.db"
+        raw_first = rep % 2 == 1 and check.rows is not None
+        if raw_first:
+            assert check.rows is not None
+            raw.rates.append(len(check.rows) / raw_single(raw_file, check.rows))
+        ledger.rates.append(len(stream) / ledger_single(ledger_file, stream, args.single_api))
+        rows = check(ledger_file)
+        if not raw_first:
+            raw.rates.append(len(rows) / raw_single(raw_file, rows))
+        progress(rep, ledger, raw, "raw first" if raw_first else "ledger first")
+        cleanup(ledger_file, raw_file)
+    assert check.rows is not None
+    sizes = [len(row[3]) for row in check.rows]
+    print(
+        f"  stored state: mean {statistics.mean(sizes):.0f} B, min {min(sizes)} B, max {max(sizes)} B"
+        f" per event; {sum(sizes) / 1e6:.1f} MB in all"
+    )
+    ratio = compare("Parts A and B, result:", ledger, raw, SINGLE_TARGET)
+    print(f"  peak RSS so far: {peak_rss_mb():.0f} MB")
+    return ratio
+
+
+def run_batch(args: argparse.Namespace, tmp: Path) -> float:
+    jobs = args.batch_jobs or args.jobs
+    stream = workload.commands(jobs, seed=args.seed, in_flight=args.in_flight)
+    size = args.chunk_jobs * workload.EVENTS_PER_JOB
+    command_chunks = chunked(stream, size)
+    check = Check(len(stream))
+    where = "one record() call" if len(command_chunks) == 1 else f"{len(command_chunks)} record() calls"
+    print(
+        f"\nPart C: batch API: {jobs:,} jobs = {len(stream):,} events in {where}"
+        f" ({len(command_chunks[0]):,} commands each), {args.in_flight} jobs in flight"
+    )
+    ledger = Series("JobLedger.record()", [])
+    raw = Series("raw sqlite3 executemany", [])
+    for rep in range(args.repeats):
+        ledger_file, raw_file = tmp / f"batch-ledger-{rep}.db", tmp / f"batch-raw-{rep}.db"
+        raw_first = rep % 2 == 1 and check.rows is not None
+        if raw_first:
+            assert check.rows is not None
+            raw.rates.append(len(check.rows) / raw_batch(raw_file, chunked(check.rows, size)))
+        ledger.rates.append(len(stream) / ledger_batch(ledger_file, command_chunks))
+        rows = check(ledger_file)
+        if not raw_first:
+            raw.rates.append(len(rows) / raw_batch(raw_file, chunked(rows, size)))
+        progress(rep, ledger, raw, "raw first" if raw_first else "ledger first")
+        cleanup(ledger_file, raw_file)
+    ratio = compare("Part C, result:", ledger, raw, BATCH_TARGET)
+    print(f"  peak RSS so far: {peak_rss_mb():.0f} MB")
+    return ratio
+
+
+def progress(rep: int, ledger: Series, raw: Series, order: str) -> None:
+    print(
+        f"  run {rep + 1}: ledger {ledger.rates[-1]:>10,.0f}  raw {raw.rates[-1]:>10,.0f} events/s"
+        f"  ratio {ledger.rates[-1] / raw.rates[-1]:.2f}  ({order};"
+        f" load {os.getloadavg()[0]:.2f})",
+        flush=True,
+    )
+
+
+def cleanup(*files: Path) -> None:
+    """Remove a pass's database files (with their -wal and -shm) so the disk does not fill up."""
+    for file in files:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{file}{suffix}").unlink(missing_ok=True)
+
+
+def profile(args: argparse.Namespace, tmp: Path) -> None:
+    """One ledger pass of a part under cProfile; print where the time goes."""
+    if args.profile == "single":
+        stream = workload.commands(args.jobs, seed=args.seed, in_flight=args.in_flight)
+        target: Callable[[], float] = lambda: ledger_single(tmp / "profile.db", stream, args.single_api)  # noqa: E731
+    else:
+        stream = workload.commands(args.batch_jobs or args.jobs, seed=args.seed, in_flight=args.in_flight)
+        chunks = chunked(stream, args.chunk_jobs * workload.EVENTS_PER_JOB)
+        target = lambda: ledger_batch(tmp / "profile.db", chunks)  # noqa: E731
+    profiler = cProfile.Profile()
+    elapsed = profiler.runcall(target)
+    print(f"\nProfile of part {args.profile}: {len(stream):,} events in {elapsed:.2f} s under cProfile")
+    if args.profile_out:
+        profiler.dump_stats(args.profile_out)
+        print(f"stats written to {args.profile_out}")
+    stats = pstats.Stats(profiler).strip_dirs()
+    for order in ("tottime", "cumulative"):
+        stats.sort_stats(order).print_stats(args.profile_lines)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=2000, help="jobs in parts A/B (18 events each)")
+    parser.add_argument("--batch-jobs", type=int, default=0, help="jobs in part C (default: --jobs)")
+    parser.add_argument(
+        "--chunk-jobs", type=int, default=0, help="part C: jobs per record() call (default 0: all in one)"
+    )
+    parser.add_argument("--in-flight", type=int, default=16, help="jobs running at once (interleaved)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each measurement")
+    parser.add_argument("--parts", choices=("both", "single", "batch"), default="both")
+    parser.add_argument(
+        "--single-api",
+        choices=tuple(DRIVERS),
+        default="methods",
+        help="part A: call submit/start/... (methods) or record([command])",
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--tmpdir", type=Path, default=None, help="where the database files go")
+    parser.add_argument(
+        "--profile", choices=("single", "batch"), help="profile one ledger pass of a part instead"
+    )
+    parser.add_argument("--profile-out", type=Path, help="also write the cProfile stats here")
+    parser.add_argument("--profile-lines", type=int, default=30)
+    args = parser.parse_args(argv)
+    if args.jobs < 1 or args.batch_jobs < 0 or args.chunk_jobs < 0 or args.repeats < 1 or args.in_flight < 1:
+        parser.error("--jobs, --repeats and --in-flight must be positive; --batch-jobs, --chunk-jobs >= 0")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="jobledger-bench-", dir=args.tmpdir) as name:
+        tmp = Path(name)
+        describe_environment(tmp)
+        if args.profile:
+            profile(args, tmp)
+            return 0
+        started = time.perf_counter()
+        ratios = {}
+        if args.parts in ("both", "single"):
+            ratios["single"] = run_single(args, tmp)
+        if args.parts in ("both", "batch"):
+            ratios["batch"] = run_batch(args, tmp)
+    print(f"\nSummary ({time.perf_counter() - started:.0f} s in all, peak RSS {peak_rss_mb():.0f} MB):")
+    if "single" in ratios:
+        print(f"  one command per transaction: ledger/raw = {ratios['single']:.2f} (target {SINGLE_TARGET})")
+    if "batch" in ratios:
+        print(f"  batch record() vs executemany: ledger/raw = {ratios['batch']:.2f} (target {BATCH_TARGET})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
