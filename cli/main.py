@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import click
@@ -35,7 +36,29 @@ pass_config = click.make_pass_decorator(Config)
 
 
 class LedgerGroup(click.Group):
-    """Reports ledger errors as `Error: ...` on stderr with exit 1, never as a traceback."""
+    """Reports every error as one `Error: ...` line on stderr, never as a traceback.
+
+    Ledger errors exit 1; usage errors exit 2 (click would print three lines of usage first).
+    """
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("standalone_mode", True):
+            return super().main(*args, **kwargs)
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except click.UsageError as err:
+            hint = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
+            click.echo(f"Error: {err.format_message()}{hint}", err=True)
+            sys.exit(err.exit_code)
+        except click.ClickException as err:
+            err.show()
+            sys.exit(err.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        # Without standalone mode click returns an exit code from ctx.exit(), else the result.
+        sys.exit(result if isinstance(result, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

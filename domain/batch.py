@@ -102,7 +102,9 @@ class Batch:
         except RuleError as err:
             if index == 0:
                 raise
-            raise type(err)(f"command {index + 1} ({type(command).__name__}): {err}") from None
+            # Say which command of the batch broke the rule, keeping the error's type.
+            err.args = (f"command {index + 1} ({type(command).__name__}): {err}",)
+            raise
         raise TypeError(f"unknown command {type(command).__name__}")
 
     # --- state -------------------------------------------------------------------------------

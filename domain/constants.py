@@ -118,12 +118,17 @@ _MISSPELLINGS: dict[str, str] = {
 
 LOG_TYPES: frozenset[str] = frozenset(_LOG_TYPES) | frozenset(_MISSPELLINGS)
 _BY_FOLDED: dict[str, str] = {value.casefold(): value for value in _LOG_TYPES}
-_BY_FOLDED.update({typo.casefold(): typo for typo in _MISSPELLINGS})
+for _typo in _MISSPELLINGS:
+    # A typo that folds onto a correct spelling (endReoptimize) must not shadow it.
+    _BY_FOLDED.setdefault(_typo.casefold(), _typo)
 
 
 def parse_log_type(value: str) -> str | None:
-    """The log type as IPS spells it, matched without regard to case; None if unknown."""
-    return _BY_FOLDED.get(value.strip().casefold())
+    """The log type as IPS spells it: as given if exact, else matched without regard to case."""
+    value = value.strip()
+    if value in LOG_TYPES:
+        return value
+    return _BY_FOLDED.get(value.casefold())
 
 
 def canonical_log_type(value: str) -> str:

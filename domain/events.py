@@ -16,7 +16,9 @@ from .payloads import AnyPayload
 
 Percent = Annotated[int, msgspec.Meta(ge=0, le=100)]
 Fraction = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
-Count = Annotated[int, msgspec.Meta(ge=0)]
+# Counts are stored as 64-bit integers (MessagePack, SQLite and PostgreSQL alike).
+MAX_COUNT = 2**63 - 1
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
 
 
 class TaskItemProgress(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -25,6 +25,7 @@ from .constants import (
 )
 from .errors import InvalidTransitionError, RuleError
 from .events import (
+    MAX_COUNT,
     Completed,
     Counters,
     Deleted,
@@ -390,8 +391,8 @@ def decide_start(job: Job, server: str, total_size: int, at: datetime) -> list[J
         raise InvalidTransitionError(job.jobHandle, job.state, "start", "a run starts only once")
     if not server.strip():
         raise RuleError("server name must not be empty")
-    if total_size < 0:
-        raise RuleError(f"total size must be 0 or more, got {total_size}")
+    if not 0 <= total_size <= MAX_COUNT:
+        raise RuleError(f"total size must be 0 or more and at most {MAX_COUNT}, got {total_size}")
     _check_time(job, at)
     return [
         Started(

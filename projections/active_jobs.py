@@ -21,17 +21,24 @@ class ActiveJobRow(Job, frozen=True, kw_only=True):
 
 
 def estimate(
-    anchor_time: datetime | None, anchor_progress: int | None, at: datetime, progress: int
+    anchor_time: datetime | None,
+    anchor_progress: int | None,
+    at: datetime,
+    progress: int,
+    previous: int | None = None,
 ) -> tuple[datetime | None, datetime, int]:
     """(eta, new anchor time, new anchor progress) after a progress point at `at`.
 
     The rate is the progress made since the anchor over the time since it. There is no estimate
-    from a single point, while progress stands still, or right after it went backwards (the
-    series then starts again from that point).
+    from a single point, while progress stands still, or right after it went backwards from the
+    `previous` point or below the anchor (the series then starts again from that point).
     """
     if progress >= 100:
         return at, anchor_time or at, anchor_progress if anchor_progress is not None else progress
-    if anchor_time is None or anchor_progress is None or progress < anchor_progress:
+    went_back = (previous is not None and progress < previous) or (
+        anchor_progress is not None and progress < anchor_progress
+    )
+    if anchor_time is None or anchor_progress is None or went_back:
         return None, at, progress
     elapsed = (at - anchor_time).total_seconds()
     gained = progress - anchor_progress
@@ -55,13 +62,14 @@ def apply(row: ActiveJobRow | None, event: DomainEvent) -> ActiveJobRow | None:
             return None
         job = evolve(event, None)
         return ActiveJobRow(**msgspec.structs.asdict(job))
+    previous = row.progress if row.etaAnchorTime is not None else None
     job = evolve(event, row)
     if job.state == "Done" or job.deleted:
         return None
     assert isinstance(job, ActiveJobRow)
     if isinstance(event, ProgressUpdated):
         eta, anchor_time, anchor_progress = estimate(
-            job.etaAnchorTime, job.etaAnchorProgress, event.timestamp, event.progress
+            job.etaAnchorTime, job.etaAnchorProgress, event.timestamp, event.progress, previous
         )
         job = msgspec.structs.replace(
             job, eta=eta, etaAnchorTime=anchor_time, etaAnchorProgress=anchor_progress
