@@ -355,3 +355,65 @@ def test_the_group_lists_every_job_command() -> None:
 
     for command in JOB_COMMANDS:
         assert re.search(rf"^\s+{command}\s+\S", out, re.M), f"{command} is not listed with a summary"
+
+
+def test_progress_reads_tasks_from_standard_input_with_at_dash(db: str) -> None:
+    handle = submit(db, payload=OPTIMIZE)
+    ok(db, "start", handle, "--server", "srv1")
+
+    result = CliRunner().invoke(
+        cli, ["--db", db, "progress", handle, "--percent", "10", "--tasks", "@-"], input=json.dumps(TASKS)
+    )
+
+    assert result.exit_code == 0, result.output
+    assert show(db, handle)["taskProgressArray"][0]["numPending"] == 3
+
+
+def test_the_store_can_be_named_by_the_jobledger_db_variable(sqlite_db: str) -> None:
+    args = [
+        "submit",
+        "--company",
+        "acme",
+        "--name",
+        "n",
+        "--type",
+        "optimizeImagesJob",
+        "--payload",
+        OPTIMIZE,
+    ]
+
+    result = CliRunner().invoke(cli, args, env={"JOBLEDGER_DB": sqlite_db})
+
+    assert result.exit_code == 0, result.output
+    assert event_count(sqlite_db) == 1
+
+
+def test_the_default_store_is_jobledger_db_in_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = [
+        "submit",
+        "--company",
+        "acme",
+        "--name",
+        "n",
+        "--type",
+        "optimizeImagesJob",
+        "--payload",
+        OPTIMIZE,
+    ]
+
+    result = CliRunner().invoke(cli, args, env={"JOBLEDGER_DB": None})
+
+    assert result.exit_code == 0, result.output
+    assert event_count(str(tmp_path / "jobledger.db")) == 1
+
+
+def test_jobledger_without_arguments_shows_its_help_rather_than_an_error() -> None:
+    result = CliRunner().invoke(cli, [])
+
+    assert "Usage:" in result.output
+    assert "submit" in result.output
+    assert "Error:" not in result.output, result.output
+    assert isinstance(result.exception, SystemExit)

@@ -241,6 +241,25 @@ CASES: dict[str, Case] = {
         ("--at", "ISO 8601"),
     ),
     "non-iso-time-on-submit": (_submit("--payload", OPTIMIZE, "--at", "01/02/2026"), 2, ("--at", "ISO 8601")),
+    "percent-not-a-number": (
+        lambda j: ["progress", j.running, "--percent", "half"],
+        2,
+        ("--percent", "'half'"),
+    ),
+    "missing-server": (lambda j: ["start", j.new], 2, ("--server",)),
+    "missing-handle": (lambda _: ["start", "--server", "s"], 2, ("HANDLE",)),
+    "unreadable-payload-file": (
+        _submit("--payload", "@/no/such/payload.json"),
+        2,
+        ("/no/such/payload.json",),
+    ),
+    "unknown-command": (lambda _: ["pause-everything"], 2, ("pause-everything",)),
+    "unknown-format": (lambda j: ["show", j.new, "--format", "xml"], 2, ("--format", "'xml'")),
+    "negative-total-size": (
+        lambda j: ["start", j.new, "--server", "s", "--total-size", "-1"],
+        2,
+        ("--total-size",),
+    ),
     # values too large for the store
     "total-size-too-large": (
         lambda j: ["start", j.new, "--server", "s", "--total-size", str(2**64)],

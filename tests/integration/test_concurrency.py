@@ -39,6 +39,20 @@ def test_when_two_ledgers_start_one_job_the_loser_reports_that_it_is_running(
     assert b.get(handle).serverName == "srv-b"
 
 
+def test_the_event_count_is_still_the_number_of_events_after_a_lost_race(open_ledger: OpenLedger) -> None:
+    a, b = open_ledger(), open_ledger()
+    handle = a.submit("acme", "nightly", PAYLOAD, at=at(0))
+    b.start(handle, "srv-b", at=at(1))
+    with pytest.raises(InvalidTransitionError):
+        a.start(handle, "srv-a", at=at(2))  # a's first append conflicts, then the rule refuses
+
+    a.update_progress(handle, 10, at=at(3))
+
+    assert len(a.history(handle)) == 3
+    assert a.event_count() == 3
+    assert b.event_count() == 3
+
+
 def test_a_stale_ledger_reloads_and_appends_its_progress_at_the_next_version(open_ledger: OpenLedger) -> None:
     a, b = open_ledger(), open_ledger()
     handle = a.submit("acme", "nightly", PAYLOAD, at=at(0))

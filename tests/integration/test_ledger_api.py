@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -83,6 +84,21 @@ def test_a_runner_drives_a_whole_job_through_the_python_api(ledger: JobLedger) -
 
 def test_the_ledger_stores_its_events_through_the_msgspec_mapper(ledger: JobLedger) -> None:
     assert isinstance(ledger.mapper, MsgspecMapper)
+
+
+def test_an_sqlite_ledger_keeps_its_file_in_wal_mode(sqlite_db: str) -> None:
+    ledger = JobLedger(sqlite_db)
+    try:
+        submit(ledger)
+    finally:
+        ledger.close()
+
+    conn = sqlite3.connect(sqlite_db)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT count(*) FROM stored_events").fetchone()[0] == 1
+    finally:
+        conn.close()
 
 
 def test_an_empty_ledger_has_no_events(ledger: JobLedger) -> None:
