@@ -246,11 +246,24 @@ def execute(config: Config, handle: str, company: str | None, at: datetime | Non
 @cli.command("show")
 @click.argument("handle")
 @company_option()
+@click.option(
+    "--as-of", type=ISO_TIME, default=None, help="The state after the events stamped up to this time."
+)
+@click.option(
+    "--version", type=click.IntRange(min=1), default=None, help="The state after its first N events."
+)
 @output_options("table", "json")
 @pass_config
-def show(config: Config, handle: str, company: str | None, fmt: str) -> None:
-    """Print a job's current state (IPS field names, plus outcome)."""
-    record = job_record(config.ledger().get(handle, company))
+def show(
+    config: Config, handle: str, company: str | None, as_of: datetime | None, version: int | None, fmt: str
+) -> None:
+    """Print a run's or schedule's state, now or as it was (IPS field names, plus outcome)."""
+    ledger = config.ledger()
+    if as_of is None and version is None:
+        state = ledger.get(handle, company)
+    else:
+        state = ledger.state_at(handle, as_of=as_of, version=version, company=company)
+    record = job_record(state)
     if fmt == "json":
         emit_json(record)
     else:

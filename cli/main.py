@@ -92,6 +92,6 @@ def cli(ctx: click.Context, db: str, views: str | None) -> None:
 
 
 # Importing the command modules registers their commands on `cli`.
-from jobledger.cli import jobs, schedules, views  # noqa: E402
+from jobledger.cli import audit, demo, jobs, schedules, views  # noqa: E402
 
-__all__ = ["cli", "jobs", "schedules", "views"]
+__all__ = ["audit", "cli", "demo", "jobs", "schedules", "views"]

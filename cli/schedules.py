@@ -10,7 +10,7 @@ from jobledger.cli.main import Config, cli, pass_config
 from jobledger.cli.options import ISO_TIME
 from jobledger.cli.render import emit, emit_table, output_options
 from jobledger.cli.signals import stop_on_signals
-from jobledger.cli.views import caught_up, short_time
+from jobledger.cli.views import as_of_option, short_time, views_for
 from jobledger.projections import queries, scheduler
 
 
@@ -18,14 +18,20 @@ from jobledger.projections import queries, scheduler
 @click.option("--company", default=None, help="Only this company's schedules.")
 @click.option("--job", default=None, help="Only the schedule with this handle.")
 @click.option("--original-name", default=None, help="Only the schedule of this job name.")
+@as_of_option
 @output_options()
 @pass_config
 def scheduled(
-    config: Config, company: str | None, job: str | None, original_name: str | None, fmt: str
+    config: Config,
+    company: str | None,
+    job: str | None,
+    original_name: str | None,
+    as_of: datetime | None,
+    fmt: str,
 ) -> None:
     """List schedules that may still fire, Normal or Paused (getScheduledJobs)."""
-    projector = caught_up(config)
-    records = queries.scheduled_jobs(projector.db, company=company, job=job, original_name=original_name)
+    db = views_for(config, as_of)
+    records = queries.scheduled_jobs(db, company=company, job=job, original_name=original_name)
     if fmt != "table":
         emit(fmt, records, list(queries.SCHEDULED_FIELDS))
         return

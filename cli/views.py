@@ -19,12 +19,14 @@ from jobledger.cli.render import emit, emit_json, emit_record, emit_table, outpu
 from jobledger.cli.signals import stop_on_signals
 from jobledger.domain.constants import JOB_STATES, OUTCOMES, parse_log_type
 from jobledger.projections import queries
+from jobledger.projections.asof import views_as_of
+from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.runner import Projector
 from jobledger.projections.views import VIEWS
 
 
 @contextmanager
-def _progress_bar(total: int, label: str) -> Iterator[Any]:
+def progress_bar(total: int, label: str) -> Iterator[Any]:
     """A progress bar on a terminal's stderr; nothing when output is not a terminal."""
     if total <= 0 or not sys.stderr.isatty():
         yield lambda n: None
@@ -38,11 +40,25 @@ def caught_up(config: Config) -> Projector:
     projector = config.projector()
     lag = projector.lag()
     if lag > 10_000:
-        with _progress_bar(lag, "catching up views") as advance:
+        with progress_bar(lag, "catching up views") as advance:
             projector.catch_up(progress=advance)
     else:
         projector.catch_up()
     return projector
+
+
+def as_of_option(f: Any) -> Any:
+    """--as-of: answer from the events stamped at or before a moment, not the live views."""
+    return click.option(
+        "--as-of", type=ISO_TIME, default=None, help="Show the view as it stood at this time (ISO 8601)."
+    )(f)
+
+
+def views_for(config: Config, as_of: datetime | None) -> ViewsDatabase:
+    """The live views, caught up; or, with --as-of, the views as they stood then."""
+    if as_of is None:
+        return caught_up(config).db
+    return views_as_of(config.projector(), as_of)
 
 
 def short_time(value: Any) -> str:
@@ -65,10 +81,12 @@ def _bar(progress: int, width: int = 10) -> str:
 @click.option("--state", type=click.Choice([s for s in JOB_STATES if s != "Done"]), help="Only this state.")
 @click.option("--type", "job_type", default=None, help="Only this job type, e.g. UrlUpload.")
 @click.option("--server", default=None, help="Only runs on this server.")
+@as_of_option
 @output_options()
 @pass_config
 def active(
     config: Config,
+    as_of: datetime | None,
     company: str | None,
     job: str | None,
     original_name: str | None,
@@ -79,9 +97,8 @@ def active(
     fmt: str,
 ) -> None:
     """List runs not yet Done (getActiveJobs), with progress and ETA."""
-    projector = caught_up(config)
     records = queries.active_jobs(
-        projector.db,
+        views_for(config, as_of),
         company=company,
         job=job,
         original_name=original_name,
@@ -122,10 +139,12 @@ def active(
 @click.option(
     "--outcome", type=click.Choice(OUTCOMES), default=None, help="Only done runs with this outcome."
 )
+@as_of_option
 @output_options()
 @pass_config
 def logs(
     config: Config,
+    as_of: datetime | None,
     company: str | None,
     user: str | None,
     since: datetime | None,
@@ -137,9 +156,8 @@ def logs(
     fmt: str,
 ) -> None:
     """List job-log summaries, one per run (getJobLogs)."""
-    projector = caught_up(config)
     records = queries.job_logs(
-        projector.db,
+        views_for(config, as_of),
         company=company,
         user=user,
         since=since,
@@ -195,10 +213,12 @@ def _log_types(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
     show_default=True,
     help="Rows per page (at most 1000).",
 )
+@as_of_option
 @output_options()
 @pass_config
 def details(
     config: Config,
+    as_of: datetime | None,
     handle: str,
     company: str | None,
     log_types: list[str],
@@ -209,9 +229,8 @@ def details(
     fmt: str,
 ) -> None:
     """Show one run's job log with its detail rows (getJobLogDetails)."""
-    projector = caught_up(config)
     record = queries.job_log_details(
-        projector.db,
+        views_for(config, as_of),
         handle,
         company=company,
         log_types=log_types,
@@ -291,7 +310,7 @@ def catch_up(config: Config) -> None:
     """Bring every view up to date with the store."""
     projector = config.projector()
     lag = projector.lag()
-    with _progress_bar(lag, "catching up views") as advance:
+    with progress_bar(lag, "catching up views") as advance:
         read = projector.catch_up(progress=advance)
     click.echo(f"caught up: {read} events folded, views at position {projector.head()}")
 
@@ -321,7 +340,7 @@ def run(config: Config, interval: float) -> None:
 def rebuild(config: Config, view: str | None) -> None:
     """Rebuild one view (or all) from the first event, beside the live ones, then swap them in."""
     projector = config.projector()
-    with _progress_bar(projector.head(), "rebuilding") as advance:
+    with progress_bar(projector.head(), "rebuilding") as advance:
         read = projector.rebuild([view] if view else None, progress=advance)
     click.echo(f"rebuilt {view or 'all views'} from {read} events")
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 
 from .batch import Aggregate, Batch, fold_any
 from .commands import (
@@ -276,6 +276,49 @@ class JobLedger(Application[UUID]):
         if state is None or (company is not None and state.companyHandle != company):
             raise UnknownHandleError(handle, company)
         return events
+
+    def state_at(
+        self,
+        handle: str,
+        *,
+        as_of: datetime | None = None,
+        version: int | None = None,
+        company: str | None = None,
+    ) -> Aggregate:
+        """A run's or schedule's state after its events stamped at or before `as_of`, or after
+        its first `version` events."""
+        events = self.history(handle, company)
+        if version is not None:
+            if not 1 <= version <= len(events):
+                raise RuleError(f"{handle} has versions 1 to {len(events)}, not {version}")
+            events = events[:version]
+        if as_of is not None:
+            moment = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
+            first = events[0].timestamp
+            events = [event for event in events if event.timestamp <= moment]
+            if not events:
+                raise RuleError(
+                    f"{handle} did not exist at {moment.isoformat()}; it was created at {first.isoformat()}"
+                )
+        state = fold_any(events)
+        assert state is not None
+        return state
+
+    def history_head(self, uuid: UUID) -> DomainEvent | None:
+        """The first event of an aggregate (it names the run or schedule)."""
+        events = list(self.events.get(uuid, limit=1))
+        return events[0] if events else None  # type: ignore[return-value]
+
+    def append_stored(self, stored_events: Sequence[StoredEvent]) -> None:
+        """Append already-encoded events in one transaction (the batch path of `import`)."""
+        try:
+            self.recorder.insert_events(stored_events)
+        except IntegrityError:
+            raise RuleError(
+                "the ledger already holds an event the import would add; it changed during the import"
+            ) from None
+        except PersistenceError as err:
+            raise StoreError(describe_store_failure(self.db, err)) from None
 
     def event_count(self) -> int:
         """Position of the last stored event (0 for an empty ledger)."""

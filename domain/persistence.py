@@ -23,9 +23,12 @@ from eventsourcing.persistence import (
     StoredEvent,
     Transcoder,
 )
+from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import get_topic
+from psycopg.sql import SQL, Identifier
 
+from .chain import GENESIS, link
 from .errors import StoreError
 from .events import EVENT_TYPES, DomainEvent
 from .schedule_events import SCHEDULE_EVENT_TYPES
@@ -110,12 +113,38 @@ class MsgspecMapper(Mapper[UUID]):
         return msgspec.convert(data, type=cls)
 
 
+CHAIN_TABLE = "event_chain"
+ChainRow = tuple[int, int, bytes]  # (position, ordinal, link)
+
+
+def chain_rows(
+    previous: tuple[int, bytes] | None, positions: Sequence[int], stored_events: Sequence[StoredEvent]
+) -> list[ChainRow]:
+    """Chain rows for newly stored events, continuing from the last (ordinal, link)."""
+    ordinal, last = previous or (0, GENESIS)
+    rows = []
+    for position, stored in zip(positions, stored_events, strict=True):
+        ordinal += 1
+        last = link(last, stored.originator_id, stored.originator_version, stored.topic, stored.state)  # type: ignore[arg-type]
+        rows.append((position, ordinal, last))
+    return rows
+
+
 class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
-    """Inserts a batch with one executemany instead of one execute per event.
+    """Inserts a batch with one executemany, and links the events into the hash chain.
 
     The stock recorder runs one statement per row to collect each `lastrowid`. Inside the write
     transaction rowids are assigned consecutively, so the batch's ids follow from the maximum.
+    The chain rows are written in the same transaction, so an event that was not appended through
+    the ledger has no link.
     """
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {CHAIN_TABLE} ("
+            "position INTEGER PRIMARY KEY, ordinal INTEGER NOT NULL UNIQUE, link BLOB NOT NULL)",
+        ]
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
@@ -130,7 +159,93 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             ],
         )
         last: int = self._max_notification_id(c)
-        return list(range(last - len(stored_events) + 1, last + 1))
+        positions = list(range(last - len(stored_events) + 1, last + 1))
+        c.execute(f"SELECT ordinal, link FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1")
+        row = c.fetchone()
+        previous = (row[0], bytes(row[1])) if row else None
+        c.executemany(
+            f"INSERT INTO {CHAIN_TABLE} (position, ordinal, link) VALUES (?, ?, ?)",
+            chain_rows(previous, positions, stored_events),
+        )
+        return positions
+
+    def last_chain_row(self) -> ChainRow | None:
+        """The head of the chain."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT position, ordinal, link FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1")
+            row = c.fetchone()
+            return (row[0], row[1], bytes(row[2])) if row else None
+
+    def select_chain(self, after: int, limit: int) -> list[ChainRow]:
+        """Chain rows after a position, in order."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT position, ordinal, link FROM {CHAIN_TABLE} WHERE position > ?"
+                " ORDER BY position LIMIT ?",
+                (after, limit),
+            )
+            return [(row[0], row[1], bytes(row[2])) for row in c.fetchall()]
+
+
+class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """The PostgreSQL recorder, linking each batch into the hash chain in its own transaction.
+
+    The stock recorder holds an EXCLUSIVE lock on the events table while it inserts, so reading the
+    last link and writing the next ones cannot interleave with another writer.
+    """
+
+    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.chain_table = Identifier(f"{self.events_table_name}_chain")
+        self.schema = Identifier(self.datastore.schema)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{table} ("
+                "position bigint PRIMARY KEY, ordinal bigint NOT NULL UNIQUE, link bytea NOT NULL)"
+            ).format(schema=self.schema, table=self.chain_table)
+        )
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs) or []
+        curs.execute(
+            SQL("SELECT ordinal, link FROM {schema}.{table} ORDER BY position DESC LIMIT 1").format(
+                schema=self.schema, table=self.chain_table
+            )
+        )
+        row = curs.fetchone()
+        previous = (row["ordinal"], bytes(row["link"])) if row else None
+        curs.executemany(
+            SQL("INSERT INTO {schema}.{table} (position, ordinal, link) VALUES (%s, %s, %s)").format(
+                schema=self.schema, table=self.chain_table
+            ),
+            chain_rows(previous, positions, stored_events),
+        )
+        return positions
+
+    def last_chain_row(self) -> ChainRow | None:
+        """The head of the chain."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL(
+                    "SELECT position, ordinal, link FROM {schema}.{table} ORDER BY position DESC LIMIT 1"
+                ).format(schema=self.schema, table=self.chain_table)
+            )
+            row = curs.fetchone()
+            return (row["position"], row["ordinal"], bytes(row["link"])) if row else None
+
+    def select_chain(self, after: int, limit: int) -> list[ChainRow]:
+        """Chain rows after a position, in order."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL(
+                    "SELECT position, ordinal, link FROM {schema}.{table} WHERE position > %s "
+                    "ORDER BY position LIMIT %s"
+                ).format(schema=self.schema, table=self.chain_table),
+                (after, limit),
+            )
+            return [(row["position"], row["ordinal"], bytes(row["link"])) for row in curs.fetchall()]
 
 
 SQLITE_LOCK_TIMEOUT_SECONDS = 30
@@ -152,6 +267,7 @@ def store_env(db: str, *, create: bool = True) -> dict[str, str]:
     }
     if is_postgres_url(db):
         env.update(_postgres_env(db))
+        env["APPLICATION_RECORDER_TOPIC"] = get_topic(ChainedPostgresApplicationRecorder)
         return env
     path = Path(db)
     _check_sqlite_path(path, create=create)

@@ -1,0 +1,236 @@
+"""Audit commands: the global event log (`events`, with --follow), `wait`, the hash chain
+(`audit digest|verify`), and `export` / `import`."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+import click
+from jobledger.cli.main import Config, cli, pass_config
+from jobledger.cli.records import job_record
+from jobledger.cli.render import emit_json, emit_record, emit_table, output_options
+from jobledger.cli.signals import stop_on_signals
+from jobledger.cli.views import progress_bar
+from jobledger.domain.handles import job_id
+from jobledger.domain.model import Job
+from jobledger.projections import archive, audit
+from jobledger.projections.eventlog import EVENT_NAMES, Entry, EventLog
+
+FOLLOW_POLL_SECONDS = 0.2
+# `wait` exit codes: like timeout(1) for a timeout; 3 and 4 tell failures from stops.
+EXIT_FAILED = 3
+EXIT_STOPPED = 4
+EXIT_TIMEOUT = 124
+
+
+def _print_entries(entries: list[Entry], fmt: str) -> None:
+    if fmt == "ndjson":
+        for entry in entries:
+            click.echo(archive._encode_line(entry.record()).decode())
+    else:
+        rows = [
+            {
+                "position": e.position,
+                "time": str(e.record()["timestamp"])[:19].replace("T", " "),
+                "event": e.name,
+                "handle": e.handle,
+                "v": e.event.originator_version,
+            }
+            for e in entries
+        ]
+        if rows:
+            emit_table(rows, ["position", "time", "event", "handle", "v"])
+    sys.stdout.flush()
+
+
+@cli.command("events")
+@click.option(
+    "--after", type=click.IntRange(min=0), default=0, show_default=True, help="Start after this position."
+)
+@click.option("--company", default=None, help="Only events of this company's runs and schedules.")
+@click.option("--job", default=None, help="Only events of this run or schedule (its handle).")
+@click.option(
+    "--event", "names", multiple=True, type=click.Choice(EVENT_NAMES), help="Only events of this name."
+)
+@click.option("--follow", is_flag=True, help="Keep printing new events until SIGINT or SIGTERM.")
+@output_options("table", "ndjson", default="ndjson")
+@pass_config
+def events(
+    config: Config,
+    after: int,
+    company: str | None,
+    job: str | None,
+    names: tuple[str, ...],
+    follow: bool,
+    fmt: str,
+) -> None:
+    """Print events in global order with their positions."""
+    log = EventLog(config.ledger())
+    uuid = job_id(job) if job else None
+
+    def wanted(entry: Entry) -> bool:
+        return (
+            (company is None or entry.company == company)
+            and (uuid is None or entry.event.originator_id == uuid)
+            and (not names or entry.name in names)
+        )
+
+    stop = threading.Event()
+    position = after
+    with stop_on_signals(stop):
+        while True:
+            batch: list[Entry] = []
+            for entry in log.entries(position):
+                position = entry.position
+                if wanted(entry):
+                    batch.append(entry)
+                if len(batch) >= 500:
+                    _print_entries(batch, fmt)
+                    batch = []
+            _print_entries(batch, fmt)
+            if not follow or stop.wait(FOLLOW_POLL_SECONDS):
+                return
+
+
+@cli.command("wait")
+@click.argument("handle")
+@click.option(
+    "--timeout", type=click.FloatRange(min=0), default=None, help="Give up after S seconds (exit 124)."
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05),
+    default=0.5,
+    show_default=True,
+    help="Seconds between polls.",
+)
+@output_options("table", "json")
+@pass_config
+def wait(config: Config, handle: str, timeout: float | None, interval: float, fmt: str) -> None:
+    """Block until a run is Done and print its final state.
+
+    Exit 0 on success or warnings, 3 on errors or a fatal error, 4 if it was stopped, 124 on timeout.
+    """
+    ledger = config.ledger()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        while True:
+            job = ledger.get_job(handle)
+            if job.state == "Done":
+                break
+            if stop.is_set():
+                raise click.ClickException(f"interrupted; {handle} is {job.state}")
+            if deadline is not None and time.monotonic() >= deadline:
+                click.echo(
+                    f"Error: timed out after {timeout}s; {handle} is {job.state} ({job.progress}%)", err=True
+                )
+                sys.exit(EXIT_TIMEOUT)
+            time.sleep(interval if deadline is None else max(0.0, min(interval, deadline - time.monotonic())))
+    record = job_record(job)
+    if fmt == "json":
+        emit_json(record)
+    else:
+        emit_record(record)
+    sys.exit(_exit_code(job))
+
+
+def _exit_code(job: Job) -> int:
+    if job.outcome == "stopped":
+        return EXIT_STOPPED
+    if job.outcome in ("errors", "fatal"):
+        return EXIT_FAILED
+    return 0
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """Prove the history was not rewritten: the hash chain's head, and its verification."""
+
+
+@audit_group.command("digest")
+@pass_config
+def digest(config: Config) -> None:
+    """Print the head of the hash chain as POSITION:HEX; keep it somewhere else."""
+    click.echo(str(audit.digest(config.ledger())))
+
+
+def _parse_digest(ctx: click.Context, param: click.Parameter, value: str | None) -> audit.Digest | None:
+    if value is None:
+        return None
+    try:
+        return audit.Digest.parse(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err), ctx, param) from None
+
+
+@audit_group.command("verify")
+@click.option(
+    "--digest", "expected", callback=_parse_digest, default=None, help="A digest kept earlier (POSITION:HEX)."
+)
+@pass_config
+def verify(config: Config, expected: audit.Digest | None) -> None:
+    """Recompute the chain from the stored events; exit 1 naming the first position that differs."""
+    ledger = config.ledger()
+    finding = audit.verify(ledger, expected)
+    if finding is not None:
+        raise click.ClickException(f"the chain does not verify at {finding}")
+    head = audit.digest(ledger)
+    checked = f" and matches the digest at position {expected.ordinal}" if expected else ""
+    click.echo(f"chain intact: {head.ordinal} events{checked}; head {head}")
+
+
+@cli.command("export")
+@click.option("--company", default=None, help="Only this company's events (such a file cannot be imported).")
+@click.option(
+    "--after",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Only events after this position.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="File to write (default stdout).",
+)
+@pass_config
+def export(config: Config, company: str | None, after: int, output: str | None) -> None:
+    """Write events as NDJSON envelopes in global order (position, ids, event, fields, chain link)."""
+    ledger = config.ledger()
+    total = max(ledger.event_count() - after, 0)
+    if output is None:
+        archive.export(ledger, sys.stdout.buffer, company=company, after=after)
+        sys.stdout.flush()
+        return
+    partial = Path(output + ".partial")
+    with partial.open("wb") as out, progress_bar(total, "exporting") as advance:
+        written = archive.export(ledger, out, company=company, after=after, progress=advance)
+    partial.replace(output)
+    click.echo(f"exported {written} events to {output}", err=True)
+
+
+@cli.command("import")
+@click.argument("source", type=click.Path(dir_okay=False, allow_dash=True))
+@pass_config
+def import_(config: Config, source: str) -> None:
+    """Append an export to an empty ledger, or one whose events are a prefix of it.
+
+    The whole file is checked first (its chain, its events, the ledger's prefix); on any problem
+    nothing is appended. Importing the same file again changes nothing.
+    """
+    ledger = config.ledger(create=True)
+    if source == "-":
+        appended = archive.import_file(ledger, sys.stdin.buffer)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise click.ClickException(f"no export file at {source}")
+        with progress_bar(archive.count_lines(path), "importing") as advance:
+            appended = archive.import_path(ledger, path, progress=advance)
+    click.echo(f"imported {appended} events; head {audit.digest(ledger)}")

@@ -1,0 +1,105 @@
+"""The global event log: every stored event in position order, with the handle and company it
+belongs to, as `events`, `export` and `import` read it."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from eventsourcing.persistence import Notification
+from jobledger.domain.events import DomainEvent, IdempotencyKeyClaimed
+from jobledger.domain.ledger import JobLedger
+from jobledger.domain.persistence import ALL_EVENT_TYPES
+
+PAGE = 2000
+EVENT_NAMES: tuple[str, ...] = tuple(sorted({cls.__name__ for cls in ALL_EVENT_TYPES}))
+ENVELOPE_FORMAT = "jobledger-event/1"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stored event with where it stands and whose it is."""
+
+    position: int
+    notification: Notification
+    event: DomainEvent
+    handle: str
+    company: str
+
+    @property
+    def name(self) -> str:
+        """The event's name (its class)."""
+        return type(self.event).__name__
+
+    def fields(self) -> dict[str, Any]:
+        """The event's own fields as JSON-ready builtins."""
+        fields: dict[str, Any] = msgspec.to_builtins(self.event)
+        for key in ("originator_id", "originator_version", "timestamp"):
+            fields.pop(key, None)
+        return fields
+
+    def record(self) -> dict[str, Any]:
+        """The entry as `events` prints it."""
+        return {
+            "position": self.position,
+            "event": self.name,
+            "handle": self.handle,
+            "companyHandle": self.company,
+            "version": self.event.originator_version,
+            "timestamp": msgspec.to_builtins(self.event.timestamp),
+            "fields": self.fields(),
+        }
+
+    def envelope(self, ordinal: int, link: bytes) -> dict[str, Any]:
+        """The entry as `export` writes it: versioned, with the stored bytes and chain link."""
+        return {
+            "format": ENVELOPE_FORMAT,
+            "position": self.position,
+            "ordinal": ordinal,
+            "originator_id": str(self.event.originator_id),
+            "originator_version": self.event.originator_version,
+            "topic": self.notification.topic,
+            "event": self.name,
+            "handle": self.handle,
+            "companyHandle": self.company,
+            "timestamp": msgspec.to_builtins(self.event.timestamp),
+            "fields": self.fields(),
+            "state": base64.b64encode(self.notification.state).decode(),
+            "link": link.hex(),
+        }
+
+
+class EventLog:
+    """Reads the ledger's events in global order and names their owners."""
+
+    def __init__(self, ledger: JobLedger) -> None:
+        self.ledger = ledger
+        self._owners: dict[UUID, tuple[str, str]] = {}
+
+    def owner(self, event: DomainEvent) -> tuple[str, str]:
+        """(handle, company) of the run, schedule or idempotency key an event belongs to."""
+        if isinstance(event, IdempotencyKeyClaimed):
+            return event.jobHandle, event.companyHandle
+        uuid = event.originator_id
+        if uuid not in self._owners:
+            first = event if event.originator_version == 1 else self.ledger.history_head(uuid)
+            handle = getattr(first, "jobHandle", "")
+            self._owners[uuid] = (handle, getattr(first, "companyHandle", ""))
+        return self._owners[uuid]
+
+    def entries(self, after: int = 0, stop: int | None = None) -> Iterator[Entry]:
+        """Every event after a position (up to `stop`), in order."""
+        decode = self.ledger.mapper.to_domain_event
+        recorder = self.ledger.recorder
+        while page := recorder.select_notifications(
+            start=after, limit=PAGE, stop=stop, inclusive_of_start=False
+        ):
+            for note in page:
+                event: DomainEvent = decode(note)  # type: ignore[assignment]
+                handle, company = self.owner(event)
+                yield Entry(note.id, note, event, handle, company)
+            after = page[-1].id
