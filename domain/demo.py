@@ -1,0 +1,1013 @@
+"""A seeded, realistic day of IPS jobs as ledger commands: the workload of `jobledger demo`.
+
+`demo_commands` is pure: the same arguments give the same commands, in the same batches. It
+simulates one day from `start`: jobs of every payload kind are submitted by the users of several
+companies, wait for one of four servers, report progress with task rows, write job-log detail
+rows per file (successes, warnings, errors, duplicates, updates, cancels), and end in success,
+warnings, errors, a fatal error or a stop; some are deleted; about a tenth are still New, Running
+or Stopping when the day ends (most of them submitted in its last hours).
+
+Every command carries its time. Commands come out in time order across all jobs (a job's
+commands may fall into a later batch than its Submit); a job's own times never decrease and its
+Submit comes first. The handle of a run is computed as the ledger computes it (the submitted name
+plus the UTC second, counter 1): job names carry a sequence number, so they are unique.
+"""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, NamedTuple, TypeVar
+
+from .batch import FOLLOW_ON_PREFIX
+from .commands import (
+    Command,
+    Complete,
+    Delete,
+    JobCommand,
+    LogDetail,
+    RequestStop,
+    Start,
+    Submit,
+    UpdateProgress,
+)
+from .constants import EmailSetting, ExportFormat, PublishType, TaskState
+from .events import JobLogDetailAux, TaskItemProgress, TaskProgress
+from .handles import run_handle, run_name
+from .payloads import (
+    OPENING_LOG_TYPES,
+    AnyPayload,
+    AutomatedSetGenerationJob,
+    CreateVideoSitemapJob,
+    ExportJob,
+    ImageRenderingPublishJob,
+    ImageServingPublishJob,
+    MetadataPublishJob,
+    OptimizeImagesJob,
+    ReprocessAssetsJob,
+    RipPdfsJob,
+    ServerDirectoryPublishJob,
+    UploadDirectoryJob,
+    UploadUrlsJob,
+    VideoPublishJob,
+    job_type,
+)
+
+T = TypeVar("T")
+
+
+class Weighted(Generic[T]):
+    """Values to draw with the given relative weights."""
+
+    def __init__(self, values: Sequence[T], weights: Sequence[float]) -> None:
+        self.values = tuple(values)
+        self.cumulative: list[float] = []
+        total = 0.0
+        for weight in weights:
+            total += weight
+            self.cumulative.append(total)
+        self.total = total
+
+
+class Dice:
+    """Seeded draws built on random.Random.random() alone.
+
+    randint, choice, choices and sample of random.Random cost microseconds each; a demo of 100,000
+    jobs makes millions of draws, so these do the same from one random() call per draw.
+    """
+
+    def __init__(self, seed: int) -> None:
+        source = random.Random(seed)
+        self.random = source.random
+        self.shuffle = source.shuffle
+        self.expovariate = source.expovariate
+
+    def between(self, low: int, high: int) -> int:
+        """An integer from low to high, both included."""
+        return low + int(self.random() * (high - low + 1))
+
+    def chance(self, probability: float) -> bool:
+        return self.random() < probability
+
+    def pick(self, values: Sequence[T]) -> T:
+        return values[int(self.random() * len(values))]
+
+    def weighted(self, table: Weighted[T]) -> T:
+        index = bisect_right(table.cumulative, self.random() * table.total)
+        return table.values[min(index, len(table.values) - 1)]
+
+    def sample(self, values: Sequence[T], k: int) -> list[T]:
+        """k distinct elements (all of them if there are fewer), in random order."""
+        n = len(values)
+        k = min(k, n)
+        if n > 4 * k:
+            chosen: dict[int, None] = {}
+            while len(chosen) < k:
+                chosen[int(self.random() * n)] = None
+            return [values[i] for i in chosen]
+        pool = list(values)
+        for i in range(k):
+            j = i + int(self.random() * (n - i))
+            pool[i], pool[j] = pool[j], pool[i]
+        return pool[:k]
+
+
+DAY_MS = 24 * 3600 * 1000
+BATCH_JOBS = 500
+# The day ends in a rush: a tenth of the runs are submitted in its last 45 minutes, and most
+# of those are still waiting or running when it ends.
+TAIL_MS = 45 * 60 * 1000
+TAIL_SHARE = 0.1
+SERVERS = ("ips-1", "ips-2", "ips-3", "ips-4")
+
+COMPANY_NAMES = (
+    "acme",
+    "globex",
+    "initech",
+    "umbrella",
+    "hooli",
+    "wonka",
+    "stark",
+    "tyrell",
+    "soylent",
+    "cyberdyne",
+    "oscorp",
+    "vandelay",
+)
+FIRST_COMPANY_NUMBER = 47  # companies beyond the named ones get IPS-style numeric handles
+_LOCALES = ("en-US", "en-GB", "de-DE", "fr-FR", "ja-JP", "es-ES", "it-IT", "nl-NL", "pt-BR")
+_USERS = ("dana.ortiz", "lee.chen", "sam.taylor", "priya.nair", "marco.rossi", "yuki.sato", "ops")
+_OPERATORS = ("ops", "dana.ortiz", "lee.chen")
+_EMAIL_SETTINGS: tuple[EmailSetting, ...] = ("ErrorAndWarning", "All", "Error", "JobCompletion", "None")
+_EMAIL_TABLE = Weighted(_EMAIL_SETTINGS, (35, 20, 20, 15, 10))
+_PUBLISH_TYPES: tuple[PublishType, ...] = ("Incremental", "Full", "FullWithSearch")
+_PUBLISH_TABLE = Weighted(_PUBLISH_TYPES, (70, 20, 10))
+
+# --- what a run ends as ------------------------------------------------------------------------
+
+
+def _fates(weights: dict[str, float]) -> Weighted[str]:
+    return Weighted(list(weights), list(weights.values()))
+
+
+DONE_FATES = ("success", "warnings", "errors", "fatal", "stopped", "stopped-new", "deleted", "deleted-live")
+LIVE_FATES = ("live-new", "live-running", "live-stopping")
+_BODY_FATES = _fates(
+    {
+        "success": 56.0,
+        "warnings": 14.0,
+        "errors": 10.0,
+        "fatal": 5.0,
+        "stopped": 5.0,
+        "stopped-new": 1.5,
+        "deleted": 4.0,
+        "deleted-live": 1.0,
+        "live-new": 0.5,
+        "live-running": 0.8,
+        "live-stopping": 0.2,
+    }
+)
+_TAIL_FATES = _fates(
+    {
+        "live-new": 25.0,
+        "live-running": 48.0,
+        "live-stopping": 7.0,
+        "success": 12.0,
+        "warnings": 3.0,
+        "errors": 2.0,
+        "fatal": 1.0,
+        "stopped": 1.0,
+        "deleted-live": 1.0,
+    }
+)
+
+
+class Asset(NamedTuple):
+    """A company's asset that jobs upload, publish, reprocess or export."""
+
+    name: str
+    type: str
+    handle: str
+
+
+class Company(NamedTuple):
+    """A demo company: handle, mail domain, users, locale and assets by group."""
+
+    handle: str
+    domain: str
+    users: tuple[str, ...]
+    locale: str
+    assets: dict[str, list[Asset]]
+
+
+class Kind(NamedTuple):
+    """How runs of one payload kind look: names, assets, sizes, log types and task names."""
+
+    weight: int
+    stems: tuple[str, ...]
+    groups: tuple[str, ...]
+    items: tuple[int, int]
+    step_ms: tuple[int, int]
+    warning: str | None
+    task: str
+    unit: str
+    verb: str
+    descriptions: tuple[str, ...]
+
+
+KINDS: dict[str, Kind] = {
+    "imageServingPublishJob": Kind(
+        20,
+        ("CatalogPublish", "NightlyPublish", "HomepagePublish", "ProductImagesPublish", "SalePublish"),
+        ("image", "image", "set", "other"),
+        (2, 8),
+        (300, 4000),
+        "ImageServingPublishWarning",
+        "ImageServingPublish",
+        "assets",
+        "Published {name} to Image Serving",
+        ("Publish new and changed product images", "Publish for the {season} campaign", ""),
+    ),
+    "imageRenderingPublishJob": Kind(
+        5,
+        ("RenderSetPublish", "RoomScenesPublish", "FabricsPublish"),
+        ("render",),
+        (1, 5),
+        (1000, 8000),
+        None,
+        "ImageRenderingPublish",
+        "render sets",
+        "Published {name} to Image Rendering",
+        ("Publish room scenes and fabrics", "Publish vignettes for the configurator"),
+    ),
+    "videoPublishJob": Kind(
+        8,
+        ("VideoPublish", "CampaignVideos", "ProductVideos"),
+        ("video",),
+        (1, 4),
+        (20_000, 180_000),
+        "VideoPublishWarning",
+        "VideoTranscode",
+        "videos",
+        "Transcoded and published {name}",
+        ("Publish {season} campaign videos", "Publish product videos", ""),
+    ),
+    "serverDirectoryPublishJob": Kind(
+        4,
+        ("ServerDirPublish", "PartnerFeedPublish", "PrintAssetsPublish"),
+        ("image", "pdf"),
+        (2, 6),
+        (500, 5000),
+        "ServerDirectoryPublishWarning",
+        "ServerDirectoryPublish",
+        "files",
+        "Copied {name} to the server directory",
+        ("Publish assets marked ready to the partner feed", "Print assets for the {season} catalog"),
+    ),
+    "metadataPublishJob": Kind(
+        5,
+        ("MetadataPublish", "KeywordsRefresh", "XmpSync"),
+        ("image", "video"),
+        (2, 6),
+        (200, 2000),
+        None,
+        "MetadataPublish",
+        "assets",
+        "Published metadata of {name}",
+        ("Publish changed metadata", "Republish keywords after the taxonomy change", ""),
+    ),
+    "uploadDirectoryJob": Kind(
+        15,
+        ("HotfolderUpload", "FtpUpload", "StudioUpload", "SeasonUpload"),
+        ("image", "image", "image", "video", "pdf", "other"),
+        (2, 8),
+        (1500, 15_000),
+        "UploadWarning",
+        "Upload",
+        "files",
+        "Uploaded {name}",
+        ("Upload from {folder}", "Studio shoot {season}, day {n}", "Supplier drop from {folder}"),
+    ),
+    "uploadUrlsJob": Kind(
+        12,
+        ("UrlUpload", "SupplierImport", "PimSync"),
+        ("image",),
+        (2, 8),
+        (1000, 12_000),
+        "UploadWarning",
+        "UrlTransfer",
+        "URLs",
+        "Fetched and uploaded {name}",
+        ("Import supplier images from the PIM", "Fetch images listed in feed {n}", ""),
+    ),
+    "optimizeImagesJob": Kind(
+        6,
+        ("OptimizeRemaining", "NightlyOptimize"),
+        ("image",),
+        (2, 6),
+        (800, 6000),
+        None,
+        "ImageOptimization",
+        "images",
+        "Optimized {name}",
+        ("Optimize the remaining unoptimized images", ""),
+    ),
+    "ripPdfsJob": Kind(
+        2,
+        ("RipCatalogPdfs", "PdfRip"),
+        ("pdf",),
+        (1, 4),
+        (5000, 40_000),
+        "UploadWarning",
+        "PdfRip",
+        "PDFs",
+        "Ripped {name} into page images",
+        ("Rip the {season} catalog PDFs", "Rip spec sheets"),
+    ),
+    "reprocessAssetsJob": Kind(
+        6,
+        ("Reprocess", "ReprocessAssets", "RecropImages"),
+        ("image", "image", "pdf"),
+        (2, 6),
+        (1000, 8000),
+        "UploadWarning",
+        "Reprocess",
+        "assets",
+        "Reprocessed {name}",
+        ("Reprocess after the crop settings changed", "Re-rip and re-optimize flagged assets", ""),
+    ),
+    "createVideoSitemapJob": Kind(
+        2,
+        ("VideoSitemap", "SitemapRefresh"),
+        ("video",),
+        (1, 4),
+        (500, 3000),
+        "VideoPublishWarning",
+        "VideoSitemap",
+        "videos",
+        "Added {name} to the video sitemap",
+        ("Refresh the video sitemap", ""),
+    ),
+    "exportJob": Kind(
+        8,
+        ("Export", "AgencyExport", "MarketplaceExport", "ArchiveExport"),
+        ("image", "image", "video"),
+        (2, 8),
+        (500, 5000),
+        None,
+        "Export",
+        "assets",
+        "Exported {name}",
+        ("Export for the agency", "Marketplace listing images", "Archive of the {season} campaign"),
+    ),
+    "automatedSetGenerationJob": Kind(
+        5,
+        ("AutoSets", "SetGeneration", "SpinSetBuild"),
+        ("image",),
+        (2, 8),
+        (300, 3000),
+        None,
+        "SetGeneration",
+        "images",
+        "Added {name} to a generated set",
+        ("Build image sets from the new shoot", "Spin sets for {season}", ""),
+    ),
+}
+KIND_NAMES = tuple(KINDS)
+_KIND_TABLE = Weighted(KIND_NAMES, [k.weight for k in KINDS.values()])
+_WARNING_KINDS = tuple(name for name, k in KINDS.items() if k.warning is not None)
+_WARNING_KIND_TABLE = Weighted(_WARNING_KINDS, [KINDS[name].weight for name in _WARNING_KINDS])
+_FOLLOW_ON_FATES = Weighted(("success", "warnings", "errors", "fatal"), (80, 12, 6, 2))
+_UPLOAD_KINDS = frozenset({"uploadDirectoryJob", "uploadUrlsJob", "ripPdfsJob", "reprocessAssetsJob"})
+# Runs that create assets: a file that fails there never gets an asset handle.
+_NEW_ASSET_KINDS = frozenset({"uploadDirectoryJob", "uploadUrlsJob"})
+
+_SEASONS = ("spring-2027", "summer-2027", "fall-2026", "holiday-2026", "back-to-school")
+_FOLDERS = ("incoming", "studio/shoot-{n}", "suppliers/northwind", "suppliers/contoso", "season/{season}")
+
+_WARNINGS = (
+    "Image is larger than 25 megapixels; downsampled for serving",
+    "Embedded color profile not recognised; sRGB assumed",
+    "No XMP metadata found; defaults applied",
+    "File name contains spaces; stored with underscores",
+    "Clipping path ignored: more than one path in the file",
+    "Video bitrate above the preset; re-encoded at 5 Mbps",
+)
+_ERRORS = (
+    "Unsupported file format",
+    "Corrupt JPEG data: premature end of data segment",
+    "Timed out after 120 s reading the source",
+    "Source returned HTTP 404",
+    "Permission denied reading the source file",
+    "PDF is password protected",
+    "Asset is locked by another job",
+)
+_FATALS = (
+    "Out of disk space on /ips/data",
+    "Lost connection to the catalog database",
+    "Image Serving publish target unreachable: connection refused",
+    "Transcoding service unavailable after 3 retries",
+    "Job exceeded its 4 hour limit",
+)
+_STOP_REASONS = (
+    "Wrong folder selected",
+    "Superseded by a newer publish",
+    "Running into business hours",
+    "Requested by the account owner",
+    "Duplicate of a job already running",
+)
+
+# Asset groups: (types, weight in the pool, IPS asset-type code in the handle)
+_GROUPS: dict[str, tuple[tuple[str, ...], int, int]] = {
+    "image": (("MasterImage",), 60, 1),
+    "video": (("Video",), 10, 5),
+    "pdf": (("Pdf",), 8, 4),
+    "set": (("ImageSet", "SpinSet"), 10, 2),
+    "render": (("Vignette", "RenderSet", "Cabinet", "WindowCovering", "Aco"), 6, 3),
+    "other": (("Template", "Watermark", "Svg", "Font", "IccProfile", "ViewerConfigXml"), 6, 6),
+}
+_OTHER_NAMES = {
+    "Template": "price-badge-{n}.psd",
+    "Watermark": "watermark-{n}.png",
+    "Svg": "icon-{n}.svg",
+    "Font": "BrandSans-{n}.otf",
+    "IccProfile": "press-profile-{n}.icc",
+    "ViewerConfigXml": "viewer-config-{n}.xml",
+}
+
+
+def _asset_name(rng: Dice, asset_type: str, n: int) -> str:
+    sku = f"SKU-{rng.between(10000, 99999)}"
+    if asset_type == "MasterImage":
+        view = rng.pick(("main", "alt1", "alt2", "back", "detail", "swatch", "lifestyle"))
+        return f"{sku}_{view}.{rng.pick(('tif', 'jpg', 'jpg', 'psd', 'png'))}"
+    if asset_type == "Video":
+        topic = rng.pick(("promo", "unboxing", "howto", "runway", "teaser", "review"))
+        return f"{topic}-{n:03d}.{rng.pick(('mp4', 'mp4', 'mov'))}"
+    if asset_type == "Pdf":
+        return rng.pick((f"catalog-{rng.pick(_SEASONS)}-p{n:02d}.pdf", f"spec-sheet-{sku}.pdf"))
+    if asset_type == "ImageSet":
+        return f"{sku}_set"
+    if asset_type == "SpinSet":
+        return f"{sku}_spin"
+    if asset_type in ("Vignette", "RenderSet", "Cabinet", "WindowCovering", "Aco"):
+        room = rng.pick(("livingroom", "kitchen", "bedroom", "patio", "office"))
+        return f"{room}-{asset_type.lower()}-{n:03d}"
+    return _OTHER_NAMES[asset_type].format(n=n)
+
+
+def make_companies(rng: Dice, count: int, pool: int) -> list[Company]:
+    """`count` companies, each with users, a locale and `pool` assets spread over the groups."""
+    companies = []
+    total_weight = sum(weight for _, weight, _ in _GROUPS.values())
+    for index in range(count):
+        if index < len(COMPANY_NAMES):
+            handle = COMPANY_NAMES[index]
+            domain = f"{handle}.example.com"
+            number = FIRST_COMPANY_NUMBER - len(COMPANY_NAMES) + index  # IPS companies are numbered
+        else:
+            number = FIRST_COMPANY_NUMBER + index - len(COMPANY_NAMES)
+            handle = str(number)
+            domain = f"company{number}.example.com"
+        users = tuple(rng.sample(_USERS, rng.between(3, len(_USERS))))
+        assets: dict[str, list[Asset]] = {}
+        serial = 1000 + index * 100_000
+        for group, (types, weight, code) in _GROUPS.items():
+            items = []
+            for n in range(max(3, pool * weight // total_weight)):
+                asset_type = rng.pick(types)
+                serial += 1
+                items.append(
+                    Asset(_asset_name(rng, asset_type, n + 1), asset_type, f"a|{number}|{code}|{serial}")
+                )
+            assets[group] = items
+        companies.append(Company(handle, domain, users, _LOCALES[index % len(_LOCALES)], assets))
+    return companies
+
+
+class _Day:
+    """The state of one simulated day: the random source, the companies, the start time."""
+
+    def __init__(self, rng: Dice, companies: list[Company], start: datetime, jobs: int) -> None:
+        self.rng = rng
+        self.companies = companies
+        # Some companies are much busier than others.
+        self.company_table = Weighted(companies, [1.0 / (i + 1) ** 0.7 for i in range(len(companies))])
+        self.start = start
+        self.width = max(4, len(str(jobs)))
+
+    def at(self, ms: int) -> datetime:
+        return self.start + timedelta(milliseconds=ms)
+
+    def email(self, company: Company, user: str) -> str:
+        return f"{user}@{company.domain}"
+
+    # --- payloads ----------------------------------------------------------------------------
+
+    def payload(self, kind: str, company: Company, items: list[Asset], seq: int) -> AnyPayload:
+        rng = self.rng
+        email: EmailSetting = rng.weighted(_EMAIL_TABLE)
+        hook = f"https://hooks.{company.domain}/ips/job-complete" if rng.chance(0.25) else None
+        handles = [a.handle for a in items]
+        if kind == "imageServingPublishJob":
+            publish: PublishType = rng.weighted(_PUBLISH_TABLE)
+            return ImageServingPublishJob(publishType=publish, emailSetting=email, httpCompletionUrl=hook)
+        if kind == "imageRenderingPublishJob":
+            return ImageRenderingPublishJob(emailSetting=email, httpCompletionUrl=hook)
+        if kind == "videoPublishJob":
+            return VideoPublishJob(emailSetting=email, httpCompletionUrl=hook)
+        if kind == "serverDirectoryPublishJob":
+            return ServerDirectoryPublishJob(emailSetting=email, httpCompletionUrl=hook)
+        if kind == "metadataPublishJob":
+            return MetadataPublishJob(
+                forcePublish=rng.chance(0.1), emailSetting=email if rng.chance(0.7) else None
+            )
+        if kind == "uploadDirectoryJob":
+            post = rng.chance(0.25)
+            return UploadDirectoryJob(
+                serverDir=f"/ips/ftp/{company.handle}/{self.folder()}",
+                overwrite=rng.chance(0.6),
+                readyForPublish=rng.chance(0.7),
+                includeSubfolders=rng.chance(0.4),
+                createMask=rng.chance(0.15),
+                processMetadataFiles=rng.chance(0.3),
+                emailSetting=email,
+                destFolder=self.dest_folder(company),
+                preserveCrop=True if rng.chance(0.2) else None,
+                xmpKeywords=f"{rng.pick(_SEASONS)},catalog" if rng.chance(0.15) else None,
+                postImageServingPublishJob=(
+                    ImageServingPublishJob(publishType="Incremental", emailSetting="Error") if post else None
+                ),
+                postJobOnlyIfFiles=post,
+            )
+        if kind == "uploadUrlsJob":
+            source = rng.pick(("pim", "supplier-cdn", "dam-export"))
+            return UploadUrlsJob(
+                overwrite=rng.chance(0.6),
+                readyForPublish=rng.chance(0.7),
+                createMask=rng.chance(0.1),
+                emailSetting=email,
+                urlArray=[f"https://{source}.{company.domain}/originals/{a.name}" for a in items],
+                destFolder=self.dest_folder(company),
+            )
+        if kind == "optimizeImagesJob":
+            return OptimizeImagesJob(emailSetting=email)
+        if kind == "ripPdfsJob":
+            return RipPdfsJob(
+                pdfHandleArray=handles,
+                createMask=rng.chance(0.1),
+                emailSetting=email,
+                postHttpUrl=hook,
+            )
+        if kind == "reprocessAssetsJob":
+            return ReprocessAssetsJob(
+                assetHandleArray=handles,
+                createMask=rng.chance(0.2),
+                emailSetting=email,
+                preserveCrop=rng.chance(0.5),
+            )
+        if kind == "createVideoSitemapJob":
+            return CreateVideoSitemapJob(
+                forceUpdate=rng.chance(0.2), emailSetting=email if rng.chance(0.5) else None
+            )
+        if kind == "exportJob":
+            fmt: ExportFormat = "orig" if rng.chance(0.6) else "convert"
+            convert = fmt == "convert"
+            return ExportJob(
+                assetHandleArray=handles,
+                fmt=fmt,
+                emailSetting=email,
+                macro="$web$" if convert and rng.chance(0.5) else None,
+                is_modifier="wid=2000&fmt=jpeg&qlt=90" if convert and rng.chance(0.5) else None,
+            )
+        if kind == "automatedSetGenerationJob":
+            spin = rng.chance(0.3)
+            return AutomatedSetGenerationJob(
+                assetHandleArray=handles,
+                readyForPublish=rng.chance(0.6),
+                autoSetCreationOptions={
+                    "setType": "SpinSet" if spin else "ImageSet",
+                    "baseNamePattern": r"^(SKU-\d+)_",
+                    "sortOrder": "Alphabetical",
+                },
+                emailSetting=email,
+                destFolder=self.dest_folder(company),
+            )
+        raise ValueError(f"unknown payload kind {kind!r}")
+
+    def folder(self) -> str:
+        rng = self.rng
+        return rng.pick(_FOLDERS).format(n=rng.between(1, 400), season=rng.pick(_SEASONS))
+
+    def dest_folder(self, company: Company) -> str | None:
+        rng = self.rng
+        if rng.chance(0.3):
+            return None
+        category = rng.pick(("products", "campaigns", "lookbook", "marketplace"))
+        return f"{company.handle}/{category}/{rng.pick(_SEASONS)}/"
+
+    # --- one run -----------------------------------------------------------------------------
+
+    def job(self, seq: int, t0: int, kind: str, fate: str) -> list[tuple[int, Command]]:
+        """The commands of one run submitted at t0 (ms into the day), up to the end of the day.
+
+        An upload that names a follow-on publish starts it when it completes; the follow-on's
+        commands are part of the list (the list is then not in time order; the caller sorts).
+        """
+        rng = self.rng
+        spec = KINDS[kind]
+        company = rng.weighted(self.company_table)
+        user = rng.pick(company.users)
+        email = self.email(company, user)
+        items = rng.sample(company.assets[rng.pick(spec.groups)], rng.between(*spec.items))
+        name = f"{rng.pick(spec.stems)}-{seq + 1:0{self.width}d}"
+        submitted = self.at(t0)
+        locale = company.locale if rng.chance(0.85) else rng.pick(_LOCALES)
+        description = rng.pick(spec.descriptions).format(
+            season=rng.pick(_SEASONS), folder=self.folder(), n=rng.between(1, 60)
+        )
+        payload = self.payload(kind, company, items, seq)
+        submit = Submit(
+            at=submitted,
+            company=company.handle,
+            name=name,
+            payload=payload,
+            user_email=email,
+            locale=locale,
+            description=description,
+        )
+        steps: list[tuple[int, Command]] = [(t0, submit)]
+        handle = run_handle(company.handle, run_name(name, submitted))
+        run = _Run(self, steps, handle, kind, items, t0, getattr(payload, "overwrite", None))
+        results = self.drive(run, company, email, fate, seq)
+        follow_on = getattr(payload, "postImageServingPublishJob", None)
+        if (
+            follow_on is not None
+            and run.completed is not None
+            and fate in ("success", "warnings", "errors", "deleted")
+            and (not getattr(payload, "postJobOnlyIfFiles", False) or "ok" in results or "updated" in results)
+        ):
+            # The ledger creates the follow-on publish in the transaction that completes the
+            # upload, named "Pub_" + the upload's name, with the completion's time.
+            done = run.completed
+            publish_handle = run_handle(company.handle, run_name(FOLLOW_ON_PREFIX + name, self.at(done)))
+            publish_items = rng.sample(company.assets["image"], rng.between(2, 6))
+            publish = _Run(self, steps, publish_handle, "imageServingPublishJob", publish_items, done, None)
+            self.drive(publish, company, email, rng.weighted(_FOLLOW_ON_FATES), seq)
+        return [step for step in steps if step[0] <= DAY_MS]
+
+    def drive(self, run: _Run, company: Company, email: str, fate: str, seq: int) -> list[str]:
+        """Add the commands of a submitted run's life, as its fate has it; the item results."""
+        rng = self.rng
+        if fate == "live-new":
+            return []
+        if fate == "stopped-new":
+            run.wait(5_000, 600_000)
+            operator = self.email(company, rng.pick(_OPERATORS))
+            run.add(RequestStop, requested_by=operator, reason=rng.pick(_STOP_REASONS))
+            return []
+        run.start()
+        total = len(run.items)
+        unit = run.spec.unit
+        # How far the run gets before it ends, is stopped or fails.
+        reach = total
+        if fate in ("stopped", "fatal", "deleted-live", "live-running", "live-stopping"):
+            reach = rng.between(0, total - 1)
+        if fate in ("live-running", "live-stopping") and DAY_MS - run.t < TAIL_MS:
+            # Still at work when the day ends: the items done so far take it up to about now.
+            run.pace = (DAY_MS - run.t) // (reach + 2)
+        results = self.results(run.kind, fate, total, run.overwrite)
+        progress_at = set(rng.sample(range(1, total + 1), rng.between(1, 3)))
+        for index in range(reach):
+            run.item(index, results[index])
+            if index + 1 in progress_at:
+                run.progress(index + 1)
+        if fate == "live-running":
+            return results
+        if fate in ("stopped", "live-stopping"):
+            operator = self.email(company, rng.pick(_OPERATORS))
+            run.wait(2_000, 60_000)
+            run.add(RequestStop, requested_by=operator, reason=rng.pick(_STOP_REASONS))
+            for index in range(reach, min(total, reach + rng.between(1, 2))):
+                run.cancel(index)
+            if fate == "stopped":
+                run.progress(reach, state="Stopping")
+                run.end()
+                run.complete(f"Stopped on request after {reach} of {total} {unit}")
+            return results
+        if fate == "fatal":
+            message = rng.pick(_FATALS)
+            if rng.chance(0.5):
+                run.progress(reach, state="Failed")
+            row = rng.chance(0.8)
+            if row:
+                run.wait(100, 5_000)
+                run.add(LogDetail, log_type="FatalError", message=message)
+            run.complete(message, fatal=not row or rng.chance(0.5))
+            return results
+        if fate == "deleted-live":
+            run.wait(10_000, 600_000)
+            run.add(Delete, requested_by=self.email(company, rng.pick(_OPERATORS)))
+            return results
+        if total not in progress_at:
+            run.progress(total)
+        if run.kind == "exportJob":
+            run.wait(200, 3_000)
+            run.add(
+                LogDetail,
+                log_type="ReturnSuccess",
+                message=f"Export package ready: export-{seq + 1}.zip ({total} assets)",
+                asset_name=f"export-{seq + 1}.zip",
+                asset_type="Zip",
+            )
+        run.end()
+        run.complete(self.summary(results, unit))
+        if fate == "deleted":
+            run.wait(60_000, 3_600_000)
+            run.add(Delete, requested_by=email)
+        return results
+
+    def results(self, kind: str, fate: str, total: int, overwrite: bool | None) -> list[str]:
+        """What happens to each item: ok, warn, error, duplicate or updated."""
+        rng = self.rng
+        results = ["ok"] * total
+        if kind in _UPLOAD_KINDS and overwrite is not None:
+            for index in range(total):
+                if rng.chance(0.12):
+                    results[index] = "updated" if overwrite else "duplicate"
+        if fate == "errors":
+            for index in rng.sample(range(total), rng.between(1, min(2, total))):
+                results[index] = "error"
+        if (fate == "warnings" or (fate == "errors" and rng.chance(0.4))) and KINDS[kind].warning:
+            candidates = [i for i, r in enumerate(results) if r != "error"] or [0]
+            for index in rng.sample(candidates, min(len(candidates), rng.between(1, 2))):
+                results[index] = "warn"
+        return results
+
+    @staticmethod
+    def summary(results: list[str], unit: str) -> str:
+        counts = {r: results.count(r) for r in ("ok", "warn", "error", "duplicate", "updated")}
+        parts = [f"{len(results)} {unit}"]
+        for key, label in (
+            ("error", "errors"),
+            ("warn", "warnings"),
+            ("duplicate", "duplicates skipped"),
+            ("updated", "updated"),
+        ):
+            if counts[key]:
+                parts.append(f"{counts[key]} {label}")
+        return "Completed: " + ", ".join(parts)
+
+
+class _Run:
+    """Builds the timed commands of one run (appending to a list shared with its follow-on)."""
+
+    def __init__(
+        self,
+        day: _Day,
+        steps: list[tuple[int, Command]],
+        handle: str,
+        kind: str,
+        items: list[Asset],
+        t0: int,
+        overwrite: bool | None,
+    ) -> None:
+        self.day = day
+        self.rng = day.rng
+        self.steps = steps
+        self.handle = handle
+        self.kind = kind
+        self.spec = KINDS[kind]
+        self.items = items
+        self.t = t0
+        self.overwrite = overwrite
+        self.completed: int | None = None
+        self.pace: int | None = None
+        self.begin = OPENING_LOG_TYPES[job_type(kind)]
+        self.op = self.begin.removeprefix("Begin")
+
+    def wait(self, low: int, high: int) -> None:
+        self.t += self.rng.between(low, high)
+
+    def add(self, cls: type[JobCommand], **fields: Any) -> None:
+        """Append a command on this run at the current time."""
+        self.steps.append((self.t, cls(at=self.day.at(self.t), handle=self.handle, **fields)))
+
+    def start(self) -> None:
+        rng = self.rng
+        # Most runs find a free server within seconds; some queue for minutes.
+        self.t += int(rng.expovariate(1 / 15_000)) + 300
+        server = rng.pick(SERVERS)
+        self.add(Start, server=server, total_size=len(self.items))
+        self.wait(50, 800)
+        self.add(LogDetail, log_type=self.begin, message=f"{self.op} started on {server}")
+        if self.kind in _UPLOAD_KINDS:
+            self.wait(5, 50)
+            total = len(self.items)
+            self.add(LogDetail, log_type="TotalFileCount", message=f"{total} files")
+
+    def item(self, index: int, result: str) -> None:
+        rng = self.rng
+        asset = self.items[index]
+        upload = self.kind in _UPLOAD_KINDS
+        if upload and rng.chance(0.3):
+            self.add(
+                LogDetail,
+                log_type="FileBegin",
+                message=f"Processing {asset.name}",
+                asset_name=asset.name,
+                asset_type=asset.type,
+            )
+        low, high = self.spec.step_ms if self.pace is None else (self.pace * 7 // 10, self.pace)
+        if self.kind == "videoPublishJob" and rng.chance(0.4):
+            self.wait(low // 2, high // 2)
+            self.add(
+                LogDetail,
+                log_type="FileProgress",
+                message=f"Transcoding {asset.name}: 50%",
+                asset_name=asset.name,
+                asset_type=asset.type,
+                asset_handle=asset.handle,
+            )
+        self.wait(low, high)
+        log_type, message, handle = self.row(asset, result)
+        aux: list[JobLogDetailAux] = []
+        if result in ("warn", "error") and rng.chance(0.3):
+            aux_type = "UploadWarning" if result == "warn" else "UploadError"
+            detail = rng.pick(_WARNINGS if result == "warn" else _ERRORS)
+            aux.append(JobLogDetailAux(logMessage=detail, logType=aux_type, dateCreated=self.day.at(self.t)))
+        self.add(
+            LogDetail,
+            log_type=log_type,
+            message=message,
+            asset_name=asset.name,
+            asset_type=asset.type,
+            asset_handle=handle,
+            aux=aux,
+        )
+        if upload and rng.chance(0.1):
+            self.wait(5, 200)
+            self.add(
+                LogDetail,
+                log_type="FleEnd",
+                message=f"Done with {asset.name}",
+                asset_name=asset.name,
+                asset_type=asset.type,
+            )
+
+    def row(self, asset: Asset, result: str) -> tuple[str, str, str | None]:
+        """(logType, message, assetHandle) of an item's result row."""
+        rng = self.rng
+        op = "PdfRip" if self.kind == "reprocessAssetsJob" and asset.type == "Pdf" else self.op
+        if self.kind in _NEW_ASSET_KINDS:
+            op = "Upload"
+        if self.kind == "uploadUrlsJob" and result in ("ok", "error"):
+            op = "UploadUrls"
+        if result == "ok":
+            log_type = f"{op}Success"
+            if log_type == "VideoPublishSuccess" and rng.chance(0.05):
+                log_type = "VideoPubilshSuccess"  # IPS's own spelling, as its servers write it
+            return log_type, self.spec.verb.format(name=asset.name), asset.handle
+        if result == "warn":
+            warning = self.spec.warning
+            assert warning is not None
+            return warning, f"{asset.name}: {rng.pick(_WARNINGS)}", asset.handle
+        if result == "error":
+            # A failed upload never became an asset, so it has no handle yet.
+            handle = None if self.kind in _NEW_ASSET_KINDS else asset.handle
+            return f"{op}Error", f"{asset.name}: {rng.pick(_ERRORS)}", handle
+        if result == "duplicate":
+            return "DuplicateSkipped", f"Skipped {asset.name}: an asset with this name exists", asset.handle
+        return "FileUpdated", f"Replaced {asset.name} (overwrite)", asset.handle
+
+    def cancel(self, index: int) -> None:
+        asset = self.items[index]
+        self.wait(200, 5_000)
+        self.add(
+            LogDetail,
+            log_type="FileCancel",
+            message=f"Cancelled {asset.name}: job stopped",
+            asset_name=asset.name,
+            asset_type=asset.type,
+        )
+
+    def progress(self, done: int, *, state: TaskState | None = None) -> None:
+        total = len(self.items)
+        unit = self.spec.unit
+        task_state: TaskState = state or ("Done" if done == total else "Processing")
+        processing = 0 if task_state != "Processing" else min(1, total - done)
+        self.wait(5, 100)
+        at = self.day.at(self.t)
+        items = [
+            TaskItemProgress(itemName=a.name, progress=1.0, progressMessage="done", lastProgressUpdate=at)
+            for a in self.items[max(0, done - 2) : done]
+        ]
+        if processing:
+            items.append(
+                TaskItemProgress(
+                    itemName=self.items[done].name,
+                    progress=round(self.rng.random(), 2),
+                    progressMessage="in progress",
+                    lastProgressUpdate=at,
+                )
+            )
+        tasks = [
+            TaskProgress(
+                taskType=self.spec.task,
+                taskState=task_state,
+                numProcessed=done,
+                numProcessing=processing,
+                numPending=total - done - processing,
+                progress=round(done / total, 3),
+                progressMessage=f"{done} of {total} {unit}",
+                lastProgressUpdate=at,
+                taskItemProgressArray=items,
+            )
+        ]
+        if self.kind == "videoPublishJob":
+            tasks.append(
+                TaskProgress(
+                    taskType="VideoPublish",
+                    taskState=task_state,
+                    numProcessed=done,
+                    numPending=total - done,
+                    progress=round(done / total, 3),
+                    progressMessage=f"{done} of {total} renditions published",
+                    lastProgressUpdate=at,
+                )
+            )
+        message = f"Processed {done} of {total} {unit}"
+        if state == "Stopping":
+            message = f"Stopping after {done} of {total} {unit}"
+        elif state == "Failed":
+            message = f"Failed after {done} of {total} {unit}"
+        self.add(UpdateProgress, percent=done * 100 // total, message=message, tasks=tasks)
+
+    def end(self) -> None:
+        self.wait(50, 1_000)
+        end = "endReoptimize" if self.op == "Reoptimize" and self.rng.chance(0.1) else f"End{self.op}"
+        self.add(LogDetail, log_type=end, message=f"{self.op} finished")
+
+    def complete(self, message: str, *, fatal: bool = False) -> None:
+        self.wait(50, 2_000)
+        self.add(Complete, fatal=fatal, message=message)
+        self.completed = self.t
+
+
+def _time_of(entry: tuple[int, int, int, Command]) -> int:
+    return entry[0]
+
+
+def demo_commands(jobs: int, companies: int, seed: int, start: datetime) -> Iterator[list[Command]]:
+    """The commands of `jobs` runs over the day from `start`, in batches of about 500 runs.
+
+    Record each batch in one transaction, in order. The same arguments give the same commands.
+    """
+    if jobs < 0:
+        raise ValueError("jobs must be 0 or more")
+    if companies < 1:
+        raise ValueError("companies must be 1 or more")
+    start = (start if start.tzinfo is not None else start.replace(tzinfo=UTC)).astimezone(UTC)
+    rng = Dice(seed)
+    pool = min(2000, max(40, jobs // companies // 4))
+    day = _Day(rng, make_companies(rng, companies, pool), start, jobs)
+    times = sorted(
+        DAY_MS - rng.between(1000, TAIL_MS) if rng.chance(TAIL_SHARE) else rng.between(0, DAY_MS - TAIL_MS)
+        for _ in range(jobs)
+    )
+    # The first runs cover every payload kind, then every way a run can end.
+    forced_kinds = list(KIND_NAMES)
+    rng.shuffle(forced_kinds)
+    forced_fates = [*DONE_FATES, *LIVE_FATES]
+    rng.shuffle(forced_fates)
+    pending: list[tuple[int, int, int, Command]] = []
+    in_batch = 0
+    for seq, t0 in enumerate(times):
+        if seq < len(forced_kinds):
+            kind = forced_kinds[seq]
+            fate = rng.weighted(_BODY_FATES)
+            if fate == "warnings" and KINDS[kind].warning is None:
+                fate = "success"
+        else:
+            if seq < len(forced_kinds) + len(forced_fates):
+                fate = forced_fates[seq - len(forced_kinds)]
+            else:
+                fate = rng.weighted(_TAIL_FATES if t0 >= DAY_MS - TAIL_MS else _BODY_FATES)
+            kind = rng.weighted(_WARNING_KIND_TABLE if fate == "warnings" else _KIND_TABLE)
+        for step, (ms, command) in enumerate(day.job(seq, t0, kind, fate)):
+            pending.append((ms, seq, step, command))
+        in_batch += 1
+        if in_batch >= BATCH_JOBS:
+            # Everything before this submit time is final: later runs are submitted after it.
+            pending.sort()
+            cut = bisect_left(pending, t0, key=_time_of)
+            if cut:
+                yield [entry[3] for entry in pending[:cut]]
+                del pending[:cut]
+            in_batch = 0
+    pending.sort()
+    size = BATCH_JOBS * 12
+    for offset in range(0, len(pending), size):
+        yield [entry[3] for entry in pending[offset : offset + size]]
