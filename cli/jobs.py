@@ -100,6 +100,7 @@ def start(
 @click.option("--percent", type=int, required=True, help="Overall progress, 0 to 100.")
 @click.option("--message", default="", help="Progress text.")
 @click.option("--tasks", type=JSON_TEXT, default=None, help="TaskProgress rows as a JSON list, or @file.")
+@click.option("--server", default=None, help="Server sending the report (default: the one running the job).")
 @company_option()
 @at_option
 @pass_config
@@ -109,12 +110,15 @@ def progress(
     percent: int,
     message: str,
     tasks: bytes | None,
+    server: str | None,
     company: str | None,
     at: datetime | None,
 ) -> None:
     """Report how far a running job has got, overall and per task."""
     rows = _decode(tasks, list[TaskProgress], "--tasks") or []
-    config.ledger().update_progress(handle, percent, message=message, tasks=rows, company=company, at=at)
+    config.ledger().update_progress(
+        handle, percent, message=message, tasks=rows, server=server, company=company, at=at
+    )
 
 
 @cli.command("log")

@@ -76,6 +76,7 @@ class UpdateProgress(JobCommand, frozen=True, kw_only=True):
     percent: int
     message: str = ""
     tasks: list[TaskProgress] = msgspec.field(default_factory=list)
+    server: str | None = None
 
 
 class LogDetail(JobCommand, frozen=True, kw_only=True):
@@ -149,7 +150,7 @@ def decide(command: JobCommand, job: Job, at: datetime) -> list[JobEvent]:
         case Start():
             return decide_start(job, command.server, command.total_size, at)
         case UpdateProgress():
-            return decide_progress(job, command.percent, command.message, command.tasks, at)
+            return decide_progress(job, command.percent, command.message, command.tasks, at, command.server)
         case LogDetail():
             return decide_log(
                 job,

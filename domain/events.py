@@ -106,11 +106,18 @@ class Started(JobEvent, frozen=True, kw_only=True):
 
 
 class ProgressUpdated(JobEvent, frozen=True, kw_only=True):
-    """The running job reported how far it has got, overall and per task."""
+    """The running job reported how far it has got, overall and per task.
+
+    Version 2 added serverName: the server that sent the report (None for version 1 events,
+    which did not say; see the upcaster in domain/persistence.py).
+    """
+
+    class_version: ClassVar[int] = 2
 
     progress: Percent
     progressMessage: str = ""
     taskProgressArray: list[TaskProgress] = msgspec.field(default_factory=list)
+    serverName: str | None = None
 
 
 class DetailLogged(JobEvent, frozen=True, kw_only=True):

@@ -117,6 +117,7 @@ class JobLedger(Application[UUID]):
         *,
         message: str = "",
         tasks: Sequence[TaskProgress] = (),
+        server: str | None = None,
         company: str | None = None,
         at: datetime | None = None,
     ) -> Job:
@@ -127,6 +128,7 @@ class JobLedger(Application[UUID]):
                 percent=percent,
                 message=message,
                 tasks=list(tasks),
+                server=server,
                 company=company,
                 at=at,
             )

@@ -407,7 +407,12 @@ def decide_start(job: Job, server: str, total_size: int, at: datetime) -> list[J
 
 
 def decide_progress(
-    job: Job, percent: int, message: str, tasks: Sequence[TaskProgress], at: datetime
+    job: Job,
+    percent: int,
+    message: str,
+    tasks: Sequence[TaskProgress],
+    at: datetime,
+    server: str | None = None,
 ) -> list[JobEvent]:
     """Report progress of a running job."""
     _check_live(job, "report progress on")
@@ -435,6 +440,7 @@ def decide_progress(
             progress=percent,
             progressMessage=message,
             taskProgressArray=checked,
+            serverName=server or job.serverName or None,
         )
     ]
 

@@ -30,7 +30,7 @@ from psycopg.sql import SQL, Identifier
 
 from .chain import GENESIS, link
 from .errors import StoreError
-from .events import EVENT_TYPES, DomainEvent
+from .events import EVENT_TYPES, DomainEvent, ProgressUpdated
 from .schedule_events import SCHEDULE_EVENT_TYPES
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -38,6 +38,14 @@ Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 # Upcasters by (event class, stored version): each brings a decoded dict one version forward.
 UPCASTERS: dict[tuple[type[DomainEvent], int], Upcaster] = {}
 ALL_EVENT_TYPES: tuple[type[DomainEvent], ...] = (*EVENT_TYPES, *SCHEDULE_EVENT_TYPES)
+
+
+def _progress_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 1 reports did not name their server; say so rather than guess.
+    return {**data, "serverName": None}
+
+
+UPCASTERS[(ProgressUpdated, 1)] = _progress_v1_to_v2
 
 
 class NullTranscoder(Transcoder):
