@@ -150,7 +150,7 @@ WRITER = textwrap.dedent(
     print(appended)
     """
 )
-JOBS_PER_PROCESS = 100
+JOBS_PER_PROCESS = 60
 
 
 def test_two_processes_appending_to_one_sqlite_file_never_see_database_is_locked(
