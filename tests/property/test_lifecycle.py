@@ -81,7 +81,7 @@ def only_forward_and_never_out_of_done(before: Job, command: JobCommand, after: 
         assert unchanged == before
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(steps=strategies.steps)
 def test_no_command_sequence_moves_a_run_backwards_or_out_of_done(steps: Steps) -> None:
     drive(submitted(), steps, only_forward_and_never_out_of_done)

@@ -16,6 +16,13 @@ from jobledger.domain.persistence import MsgspecMapper, event_topic
 MAPPERS = {"plain": lambda: MsgspecMapper(), "zlib": lambda: MsgspecMapper(compressor=ZlibCompressor())}
 
 
+@pytest.mark.parametrize("cls", EVENT_TYPES, ids=[cls.__name__ for cls in EVENT_TYPES])
+def test_the_strategies_draw_every_field_of_every_event_type(cls: type[DomainEvent]) -> None:
+    drawn = set(strategies.FIELDS[cls]) | {"originator_id", "originator_version", "timestamp"}
+
+    assert drawn == set(cls.__struct_fields__)
+
+
 @pytest.mark.parametrize("mapper_name", list(MAPPERS))
 @pytest.mark.parametrize("cls", EVENT_TYPES, ids=[cls.__name__ for cls in EVENT_TYPES])
 @settings(max_examples=40)
