@@ -82,9 +82,10 @@ def apply_events(state: Aggregate | None, events: Sequence[DomainEvent]) -> Aggr
 class Batch:
     """The aggregates and events of one `JobLedger.record` call."""
 
-    def __init__(self, ledger: JobLedger, *, fresh: bool) -> None:
+    def __init__(self, ledger: JobLedger, *, fresh: bool, optimistic: bool = False) -> None:
         self.ledger = ledger
         self.fresh = fresh
+        self.optimistic = optimistic and not fresh
         self.states: dict[UUID, Aggregate] = {}
         self.events: list[DomainEvent] = []
         self.claims: dict[UUID, IdempotencyKeyClaimed] = {}
@@ -118,7 +119,13 @@ class Batch:
         return state
 
     def _exists(self, handle: str) -> bool:
-        return job_id(handle) in self.states or self.ledger._exists(handle)
+        if job_id(handle) in self.states:
+            return True
+        if self.optimistic:
+            # A batch first trusts new handles to be free; if one was taken, the append fails on
+            # the store's uniqueness and the batch is decided again with this check made.
+            return job_id(handle) in self.ledger._cache
+        return self.ledger._exists(handle)
 
     def _add(self, state: Aggregate, new_events: Sequence[DomainEvent]) -> Aggregate:
         self.states[state.id] = state

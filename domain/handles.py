@@ -7,11 +7,13 @@ makes a handle unique, across processes and machines.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 _NAMESPACE = UUID("5b0e7d36-2a5e-4b8f-9a7e-6f1d0c3a9e21")
 
 
+@lru_cache(maxsize=65536)
 def job_id(handle: str) -> UUID:
     """The aggregate id of a job or schedule handle."""
     return uuid5(_NAMESPACE, handle)

@@ -240,7 +240,7 @@ class JobLedger(Application[UUID]):
         state of the run or schedule after each command.
         """
         for attempt in (1, 2):
-            batch = Batch(self, fresh=attempt == 2)
+            batch = Batch(self, fresh=attempt == 2, optimistic=len(commands) > 1)
             results = [batch.apply(index, command) for index, command in enumerate(commands)]
             try:
                 self._append(batch.events)

@@ -208,9 +208,15 @@ def job_type(kind: str) -> str:
     return PAYLOAD_KINDS[kind][1]
 
 
+_KIND_OF: dict[type[Payload], str] = {cls: kind for kind, (cls, _) in PAYLOAD_KINDS.items()}
+
+
 def payload_kind(payload: Payload) -> str:
     """The IPS element name of a payload."""
-    return str(msgspec.inspect.type_info(type(payload)).tag)  # type: ignore[attr-defined]
+    try:
+        return _KIND_OF[type(payload)]
+    except KeyError:
+        raise PayloadError("a payload must be one of the 13 submittable payload types") from None
 
 
 def _check_kind(kind: str) -> type[AnyPayload]:

@@ -94,6 +94,11 @@ class MsgspecMapper(Mapper[UUID]):
             state=state,
         )
 
+    def decode_state(self, topic: str, state: bytes) -> DomainEvent:
+        """Decode stored bytes of a topic (no cipher or compressor is configured here)."""
+        decode = self._decoders.get(topic)
+        return decode(state) if decode is not None else self._upcast(topic, state)
+
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         """Decode a stored event, upcasting an old encoding to the current class."""
         state = stored_event.state

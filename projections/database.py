@@ -70,36 +70,46 @@ class ViewsDatabase:
 
     # --- schema ------------------------------------------------------------------------------
 
+    # sqlite-utils writes the CREATE statements; they run inside our own BEGIN IMMEDIATE, since
+    # its own deferred transactions fail outright ("database is locked") when another process
+    # commits between their first read and their first write.
+
     def _check_store(self, identity: str) -> None:
         # Positions only mean something for the store they were read from.
-        if not self.db[META].exists():
-            self.db.table(META).insert({"key": "store", "value": identity}, pk="key")
-            return
-        row = self.conn.execute(f"SELECT value FROM {META} WHERE key = 'store'").fetchone()
-        if row is not None and row[0] != identity:
+        with self.writing():
+            self.conn.execute(f"CREATE TABLE IF NOT EXISTS {META} (key TEXT PRIMARY KEY, value TEXT)")
+            self.conn.execute(f"INSERT OR IGNORE INTO {META} (key, value) VALUES ('store', ?)", (identity,))
+            row = self.conn.execute(f"SELECT value FROM {META} WHERE key = 'store'").fetchone()
+        if row[0] != identity:
             raise StoreError(
                 f"views database {self.path} was built from another store ({row[0]}); "
                 "give a different --views file"
             )
 
     def _ensure_positions(self) -> None:
-        if not self.db[POSITIONS].exists():
-            self.db.table(POSITIONS).create({"view": str, "position": int}, pk="view", if_not_exists=True)
+        with self.writing():
+            sql = self.db.create_table_sql(POSITIONS, {"view": str, "position": int}, pk="view")
+            self.conn.execute(sql.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
 
     def ensure_table(self, view: View, table: str) -> None:
         """Create a view's table and indexes if they are missing."""
-        if self.db[table].exists():
-            return
-        self.create_table(view, table)
+        if not self.db[table].exists():
+            with self.writing():
+                if not self.db[table].exists():
+                    self._create(view, table)
 
     def create_table(self, view: View, table: str) -> None:
         """Create a view's table afresh, with indexes named uniquely (tables get renamed)."""
+        with self.writing():
+            self._create(view, table)
+
+    def _create(self, view: View, table: str) -> None:
         self.conn.execute(f"DROP TABLE IF EXISTS [{table}]")
-        self.db.table(table).create(view.codec.sql_types(), pk=view.key_columns)
+        self.conn.execute(self.db.create_table_sql(table, view.codec.sql_types(), pk=view.key_columns))
         token = secrets.token_hex(3)
         for columns in view.indexes:
             name = f"ix_{view.name}_{'_'.join(columns)}_{token}"
-            self.db.table(table).create_index(columns, index_name=name)
+            self.conn.execute(f"CREATE INDEX [{name}] ON [{table}] ({', '.join(f'[{c}]' for c in columns)})")
         self.set_position(table, 0)
 
     def drop_table(self, table: str) -> None:

@@ -24,7 +24,10 @@ _json_decode = msgspec.json.Decoder().decode
 
 def iso(value: datetime) -> str:
     """A time as fixed-width UTC text: 2026-11-28T13:00:00.000000Z."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # isoformat is several times faster than strftime, and fixed-width with explicit timespec.
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def _time(value: Any) -> Any:
@@ -94,7 +97,7 @@ class RowCodec(Generic[R]):
         hints = typing.get_type_hints(row_type, include_extras=True)
         self.columns: tuple[str, ...] = row_type.__struct_fields__
         self.kinds = [_column_kind(hints[name]) for name in self.columns]
-        self._encoders = [_ENCODERS.get(kind) for kind in self.kinds]
+        self._encoded = [(i, enc) for i, kind in enumerate(self.kinds) if (enc := _ENCODERS.get(kind))]
         self._json_columns = [i for i, kind in enumerate(self.kinds) if kind == "json"]
 
     def sql_types(self) -> dict[str, type]:
@@ -103,10 +106,10 @@ class RowCodec(Generic[R]):
 
     def encode(self, row: R) -> tuple[Any, ...]:
         """The row's values in column order."""
-        values = msgspec.structs.astuple(row)
-        return tuple(
-            value if enc is None else enc(value) for enc, value in zip(self._encoders, values, strict=True)
-        )
+        values = list(msgspec.structs.astuple(row))
+        for i, encode in self._encoded:
+            values[i] = encode(values[i])
+        return tuple(values)
 
     def to_dict(self, values: Sequence[Any]) -> dict[str, Any]:
         """A stored row as builtins (JSON columns decoded), as JSON output shows it."""
