@@ -406,12 +406,27 @@ def test_an_unreachable_postgresql_fails_fast_in_one_line(url: str, command: str
     assert elapsed < 10, f"took {elapsed:.1f} s to give up"
 
 
-def test_a_postgresql_database_that_does_not_exist_is_named_in_one_line() -> None:
+@pytest.mark.parametrize(
+    ("where", "problem"),
+    [
+        (
+            "postgres@{host}/jobledger_no_such_database",
+            'database "jobledger_no_such_database" does not exist',
+        ),
+        ("jobledger_no_such_role@{host}/test", 'role "jobledger_no_such_role" does not exist'),
+    ],
+    ids=["missing-database", "missing-role"],
+)
+def test_a_postgresql_server_that_refuses_the_login_is_reported_with_its_reason(
+    where: str, problem: str
+) -> None:
     dsn = os.environ.get("JOBLEDGER_TEST_POSTGRES")
     if not dsn:
         pytest.skip("JOBLEDGER_TEST_POSTGRES is not set; PostgreSQL leg skipped")
-    base = dsn.split("?", 1)[0].rsplit("/", 1)[0]
+    host = dsn.split("?", 1)[0].split("@", 1)[-1].split("/", 1)[0]
+    started = time.monotonic()
 
-    result = run(f"{base}/jobledger_no_such_database?connect_timeout=2", *COMMANDS["show"])
+    result = run(f"postgresql://{where.format(host=host)}?connect_timeout=2", *COMMANDS["show"])
 
-    assert_one_line_error(result, 1, "cannot use PostgreSQL", "jobledger_no_such_database")
+    assert_one_line_error(result, 1, "cannot use PostgreSQL", problem)
+    assert time.monotonic() - started < 10
