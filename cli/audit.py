@@ -203,7 +203,7 @@ def verify(config: Config, expected: audit.Digest | None) -> None:
 def export(config: Config, company: str | None, after: int, output: str | None) -> None:
     """Write events as NDJSON envelopes in global order (position, ids, event, fields, chain link)."""
     ledger = config.ledger()
-    total = max(ledger.event_count() - after, 0)
+    total = max(ledger.head_position() - after, 0)
     if output is None:
         archive.export(ledger, sys.stdout.buffer, company=company, after=after)
         sys.stdout.flush()

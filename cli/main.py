@@ -47,6 +47,9 @@ class LedgerGroup(click.Group):
         kwargs["standalone_mode"] = False
         try:
             result = super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as err:
+            err.show()
+            sys.exit(err.exit_code)
         except click.UsageError as err:
             hint = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
             click.echo(f"Error: {err.format_message()}{hint}", err=True)

@@ -86,6 +86,7 @@ class Batch:
         self.ledger = ledger
         self.fresh = fresh
         self.optimistic = optimistic and not fresh
+        self.used_cache: set[UUID] = set()
         self.states: dict[UUID, Aggregate] = {}
         self.events: list[DomainEvent] = []
         self.claims: dict[UUID, IdempotencyKeyClaimed] = {}
@@ -113,7 +114,10 @@ class Batch:
     def _state(self, handle: str, company: str | None) -> Aggregate:
         state = self.states.get(job_id(handle))
         if state is None:
-            return self.ledger._cached_or_load(handle, company, fresh=self.fresh)
+            state, cached = self.ledger._cached_or_load(handle, company, fresh=self.fresh)
+            if cached:
+                self.used_cache.add(state.id)
+            return state
         if company is not None and state.companyHandle != company:
             raise UnknownHandleError(handle, company)
         return state

@@ -95,6 +95,7 @@ _LOG_TYPES: list[str] = [
     "FileUpdated",
     "FileCancel",
     "FleEnd",
+    "FileEnd",
     "DuplicateSkipped",
     "FatalError",
     "RecoverTrashSuccess",
@@ -108,6 +109,7 @@ _LOG_TYPES: list[str] = [
 # IPS publishes these misspellings as real values; runners copy them, so accept them as spelled
 # and also under the spelling IPS meant.
 _MISSPELLINGS: dict[str, str] = {
+    "FleEnd": "FileEnd",
     "BeginVideoPubl]ish": "BeginVideoPublish",
     "VideoPubilshSuccess": "VideoPublishSuccess",
     "endReoptimize": "EndReoptimize",

@@ -241,7 +241,15 @@ class JobLedger(Application[UUID]):
         """
         for attempt in (1, 2):
             batch = Batch(self, fresh=attempt == 2, optimistic=len(commands) > 1)
-            results = [batch.apply(index, command) for index, command in enumerate(commands)]
+            try:
+                results = [batch.apply(index, command) for index, command in enumerate(commands)]
+            except RuleError:
+                if attempt == 1 and batch.used_cache:
+                    # Decided on a cached state another writer may have moved on: read and decide again.
+                    for uuid in batch.used_cache:
+                        self._cache.pop(uuid, None)
+                    continue
+                raise
             try:
                 self._append(batch.events)
             except IntegrityError:
@@ -323,7 +331,15 @@ class JobLedger(Application[UUID]):
             raise StoreError(describe_store_failure(self.db, err)) from None
 
     def event_count(self) -> int:
-        """Position of the last stored event (0 for an empty ledger)."""
+        """How many events the ledger holds."""
+        try:
+            return int(self.recorder.count_events())  # type: ignore[attr-defined]
+        except PersistenceError as err:
+            raise StoreError(describe_store_failure(self.db, err)) from None
+
+    def head_position(self) -> int:
+        """Position of the last stored event (0 for an empty ledger). On PostgreSQL positions can
+        have gaps (a writer that lost a race used one up), so this may exceed event_count()."""
         try:
             return int(self.recorder.max_notification_id() or 0)
         except PersistenceError as err:
@@ -353,14 +369,15 @@ class JobLedger(Application[UUID]):
             raise UnknownHandleError(handle, company)
         return state
 
-    def _cached_or_load(self, handle: str, company: str | None, *, fresh: bool) -> Aggregate:
+    def _cached_or_load(self, handle: str, company: str | None, *, fresh: bool) -> tuple[Aggregate, bool]:
+        """The state to decide on, and whether it came from the cache (and so may be stale)."""
         uuid = job_id(handle)
         job = None if fresh else self._cache.get(uuid)
         if job is None:
-            return self._load(handle, company)
+            return self._load(handle, company), False
         if company is not None and job.companyHandle != company:
             raise UnknownHandleError(handle, company)
-        return job
+        return job, True
 
     def _exists(self, handle: str) -> bool:
         return bool(self.recorder.select_events(job_id(handle), limit=1))

@@ -9,6 +9,7 @@ old encodings.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -182,6 +183,12 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         )
         return positions
 
+    def count_events(self) -> int:
+        """How many events are stored."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT COUNT(*) FROM {self.events_table_name}")
+            return int(c.fetchone()[0])
+
     def last_chain_row(self) -> ChainRow | None:
         """The head of the chain."""
         with self.datastore.transaction(commit=False) as c:
@@ -236,6 +243,18 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             chain_rows(previous, positions, stored_events),
         )
         return positions
+
+    def count_events(self) -> int:
+        """How many events are stored."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT COUNT(*) AS n FROM {schema}.{table}").format(
+                    schema=self.schema, table=Identifier(self.events_table_name)
+                )
+            )
+            row = curs.fetchone()
+            assert row is not None
+            return int(row["n"])
 
     def last_chain_row(self) -> ChainRow | None:
         """The head of the chain."""
@@ -340,17 +359,25 @@ def _postgres_env(url: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(parts.password or os.environ.get("PGPASSWORD", "")),
         "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["5"])[0],
         "POSTGRES_LOCK_TIMEOUT": "30",
+        # A CLI call needs one or two connections; the library's default pool of 5 per process
+        # would let a few dozen concurrent calls exhaust the server's connection limit.
+        "POSTGRES_POOL_SIZE": "2",
+        "POSTGRES_MAX_OVERFLOW": "2",
     }
     if "schema" in query:
         env["POSTGRES_SCHEMA"] = query["schema"][0]
     return env
 
 
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
 def ensure_postgres_schema(url: str) -> None:
-    """Create the URL's `?schema=` if it is missing (the library expects it to exist)."""
+    """Connect once, so a refused login is reported with the server's reason, and create the
+    URL's `?schema=` if it is missing (the library expects it to exist)."""
     schema = parse_qs(urlparse(url).query).get("schema", [""])[0]
-    if not schema:
-        return
+    if schema and not _SCHEMA_NAME.fullmatch(schema):
+        raise StoreError(f"schema name {schema!r} must be lower case letters, digits and _ (at most 63)")
     import psycopg
     from psycopg import sql
 
@@ -365,7 +392,8 @@ def ensure_postgres_schema(url: str) -> None:
             connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
             autocommit=True,
         ) as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            if schema:
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
     except psycopg.Error as err:
         raise StoreError(_postgres_problem(env, err)) from None
 

@@ -72,7 +72,7 @@ class Projector:
         if self._same_file:
             row = self.db.conn.execute("SELECT MAX(rowid) FROM stored_events").fetchone()
             return int(row[0] or 0)
-        return self.ledger.event_count()
+        return self.ledger.head_position()
 
     def _notifications(self, after: int, stop: int) -> Iterator[list[Notification]]:
         while after < stop:
