@@ -41,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import TypeVar
@@ -64,6 +64,26 @@ SELECT = "SELECT originator_id, originator_version, topic, state FROM stored_eve
 
 SINGLE_TARGET = 0.7
 BATCH_TARGET = 0.5
+
+
+# --- timing ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Elapsed:
+    """Wall-clock seconds (time.perf_counter, the measure) and this process's CPU seconds."""
+
+    wall: float
+    cpu: float
+
+
+def clocks() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def since(start: tuple[float, float]) -> Elapsed:
+    wall, cpu = clocks()
+    return Elapsed(wall - start[0], cpu - start[1])
 
 
 # --- the ledger side ---------------------------------------------------------------------------
@@ -114,29 +134,29 @@ def record_driver(ledger: JobLedger) -> Callable[[Command], object]:
 DRIVERS = {"methods": method_driver, "record": record_driver}
 
 
-def ledger_single(path: Path, stream: Sequence[Command], api: str) -> float:
+def ledger_single(path: Path, stream: Sequence[Command], api: str) -> Elapsed:
     """Seconds for the ledger to record the stream, one command per transaction."""
     ledger = JobLedger(str(path))
     try:
         drive = DRIVERS[api](ledger)
         gc.collect()
-        started = time.perf_counter()
+        started = clocks()
         for command in stream:
             drive(command)
-        return time.perf_counter() - started
+        return since(started)
     finally:
         ledger.close()
 
 
-def ledger_batch(path: Path, chunks: Sequence[Sequence[Command]]) -> float:
+def ledger_batch(path: Path, chunks: Sequence[Sequence[Command]]) -> Elapsed:
     """Seconds for the ledger to record the stream as one `record()` call per chunk."""
     ledger = JobLedger(str(path))
     try:
         gc.collect()
-        started = time.perf_counter()
+        started = clocks()
         for chunk in chunks:
             ledger.record(chunk)
-        return time.perf_counter() - started
+        return since(started)
     finally:
         ledger.close()
 
@@ -160,30 +180,30 @@ def open_raw(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def raw_single(path: Path, rows: Sequence[Row]) -> float:
+def raw_single(path: Path, rows: Sequence[Row]) -> Elapsed:
     """Seconds to insert the rows, one row per BEGIN/COMMIT."""
     with closing(open_raw(path)) as conn:
         cursor = conn.cursor()
         gc.collect()
-        started = time.perf_counter()
+        started = clocks()
         for row in rows:
             cursor.execute("BEGIN")
             cursor.execute(INSERT, row)
             cursor.execute("COMMIT")
-        return time.perf_counter() - started
+        return since(started)
 
 
-def raw_batch(path: Path, chunks: Sequence[Sequence[Row]]) -> float:
+def raw_batch(path: Path, chunks: Sequence[Sequence[Row]]) -> Elapsed:
     """Seconds to insert the rows with one executemany per chunk, one transaction each."""
     with closing(open_raw(path)) as conn:
         cursor = conn.cursor()
         gc.collect()
-        started = time.perf_counter()
+        started = clocks()
         for chunk in chunks:
             cursor.execute("BEGIN")
             cursor.executemany(INSERT, chunk)
             cursor.execute("COMMIT")
-        return time.perf_counter() - started
+        return since(started)
 
 
 # --- measuring and reporting -------------------------------------------------------------------
@@ -191,10 +211,15 @@ def raw_batch(path: Path, chunks: Sequence[Sequence[Row]]) -> float:
 
 @dataclass
 class Series:
-    """Throughputs (events/s) of the repeats of one measurement."""
+    """Throughputs (events/s, wall clock) and CPU cost (microseconds/event) of the repeats."""
 
     label: str
-    rates: list[float]
+    rates: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)
+
+    def add(self, events: int, elapsed: Elapsed) -> None:
+        self.rates.append(events / elapsed.wall)
+        self.cpu_us.append(elapsed.cpu / events * 1e6)
 
     @property
     def median(self) -> float:
@@ -202,9 +227,10 @@ class Series:
 
     def line(self) -> str:
         return (
-            f"  {self.label:<34} median {self.median:>10,.0f} events/s"
-            f"   (min {min(self.rates):,.0f}, max {max(self.rates):,.0f};"
-            f" runs {', '.join(f'{r:,.0f}' for r in self.rates)})"
+            f"  {self.label:<30} median {self.median:>9,.0f} events/s"
+            f" (min {min(self.rates):,.0f}, max {max(self.rates):,.0f};"
+            f" runs {', '.join(f'{r:,.0f}' for r in self.rates)});"
+            f" CPU {statistics.median(self.cpu_us):.1f} us/event"
         )
 
 
@@ -217,9 +243,11 @@ def compare(title: str, ledger: Series, raw: Series, target: float) -> float:
     print(ledger.line())
     print(raw.line())
     print(
-        f"  ratio ledger/raw (medians)          {ratio:.2f}   {verdict} the target {target}"
-        f"   (per-run pairs: {', '.join(f'{r:.2f}' for r in paired)})"
+        f"  ratio ledger/raw (medians)  {ratio:.2f}  {verdict} the target {target}"
+        f" (per-run pairs: {', '.join(f'{r:.2f}' for r in paired)})"
     )
+    extra = statistics.median(ledger.cpu_us) - statistics.median(raw.cpu_us)
+    print(f"  CPU time the ledger adds per event: {extra:.1f} us (steadier than wall time on a busy machine)")
     return ratio
 
 
@@ -288,18 +316,18 @@ def run_single(args: argparse.Namespace, tmp: Path) -> float:
         f" {args.jobs:,} jobs x {workload.EVENTS_PER_JOB} = {len(stream):,} events,"
         f" {args.in_flight} jobs in flight, via {args.single_api}"
     )
-    ledger = Series("JobLedger", [])
-    raw = Series("raw sqlite3 (1 row per txn)", [])
+    ledger = Series("JobLedger")
+    raw = Series("raw sqlite3 (1 row per txn)")
     for rep in range(args.repeats):
         ledger_file, raw_file = tmp / f"single-ledger-{rep}.db", tmp / f"single-raw-{rep}.db"
         raw_first = rep % 2 == 1 and check.rows is not None
         if raw_first:
             assert check.rows is not None
-            raw.rates.append(len(check.rows) / raw_single(raw_file, check.rows))
-        ledger.rates.append(len(stream) / ledger_single(ledger_file, stream, args.single_api))
+            raw.add(len(check.rows), raw_single(raw_file, check.rows))
+        ledger.add(len(stream), ledger_single(ledger_file, stream, args.single_api))
         rows = check(ledger_file)
         if not raw_first:
-            raw.rates.append(len(rows) / raw_single(raw_file, rows))
+            raw.add(len(rows), raw_single(raw_file, rows))
         progress(rep, ledger, raw, "raw first" if raw_first else "ledger first")
         cleanup(ledger_file, raw_file)
     assert check.rows is not None
@@ -324,18 +352,18 @@ def run_batch(args: argparse.Namespace, tmp: Path) -> float:
         f"\nPart C: batch API: {jobs:,} jobs = {len(stream):,} events in {where}"
         f" ({len(command_chunks[0]):,} commands each), {args.in_flight} jobs in flight"
     )
-    ledger = Series("JobLedger.record()", [])
-    raw = Series("raw sqlite3 executemany", [])
+    ledger = Series("JobLedger.record()")
+    raw = Series("raw sqlite3 executemany")
     for rep in range(args.repeats):
         ledger_file, raw_file = tmp / f"batch-ledger-{rep}.db", tmp / f"batch-raw-{rep}.db"
         raw_first = rep % 2 == 1 and check.rows is not None
         if raw_first:
             assert check.rows is not None
-            raw.rates.append(len(check.rows) / raw_batch(raw_file, chunked(check.rows, size)))
-        ledger.rates.append(len(stream) / ledger_batch(ledger_file, command_chunks))
+            raw.add(len(check.rows), raw_batch(raw_file, chunked(check.rows, size)))
+        ledger.add(len(stream), ledger_batch(ledger_file, command_chunks))
         rows = check(ledger_file)
         if not raw_first:
-            raw.rates.append(len(rows) / raw_batch(raw_file, chunked(rows, size)))
+            raw.add(len(rows), raw_batch(raw_file, chunked(rows, size)))
         progress(rep, ledger, raw, "raw first" if raw_first else "ledger first")
         cleanup(ledger_file, raw_file)
     ratio = compare("Part C, result:", ledger, raw, BATCH_TARGET)
@@ -363,14 +391,17 @@ def profile(args: argparse.Namespace, tmp: Path) -> None:
     """One ledger pass of a part under cProfile; print where the time goes."""
     if args.profile == "single":
         stream = workload.commands(args.jobs, seed=args.seed, in_flight=args.in_flight)
-        target: Callable[[], float] = lambda: ledger_single(tmp / "profile.db", stream, args.single_api)  # noqa: E731
+        target: Callable[[], Elapsed] = lambda: ledger_single(tmp / "profile.db", stream, args.single_api)  # noqa: E731
     else:
         stream = workload.commands(args.batch_jobs or args.jobs, seed=args.seed, in_flight=args.in_flight)
         chunks = chunked(stream, args.chunk_jobs * workload.EVENTS_PER_JOB)
         target = lambda: ledger_batch(tmp / "profile.db", chunks)  # noqa: E731
     profiler = cProfile.Profile()
     elapsed = profiler.runcall(target)
-    print(f"\nProfile of part {args.profile}: {len(stream):,} events in {elapsed:.2f} s under cProfile")
+    print(
+        f"\nProfile of part {args.profile}: {len(stream):,} events in {elapsed.wall:.2f} s"
+        f" ({elapsed.cpu:.2f} s CPU) under cProfile"
+    )
     if args.profile_out:
         profiler.dump_stats(args.profile_out)
         print(f"stats written to {args.profile_out}")
