@@ -87,6 +87,7 @@ class Batch:
         self.fresh = fresh
         self.optimistic = optimistic and not fresh
         self.used_cache: set[UUID] = set()
+        self.created_runs: list[str] = []  # runs a schedule fired or executed in this batch
         self.states: dict[UUID, Aggregate] = {}
         self.events: list[DomainEvent] = []
         self.claims: dict[UUID, IdempotencyKeyClaimed] = {}
@@ -240,13 +241,7 @@ class Batch:
             )
         fire_time = target.nextFireTime if isinstance(command, Fire) else at
         assert fire_time is not None
-        run_handle_, _ = self._free_handle(target.companyHandle, target.originalName, fire_time)
-        if isinstance(command, Fire):
-            schedule_events: list[ScheduleEvent] = decide_fire(target, run_handle_, at)
-        else:
-            schedule_events = decide_execute(target, run_handle_, at)
-        schedule = self._add(apply_events(target, schedule_events), schedule_events)
-        self._new_run(
+        run, run_events = self._new_run(
             company=target.companyHandle,
             original_name=target.originalName,
             payload=target.payload,
@@ -256,7 +251,15 @@ class Batch:
             at=at,
             trigger_time=fire_time,
             schedule_handle=target.jobHandle,
+            emit=False,
         )
+        if isinstance(command, Fire):
+            schedule_events: list[ScheduleEvent] = decide_fire(target, run.jobHandle, at)
+        else:
+            schedule_events = decide_execute(target, run.jobHandle, at)
+        schedule = self._add(apply_events(target, schedule_events), schedule_events)
+        self.events.extend(run_events)
+        self.created_runs.append(run.jobHandle)
         return schedule
 
     def _submit(self, command: Submit, at: datetime) -> Aggregate:

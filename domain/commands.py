@@ -171,6 +171,14 @@ def decide(command: JobCommand, job: Job, at: datetime) -> list[JobEvent]:
     raise TypeError(f"unknown command {type(command).__name__}")
 
 
+_VERBS = {
+    "Start": "start",
+    "UpdateProgress": "report progress on",
+    "LogDetail": "log a detail row on",
+    "Complete": "complete",
+}
+
+
 def decide_on_schedule(command: JobCommand, schedule: Schedule, at: datetime) -> list[ScheduleEvent]:
     """The events a pause, resume or delete of a schedule produces; other run commands are refused."""
     match command:
@@ -184,7 +192,7 @@ def decide_on_schedule(command: JobCommand, schedule: Schedule, at: datetime) ->
             raise ScheduleRuleError(
                 f"cannot stop schedule {schedule.jobHandle}: stop acts on runs; pause or delete the schedule"
             )
-    action = type(command).__name__.lower()
+    action = _VERBS.get(type(command).__name__, type(command).__name__.lower())
     raise ScheduleRuleError(
         f"cannot {action} {schedule.jobHandle}: it is a schedule, not a run; its runs are listed by"
         f" `jobledger active --original-name {schedule.originalName}`"

@@ -48,7 +48,9 @@ def _shift_days(field: str) -> str:
             raise CronError(f"day-of-week {day} is out of range: Quartz counts 1 (Sunday) to 7 (Saturday)")
         return str(day - 1)
 
-    return _QUARTZ_DAY.sub(shift, field)
+    shifted = _QUARTZ_DAY.sub(shift, field)
+    # Quartz writes "the last Friday" as 6L; croniter as L5.
+    return re.sub(r"(?<![#/\d])(\d)L", r"L\1", shifted)
 
 
 def _to_croniter(expression: str) -> tuple[str, bool, tuple[str, ...]]:

@@ -960,7 +960,9 @@ def _time_of(entry: tuple[int, int, int, Command]) -> int:
     return entry[0]
 
 
-def demo_commands(jobs: int, companies: int, seed: int, start: datetime) -> Iterator[list[Command]]:
+def demo_commands(
+    jobs: int, companies: int, seed: int, start: datetime, *, batch_jobs: int = BATCH_JOBS
+) -> Iterator[list[Command]]:
     """The commands of `jobs` runs over the day from `start`, in batches of about 500 runs.
 
     Record each batch in one transaction, in order. The same arguments give the same commands.
@@ -999,7 +1001,7 @@ def demo_commands(jobs: int, companies: int, seed: int, start: datetime) -> Iter
         for step, (ms, command) in enumerate(day.job(seq, t0, kind, fate)):
             pending.append((ms, seq, step, command))
         in_batch += 1
-        if in_batch >= BATCH_JOBS:
+        if in_batch >= batch_jobs:
             # Everything before this submit time is final: later runs are submitted after it.
             pending.sort()
             cut = bisect_left(pending, t0, key=_time_of)
@@ -1008,6 +1010,6 @@ def demo_commands(jobs: int, companies: int, seed: int, start: datetime) -> Iter
                 del pending[:cut]
             in_batch = 0
     pending.sort()
-    size = BATCH_JOBS * 12
+    size = batch_jobs * 12
     for offset in range(0, len(pending), size):
         yield [entry[3] for entry in pending[offset : offset + size]]

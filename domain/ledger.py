@@ -45,6 +45,7 @@ from .persistence import (
 from .schedule_model import Schedule
 
 CACHE_SIZE = 4096
+FIRE_ATTEMPTS = 5
 
 
 class JobLedger(Application[UUID]):
@@ -54,12 +55,18 @@ class JobLedger(Application[UUID]):
 
     def __init__(self, db: str = "jobledger.db", *, create: bool = True) -> None:
         env = store_env(db, create=create)
-        if is_postgres_url(db):
-            ensure_postgres_schema(db)
-        try:
-            super().__init__(env=env)
-        except Exception as err:  # the library raises many kinds while connecting
-            raise StoreError(describe_store_failure(db, err)) from None
+        if is_postgres_url(db) and ensure_postgres_schema(db):
+            # The library would re-run its CREATE statements (CREATE OR REPLACE FUNCTION among
+            # them) on every open, and concurrent opens then fail with "tuple concurrently updated".
+            env["CREATE_TABLE"] = "no"
+        for attempt in range(1, 4):
+            try:
+                super().__init__(env=env)
+                break
+            except Exception as err:  # the library raises many kinds while connecting
+                if attempt < 3 and "concurrently" in str(err):
+                    continue  # two processes creating a new ledger's tables at once
+                raise StoreError(describe_store_failure(db, err)) from None
         self.db = db
         # Recently written jobs, so a runner's next command need not read the store. A stale
         # entry is harmless: its next append conflicts and the job is reloaded.
@@ -223,15 +230,22 @@ class JobLedger(Application[UUID]):
 
     def execute(self, handle: str, *, company: str | None = None, at: datetime | None = None) -> str:
         """Run a schedule's job now; return the new run's handle. The trigger is unchanged."""
-        schedule = self._schedule(Execute(handle=handle, company=company, at=at))
-        assert schedule.lastRunHandle is not None
-        return schedule.lastRunHandle
+        _, batch = self._record_batch([Execute(handle=handle, company=company, at=at)])
+        return batch.created_runs[0]
 
     def fire(self, handle: str, *, at: datetime | None = None) -> str | None:
-        """Fire a schedule if it is due at `at`; return the new run's handle, or None if not due."""
-        before = self.get(handle)
-        after = self._schedule(Fire(handle=handle, at=at))
-        return after.lastRunHandle if after.version != before.version else None
+        """Fire a schedule if it is due at `at`; return the new run's handle, or None if not due.
+
+        Another scheduler firing the same schedule meanwhile is not an error: this call then
+        reads the schedule again and fires only what is still due.
+        """
+        for _ in range(FIRE_ATTEMPTS):
+            try:
+                _, batch = self._record_batch([Fire(handle=handle, at=at)])
+            except ConcurrencyError:
+                continue
+            return batch.created_runs[0] if batch.created_runs else None
+        raise ConcurrencyError(f"schedule {handle} kept changing while it was being fired; tick again")
 
     def record(self, commands: Sequence[Command]) -> list[Aggregate]:
         """Decide a batch of commands in order and append all their events in one transaction.
@@ -239,6 +253,9 @@ class JobLedger(Application[UUID]):
         Either every command is recorded or, on the first broken rule, none is. Returns the
         state of the run or schedule after each command.
         """
+        return self._record_batch(commands)[0]
+
+    def _record_batch(self, commands: Sequence[Command]) -> tuple[list[Aggregate], Batch]:
         for attempt in (1, 2):
             batch = Batch(self, fresh=attempt == 2, optimistic=len(commands) > 1)
             try:
@@ -263,7 +280,7 @@ class JobLedger(Application[UUID]):
                 continue
             for state in batch.states.values():
                 self._remember(state)
-            return results
+            return results, batch
         raise AssertionError("unreachable")
 
     # --- queries -------------------------------------------------------------------------

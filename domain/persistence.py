@@ -372,9 +372,10 @@ def _postgres_env(url: str) -> dict[str, str]:
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
-def ensure_postgres_schema(url: str) -> None:
+def ensure_postgres_schema(url: str) -> bool:
     """Connect once, so a refused login is reported with the server's reason, and create the
-    URL's `?schema=` if it is missing (the library expects it to exist)."""
+    URL's `?schema=` if it is missing (the library expects it to exist). Returns whether the
+    ledger's tables exist already."""
     schema = parse_qs(urlparse(url).query).get("schema", [""])[0]
     if schema and not _SCHEMA_NAME.fullmatch(schema):
         raise StoreError(f"schema name {schema!r} must be lower case letters, digits and _ (at most 63)")
@@ -394,8 +395,13 @@ def ensure_postgres_schema(url: str) -> None:
         ) as conn:
             if schema:
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            found = conn.execute(
+                "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL",
+                (f"{schema or 'public'}.jobledger_events", f"{schema or 'public'}.jobledger_events_chain"),
+            ).fetchone()
     except psycopg.Error as err:
         raise StoreError(_postgres_problem(env, err)) from None
+    return bool(found and found[0])
 
 
 def _postgres_problem(env: dict[str, str], err: Exception) -> str:

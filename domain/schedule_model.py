@@ -212,9 +212,9 @@ def decide_schedule(
     time_zone: str,
     at: datetime,
 ) -> list[ScheduleEvent]:
-    """Create a schedule (or re-create a deleted one of the same name)."""
+    """Create a schedule (or re-create a deleted or completed one of the same name)."""
     first = first_fire_time(exec_time, exec_schedule, time_zone, at)
-    if previous is not None and not previous.deleted:
+    if previous is not None and not previous.deleted and previous.triggerState != "Complete":
         raise ScheduleRuleError(
             f"company {company} already has a schedule named {name!r} ({handle});"
             " delete it first or choose another name"
