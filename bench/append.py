@@ -12,16 +12,21 @@ task row, 10 job-log detail rows with asset names, complete; 18 events, one per 
 Part A (single): every command is its own transaction, through JobLedger's methods (or
 `record([command])`, which the methods call). Part B, the raw baseline, opens another fresh file
 in WAL mode with `synchronous` at its default (FULL), as eventsourcing does, with eventsourcing's
-`stored_events` table shape, and inserts the rows the ledger stored (read back from the ledger's
-file, so the same values and byte sizes, in the same order), one row per BEGIN/COMMIT.
+`stored_events` table shape, and inserts the very rows the ledger stores (same values and byte
+sizes, same order), one row per BEGIN/COMMIT.
 
 Part C (batch): the same kind of stream through `JobLedger.record(commands)` in one call (or in
 chunks of --chunk-jobs jobs), against raw `executemany` of the same rows in the same chunks, one
 transaction each.
 
-Every measurement runs --repeats times on fresh files (raw and ledger alternate which goes first);
-the report gives medians with min and max, and the ratio ledger/raw of the medians. The stored rows
-of every ledger pass are checked against the first pass, so each pass did the same work.
+The rows come from an untimed reference pass of the ledger (batch API) before the timed passes;
+every timed ledger pass must store exactly those rows, so both sides did the same work. In a
+timed pass the ledger and the raw baseline run alternately, slice by slice (--slice commands in
+parts A/B, one chunk in part C), switching which goes first: an fsync on a machine shared with
+other writers can take 0.2 ms one second and 2 ms the next, and interleaving makes both sides see
+the same conditions. Each measurement is repeated --repeats times on fresh files; the report gives
+medians with min and max, the ratio ledger/raw of the medians, and the CPU time per event (time
+the process spent on the CPU, steadier than wall time when the machine is busy).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 from typing import TypeVar
@@ -134,31 +140,87 @@ def record_driver(ledger: JobLedger) -> Callable[[Command], object]:
 DRIVERS = {"methods": method_driver, "record": record_driver}
 
 
-def ledger_single(path: Path, stream: Sequence[Command], api: str) -> Elapsed:
-    """Seconds for the ledger to record the stream, one command per transaction."""
-    ledger = JobLedger(str(path))
-    try:
-        drive = DRIVERS[api](ledger)
-        gc.collect()
-        started = clocks()
-        for command in stream:
+class LedgerWriter:
+    """A JobLedger on a fresh file, fed one command per transaction or a batch per call."""
+
+    def __init__(self, path: Path, api: str = "methods") -> None:
+        self.ledger = JobLedger(str(path))
+        self.drive = DRIVERS[api](self.ledger)
+
+    def single(self, commands: Sequence[Command]) -> None:
+        drive = self.drive
+        for command in commands:
             drive(command)
-        return since(started)
-    finally:
-        ledger.close()
+
+    def batch(self, commands: Sequence[Command]) -> None:
+        self.ledger.record(commands)
+
+    def close(self) -> None:
+        self.ledger.close()
 
 
-def ledger_batch(path: Path, chunks: Sequence[Sequence[Command]]) -> Elapsed:
-    """Seconds for the ledger to record the stream as one `record()` call per chunk."""
-    ledger = JobLedger(str(path))
-    try:
-        gc.collect()
+class RawWriter:
+    """Plain sqlite3 on a fresh file like eventsourcing's: WAL, synchronous at its default (FULL)."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None)  # autocommit: we say BEGIN and COMMIT
+        mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise RuntimeError(f"{path}: could not switch to WAL (got {mode})")
+        self.conn.execute(TABLE)
+        self.cursor = self.conn.cursor()
+
+    def single(self, rows: Sequence[Row]) -> None:
+        cursor = self.cursor
+        for row in rows:
+            cursor.execute("BEGIN")
+            cursor.execute(INSERT, row)
+            cursor.execute("COMMIT")
+
+    def batch(self, rows: Sequence[Row]) -> None:
+        self.cursor.execute("BEGIN")
+        self.cursor.executemany(INSERT, rows)
+        self.cursor.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class Stopwatch:
+    """Wall-clock and CPU time summed over many timed sections."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+
+    def time(self, work: Callable[[], None]) -> None:
         started = clocks()
-        for chunk in chunks:
-            ledger.record(chunk)
-        return since(started)
-    finally:
-        ledger.close()
+        work()
+        elapsed = since(started)
+        self.wall += elapsed.wall
+        self.cpu += elapsed.cpu
+
+    def elapsed(self) -> Elapsed:
+        return Elapsed(self.wall, self.cpu)
+
+
+def paired(
+    ledger_work: Sequence[Callable[[], None]], raw_work: Sequence[Callable[[], None]], rep: int
+) -> tuple[Elapsed, Elapsed]:
+    """Run the ledger's and the raw baseline's slices alternately, switching which goes first.
+
+    On a machine shared with other writers, the time an fsync takes changes from second to
+    second; interleaving short slices lets both sides see the same conditions.
+    """
+    ledger, raw = Stopwatch(), Stopwatch()
+    gc.collect()
+    for index, (ledger_slice, raw_slice) in enumerate(zip(ledger_work, raw_work, strict=True)):
+        if (index + rep) % 2 == 0:
+            ledger.time(ledger_slice)
+            raw.time(raw_slice)
+        else:
+            raw.time(raw_slice)
+            ledger.time(ledger_slice)
+    return ledger.elapsed(), raw.elapsed()
 
 
 def stored_rows(path: Path) -> list[Row]:
@@ -167,43 +229,22 @@ def stored_rows(path: Path) -> list[Row]:
         return conn.execute(SELECT).fetchall()
 
 
-# --- the raw sqlite3 side ----------------------------------------------------------------------
-
-
-def open_raw(path: Path) -> sqlite3.Connection:
-    """A fresh file like eventsourcing's: WAL, synchronous at its default (FULL), autocommit."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-    if mode.lower() != "wal":
-        raise RuntimeError(f"{path}: could not switch to WAL (got {mode})")
-    conn.execute(TABLE)
-    return conn
-
-
-def raw_single(path: Path, rows: Sequence[Row]) -> Elapsed:
-    """Seconds to insert the rows, one row per BEGIN/COMMIT."""
-    with closing(open_raw(path)) as conn:
-        cursor = conn.cursor()
-        gc.collect()
-        started = clocks()
-        for row in rows:
-            cursor.execute("BEGIN")
-            cursor.execute(INSERT, row)
-            cursor.execute("COMMIT")
-        return since(started)
-
-
-def raw_batch(path: Path, chunks: Sequence[Sequence[Row]]) -> Elapsed:
-    """Seconds to insert the rows with one executemany per chunk, one transaction each."""
-    with closing(open_raw(path)) as conn:
-        cursor = conn.cursor()
-        gc.collect()
-        started = clocks()
-        for chunk in chunks:
-            cursor.execute("BEGIN")
-            cursor.executemany(INSERT, chunk)
-            cursor.execute("COMMIT")
-        return since(started)
+def reference_rows(path: Path, stream: Sequence[Command], chunk: int) -> list[Row]:
+    """The rows the ledger stores for the stream, recorded untimed through the batch API."""
+    writer = LedgerWriter(path)
+    try:
+        for commands in chunked(stream, chunk):
+            writer.batch(commands)
+    finally:
+        writer.close()
+    rows = stored_rows(path)
+    cleanup(path)
+    if len(rows) != len(stream):
+        raise SystemExit(
+            f"the ledger stored {len(rows)} events for {len(stream)} commands; the benchmark needs"
+            " exactly one event per command (see bench/workload.py) to mirror its transactions"
+        )
+    return rows
 
 
 # --- measuring and reporting -------------------------------------------------------------------
@@ -287,51 +328,45 @@ def describe_environment(tmp: Path) -> None:
     print(f"files in {tmp} ({fstype}); load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
-class Check:
-    """Every ledger pass must store exactly the rows of the first pass."""
-
-    def __init__(self, expected: int) -> None:
-        self.expected = expected
-        self.rows: list[Row] | None = None
-
-    def __call__(self, path: Path) -> list[Row]:
-        rows = stored_rows(path)
-        if len(rows) != self.expected:
-            raise SystemExit(
-                f"{path}: the ledger stored {len(rows)} events for {self.expected} commands; the benchmark"
-                " needs exactly one event per command (see bench/workload.py) to mirror its transactions"
-            )
-        if self.rows is None:
-            self.rows = rows
-        elif rows != self.rows:
-            raise SystemExit(f"{path}: the ledger stored different rows than in its first pass")
-        return rows
+def check(path: Path, reference: Sequence[Row], how: str) -> None:
+    """A timed ledger pass must have stored exactly the reference rows."""
+    rows = stored_rows(path)
+    if rows != reference:
+        pairs = zip(rows, reference, strict=False)
+        differing = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(rows), len(reference)))
+        raise SystemExit(
+            f"the ledger stored other rows {how} than through one batch ({len(rows)} vs {len(reference)}"
+            f" rows; first difference at row {differing + 1}): batch and single paths disagree"
+        )
 
 
 def run_single(args: argparse.Namespace, tmp: Path) -> float:
     stream = workload.commands(args.jobs, seed=args.seed, in_flight=args.in_flight)
-    check = Check(len(stream))
     print(
         f"\nParts A and B: one command per transaction, JobLedger (A) vs raw sqlite3 (B):"
         f" {args.jobs:,} jobs x {workload.EVENTS_PER_JOB} = {len(stream):,} events,"
-        f" {args.in_flight} jobs in flight, via {args.single_api}"
+        f" {args.in_flight} jobs in flight, via {args.single_api}; interleaved in slices of {args.slice:,}"
     )
-    ledger = Series("JobLedger")
-    raw = Series("raw sqlite3 (1 row per txn)")
+    reference = reference_rows(tmp / "reference.db", stream, 1000 * workload.EVENTS_PER_JOB)
+    ledger, raw = Series("JobLedger"), Series("raw sqlite3 (1 row per txn)")
     for rep in range(args.repeats):
         ledger_file, raw_file = tmp / f"single-ledger-{rep}.db", tmp / f"single-raw-{rep}.db"
-        raw_first = rep % 2 == 1 and check.rows is not None
-        if raw_first:
-            assert check.rows is not None
-            raw.add(len(check.rows), raw_single(raw_file, check.rows))
-        ledger.add(len(stream), ledger_single(ledger_file, stream, args.single_api))
-        rows = check(ledger_file)
-        if not raw_first:
-            raw.add(len(rows), raw_single(raw_file, rows))
-        progress(rep, ledger, raw, "raw first" if raw_first else "ledger first")
+        ledger_writer, raw_writer = LedgerWriter(ledger_file, args.single_api), RawWriter(raw_file)
+        try:
+            ledger_time, raw_time = paired(
+                [partial(ledger_writer.single, c) for c in chunked(stream, args.slice)],
+                [partial(raw_writer.single, r) for r in chunked(reference, args.slice)],
+                rep,
+            )
+        finally:
+            ledger_writer.close()
+            raw_writer.close()
+        check(ledger_file, reference, "one command per transaction")
+        ledger.add(len(stream), ledger_time)
+        raw.add(len(reference), raw_time)
+        progress(rep, ledger, raw)
         cleanup(ledger_file, raw_file)
-    assert check.rows is not None
-    sizes = [len(row[3]) for row in check.rows]
+    sizes = [len(row[3]) for row in reference]
     print(
         f"  stored state: mean {statistics.mean(sizes):.0f} B, min {min(sizes)} B, max {max(sizes)} B"
         f" per event; {sum(sizes) / 1e6:.1f} MB in all"
@@ -346,36 +381,39 @@ def run_batch(args: argparse.Namespace, tmp: Path) -> float:
     stream = workload.commands(jobs, seed=args.seed, in_flight=args.in_flight)
     size = args.chunk_jobs * workload.EVENTS_PER_JOB
     command_chunks = chunked(stream, size)
-    check = Check(len(stream))
     where = "one record() call" if len(command_chunks) == 1 else f"{len(command_chunks)} record() calls"
     print(
         f"\nPart C: batch API: {jobs:,} jobs = {len(stream):,} events in {where}"
         f" ({len(command_chunks[0]):,} commands each), {args.in_flight} jobs in flight"
     )
-    ledger = Series("JobLedger.record()")
-    raw = Series("raw sqlite3 executemany")
+    reference = reference_rows(tmp / "reference.db", stream, size or 1000 * workload.EVENTS_PER_JOB)
+    ledger, raw = Series("JobLedger.record()"), Series("raw sqlite3 executemany")
     for rep in range(args.repeats):
         ledger_file, raw_file = tmp / f"batch-ledger-{rep}.db", tmp / f"batch-raw-{rep}.db"
-        raw_first = rep % 2 == 1 and check.rows is not None
-        if raw_first:
-            assert check.rows is not None
-            raw.add(len(check.rows), raw_batch(raw_file, chunked(check.rows, size)))
-        ledger.add(len(stream), ledger_batch(ledger_file, command_chunks))
-        rows = check(ledger_file)
-        if not raw_first:
-            raw.add(len(rows), raw_batch(raw_file, chunked(rows, size)))
-        progress(rep, ledger, raw, "raw first" if raw_first else "ledger first")
+        ledger_writer, raw_writer = LedgerWriter(ledger_file), RawWriter(raw_file)
+        try:
+            ledger_time, raw_time = paired(
+                [partial(ledger_writer.batch, c) for c in command_chunks],
+                [partial(raw_writer.batch, r) for r in chunked(reference, size)],
+                rep,
+            )
+        finally:
+            ledger_writer.close()
+            raw_writer.close()
+        check(ledger_file, reference, "in these record() calls")
+        ledger.add(len(stream), ledger_time)
+        raw.add(len(reference), raw_time)
+        progress(rep, ledger, raw)
         cleanup(ledger_file, raw_file)
     ratio = compare("Part C, result:", ledger, raw, BATCH_TARGET)
     print(f"  peak RSS so far: {peak_rss_mb():.0f} MB")
     return ratio
 
 
-def progress(rep: int, ledger: Series, raw: Series, order: str) -> None:
+def progress(rep: int, ledger: Series, raw: Series) -> None:
     print(
-        f"  run {rep + 1}: ledger {ledger.rates[-1]:>10,.0f}  raw {raw.rates[-1]:>10,.0f} events/s"
-        f"  ratio {ledger.rates[-1] / raw.rates[-1]:.2f}  ({order};"
-        f" load {os.getloadavg()[0]:.2f})",
+        f"  run {rep + 1}: ledger {ledger.rates[-1]:>9,.0f}  raw {raw.rates[-1]:>9,.0f} events/s"
+        f"  ratio {ledger.rates[-1] / raw.rates[-1]:.2f}  (load average {os.getloadavg()[0]:.2f})",
         flush=True,
     )
 
@@ -391,13 +429,21 @@ def profile(args: argparse.Namespace, tmp: Path) -> None:
     """One ledger pass of a part under cProfile; print where the time goes."""
     if args.profile == "single":
         stream = workload.commands(args.jobs, seed=args.seed, in_flight=args.in_flight)
-        target: Callable[[], Elapsed] = lambda: ledger_single(tmp / "profile.db", stream, args.single_api)  # noqa: E731
+        writer = LedgerWriter(tmp / "profile.db", args.single_api)
+        work = [partial(writer.single, stream)]
     else:
         stream = workload.commands(args.batch_jobs or args.jobs, seed=args.seed, in_flight=args.in_flight)
-        chunks = chunked(stream, args.chunk_jobs * workload.EVENTS_PER_JOB)
-        target = lambda: ledger_batch(tmp / "profile.db", chunks)  # noqa: E731
+        writer = LedgerWriter(tmp / "profile.db")
+        work = [partial(writer.batch, c) for c in chunked(stream, args.chunk_jobs * workload.EVENTS_PER_JOB)]
     profiler = cProfile.Profile()
-    elapsed = profiler.runcall(target)
+    watch = Stopwatch()
+    gc.collect()
+    try:
+        for piece in work:
+            profiler.runcall(watch.time, piece)
+    finally:
+        writer.close()
+    elapsed = watch.elapsed()
     print(
         f"\nProfile of part {args.profile}: {len(stream):,} events in {elapsed.wall:.2f} s"
         f" ({elapsed.cpu:.2f} s CPU) under cProfile"
@@ -418,6 +464,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--chunk-jobs", type=int, default=0, help="part C: jobs per record() call (default 0: all in one)"
     )
     parser.add_argument("--in-flight", type=int, default=16, help="jobs running at once (interleaved)")
+    parser.add_argument(
+        "--slice", type=int, default=1000, help="parts A/B: commands per slice of the ledger/raw interleaving"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="runs of each measurement")
     parser.add_argument("--parts", choices=("both", "single", "batch"), default="both")
     parser.add_argument(
@@ -434,8 +483,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile-out", type=Path, help="also write the cProfile stats here")
     parser.add_argument("--profile-lines", type=int, default=30)
     args = parser.parse_args(argv)
-    if args.jobs < 1 or args.batch_jobs < 0 or args.chunk_jobs < 0 or args.repeats < 1 or args.in_flight < 1:
-        parser.error("--jobs, --repeats and --in-flight must be positive; --batch-jobs, --chunk-jobs >= 0")
+    if (
+        min(args.jobs, args.repeats, args.in_flight, args.slice) < 1
+        or min(args.batch_jobs, args.chunk_jobs) < 0
+    ):
+        parser.error(
+            "--jobs, --repeats, --in-flight and --slice must be positive; --batch-jobs, --chunk-jobs >= 0"
+        )
     return args
 
 
