@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,7 +28,7 @@ EXIT_STOPPED = 4
 EXIT_TIMEOUT = 124
 
 
-def _print_entries(entries: list[Entry], fmt: str) -> None:
+def _print_entries(entries: list[Entry], fmt: str, *, header: bool = True) -> None:
     if fmt == "ndjson":
         for entry in entries:
             click.echo(archive._encode_line(entry.record()).decode())
@@ -42,7 +44,7 @@ def _print_entries(entries: list[Entry], fmt: str) -> None:
             for e in entries
         ]
         if rows:
-            emit_table(rows, ["position", "time", "event", "handle", "v"])
+            emit_table(rows, ["position", "time", "event", "handle", "v"], header=header, keep=["handle"])
     sys.stdout.flush()
 
 
@@ -80,6 +82,14 @@ def events(
 
     stop = threading.Event()
     position = after
+    shown = False
+
+    def show(batch: list[Entry]) -> None:
+        nonlocal shown
+        if batch:
+            _print_entries(batch, fmt, header=not shown)  # one table header, however many polls
+            shown = True
+
     with stop_on_signals(stop):
         while True:
             batch: list[Entry] = []
@@ -88,9 +98,9 @@ def events(
                 if wanted(entry):
                     batch.append(entry)
                 if len(batch) >= 500:
-                    _print_entries(batch, fmt)
+                    show(batch)
                     batch = []
-            _print_entries(batch, fmt)
+            show(batch)
             if not follow or stop.wait(FOLLOW_POLL_SECONDS):
                 return
 
@@ -205,7 +215,11 @@ def export(config: Config, company: str | None, after: int, output: str | None) 
     ledger = config.ledger()
     total = max(ledger.head_position() - after, 0)
     if output is None:
-        archive.export(ledger, sys.stdout.buffer, company=company, after=after)
+        # Spooled, so that a ledger that cannot be read leaves stdout empty rather than cut short.
+        with tempfile.TemporaryFile() as spool:
+            archive.export(ledger, spool, company=company, after=after)
+            spool.seek(0)
+            shutil.copyfileobj(spool, sys.stdout.buffer)
         sys.stdout.flush()
         return
     partial = Path(output + ".partial")

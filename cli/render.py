@@ -67,20 +67,40 @@ def emit_csv(rows: Sequence[Row], columns: Sequence[str]) -> None:
     click.echo(buffer.getvalue(), nl=False)
 
 
-def emit_table(rows: Sequence[Row], columns: Sequence[str], *, width: int | None = None) -> None:
-    """Print rows as an aligned table that fits the terminal, shortening the widest columns."""
+def emit_table(
+    rows: Sequence[Row],
+    columns: Sequence[str],
+    *,
+    width: int | None = None,
+    header: bool = True,
+    keep: Sequence[str] = (),
+    optional: Sequence[str] = (),
+) -> None:
+    """Print rows as an aligned table that fits the terminal, shortening the widest columns.
+
+    Columns in `keep` (handles people copy into the next command) are shortened last; columns in
+    `optional` are left out, last first, when the others would not fit beside them.
+    """
     width = width or shutil.get_terminal_size((80, 24)).columns
+    columns = list(columns)
+    for column in reversed(optional):
+        needed = sum(max([len(c), *(len(_cell(row.get(c))) for row in rows)]) for c in columns)
+        if needed + 2 * (len(columns) - 1) <= width:
+            break
+        columns.remove(column)
     cells = [[_cell(row.get(column)) for column in columns] for row in rows]
     widths = [max([len(column), *(len(line[i]) for line in cells)]) for i, column in enumerate(columns)]
     budget = width - 2 * (len(columns) - 1)
-    while sum(widths) > budget and max(widths) > 8:
-        widest = widths.index(max(widths))
-        widths[widest] -= 1
+    for shrinkable in ([i for i, c in enumerate(columns) if c not in keep], list(range(len(columns)))):
+        while sum(widths) > budget and shrinkable and max(widths[i] for i in shrinkable) > 8:
+            widest = max(shrinkable, key=lambda i: widths[i])
+            widths[widest] -= 1
 
     def fit(text: str, size: int) -> str:
         return text if len(text) <= size else text[: size - 1] + "…"
 
-    click.echo("  ".join(fit(c, w).ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    if header:
+        click.echo("  ".join(fit(c, w).ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for line in cells:
         click.echo("  ".join(fit(c, w).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
 

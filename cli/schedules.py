@@ -46,7 +46,7 @@ def scheduled(
         }
         for r in records
     ]
-    emit_table(rows, ["schedule", "type", "rule", "zone", "next (UTC)", "state"])
+    emit_table(rows, ["schedule", "type", "rule", "zone", "next (UTC)", "state"], keep=["schedule"])
 
 
 @cli.group("scheduler")

@@ -121,7 +121,12 @@ def active(
         }
         for r in records
     ]
-    emit_table(rows, ["job", "type", "state", "server", "progress", "eta"])
+    emit_table(
+        rows,
+        ["job", "type", "state", "server", "progress", "eta"],
+        keep=["job", "progress", "eta"],
+        optional=["type", "server"],
+    )
 
 
 @cli.command("logs")
@@ -174,13 +179,18 @@ def logs(
         {
             "job": r["jobHandle"],
             "type": r["type"],
-            "started": short_time(r["startDate"]),
+            "started": short_time(r["startDate"])[5:16],
             "outcome": r["outcome"] or r["state"],
-            "ok/warn/err": f"{r['fileSuccessCount']}/{r['fileWarningCount']}/{r['fileErrorCount']}",
+            "ok/wn/er": f"{r['fileSuccessCount']}/{r['fileWarningCount']}/{r['fileErrorCount']}",
         }
         for r in records
     ]
-    emit_table(rows, ["job", "type", "started", "outcome", "ok/warn/err"])
+    emit_table(
+        rows,
+        ["job", "type", "started", "outcome", "ok/wn/er"],
+        keep=["job", "started", "outcome", "ok/wn/er"],
+        optional=["type"],
+    )
 
 
 def _log_types(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
@@ -281,7 +291,7 @@ def asset_logs(config: Config, asset_handle: str, company: str, fmt: str) -> Non
         }
         for r in records
     ]
-    emit_table(rows, ["date", "job", "logType", "message"])
+    emit_table(rows, ["date", "job", "logType", "message"], keep=["job"])
 
 
 # --- projections admin -----------------------------------------------------------------------

@@ -35,5 +35,10 @@ class ConcurrencyError(LedgerError):
     """Another writer kept changing the job while this command retried."""
 
 
+class UndecodableEventError(LedgerError, ValueError):
+    """A stored event's bytes do not decode: the store was changed outside the ledger, or by a
+    newer version of jobledger."""
+
+
 class StoreError(LedgerError):
     """The event store cannot be opened or used (bad path, not a ledger, unreachable server)."""

@@ -20,7 +20,6 @@ from uuid import UUID
 import msgspec
 from eventsourcing.persistence import (
     Mapper,
-    MapperDeserialisationError,
     StoredEvent,
     Transcoder,
 )
@@ -30,7 +29,7 @@ from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Identifier
 
 from .chain import GENESIS, link
-from .errors import StoreError
+from .errors import StoreError, UndecodableEventError
 from .events import EVENT_TYPES, DomainEvent, ProgressUpdated
 from .schedule_events import SCHEDULE_EVENT_TYPES
 
@@ -95,10 +94,13 @@ class MsgspecMapper(Mapper[UUID]):
             state=state,
         )
 
-    def decode_state(self, topic: str, state: bytes) -> DomainEvent:
+    def decode_state(self, topic: str, state: bytes, where: str = "") -> DomainEvent:
         """Decode stored bytes of a topic (no cipher or compressor is configured here)."""
-        decode = self._decoders.get(topic)
-        return decode(state) if decode is not None else self._upcast(topic, state)
+        try:
+            decode = self._decoders.get(topic)
+            return decode(state) if decode is not None else self._upcast(topic, state)
+        except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError) as err:
+            raise _undecodable(topic, where, err) from None
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         """Decode a stored event, upcasting an old encoding to the current class."""
@@ -112,13 +114,13 @@ class MsgspecMapper(Mapper[UUID]):
             if decode is not None:
                 return decode(state)
             return self._upcast(stored_event.topic, state)
-        except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as err:
-            raise MapperDeserialisationError(
-                f"stored event {stored_event.originator_id} v{stored_event.originator_version}"
-                f" ({stored_event.topic}) cannot be decoded: {err}"
-            ) from err
+        except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError) as err:
+            where = f"of {stored_event.originator_id} version {stored_event.originator_version}"
+            raise _undecodable(stored_event.topic, where, err) from None
 
     def _upcast(self, topic: str, state: bytes) -> DomainEvent:
+        if topic not in self._old:
+            raise KeyError(f"unknown event type {topic!r} (written by a newer jobledger?)")
         cls, version = self._old[topic]
         data: dict[str, Any] = msgspec.msgpack.decode(state)
         while version < cls.class_version:
@@ -142,6 +144,14 @@ def chain_rows(
         last = link(last, stored.originator_id, stored.originator_version, stored.topic, stored.state)  # type: ignore[arg-type]
         rows.append((position, ordinal, last))
     return rows
+
+
+def _undecodable(topic: str, where: str, err: Exception) -> UndecodableEventError:
+    reason = str(err).strip("'\"") or type(err).__name__
+    return UndecodableEventError(
+        f"a stored event {where} ({topic}) cannot be read: {reason}; "
+        "run `jobledger audit verify` to see whether the ledger was changed"
+    )
 
 
 class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):

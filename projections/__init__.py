@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from jobledger.domain.errors import StoreError
@@ -11,10 +12,12 @@ from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.runner import Projector
 
 
-def store_identity(db: str) -> str:
+def store_identity(db: str, views: str | None = None) -> str:
     """What the views were built from, without credentials."""
     if not is_postgres_url(db):
-        return "sqlite:same-file"
+        if views is None or Path(views).resolve() == Path(db).resolve():
+            return "sqlite:same-file"  # moves with the ledger file
+        return f"sqlite:{Path(db).resolve()}"
     parts = urlparse(db)
     schema = parse_qs(parts.query).get("schema", ["public"])[0]
     return f"postgresql://{parts.hostname}:{parts.port or 5432}{parts.path}?schema={schema}"
@@ -31,4 +34,4 @@ def open_projector(ledger: JobLedger, views: str | None = None) -> Projector:
         path = views
     else:
         path = views or ledger.db
-    return Projector(ledger, ViewsDatabase(path, store_identity=store_identity(ledger.db)))
+    return Projector(ledger, ViewsDatabase(path, store_identity=store_identity(ledger.db, path)))

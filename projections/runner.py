@@ -101,7 +101,9 @@ class Projector:
             rows = self.db.conn.execute(sql, (after, stop, BATCH_SIZE)).fetchall()
             if not rows:
                 return
-            yield [(position, decode(topic, state)) for position, topic, state in rows]
+            yield [
+                (position, decode(topic, state, f"at position {position}")) for position, topic, state in rows
+            ]
             after = rows[-1][0]
 
     def events(self, after: int = 0, stop: int | None = None) -> Iterator[tuple[int, DomainEvent]]:
