@@ -4,8 +4,10 @@
 simulates one day from `start`: jobs of every payload kind are submitted by the users of several
 companies, wait for one of four servers, report progress with task rows, write job-log detail
 rows per file (successes, warnings, errors, duplicates, updates, cancels), and end in success,
-warnings, errors, a fatal error or a stop; some are deleted; about a tenth are still New, Running
-or Stopping when the day ends (most of them submitted in its last hours).
+warnings, errors, a fatal error or a stop; some are deleted; uploads that name a follow-on
+publish start it when they complete (the ledger creates it; the demo then drives it). About a
+tenth of the runs are still New, Running or Stopping when the day ends, most of them submitted in
+the rush of its last 45 minutes, a few stuck for hours.
 
 Every command carries its time. Commands come out in time order across all jobs (a job's
 commands may fall into a later batch than its Submit); a job's own times never decrease and its
@@ -116,7 +118,7 @@ class Dice:
 
 DAY_MS = 24 * 3600 * 1000
 # Runs per batch: fewer, larger transactions write far less (each commit rewrites the index pages
-# it touched) at the cost of memory; 2000 runs are about 24,000 commands.
+# it touched) at the cost of memory; 2000 runs are about 23,000 commands.
 BATCH_JOBS = 2000
 # The day ends in a rush: a tenth of the runs are submitted in its last 45 minutes, and most
 # of those are still waiting or running when it ends.
@@ -681,7 +683,7 @@ class _Day:
             # Still at work when the day ends: the items done so far take it up to about now.
             run.pace = (DAY_MS - run.t) // (reach + 2)
         results = self.results(run.kind, fate, total, run.overwrite)
-        progress_at = set(rng.sample(range(1, total + 1), rng.between(1, 3)))
+        progress_at = set(rng.sample(range(1, total + 1), rng.between(1, 2)))
         for index in range(reach):
             run.item(index, results[index])
             if index + 1 in progress_at:
@@ -805,7 +807,7 @@ class _Run:
         self.add(Start, server=server, total_size=len(self.items))
         self.wait(50, 800)
         self.add(LogDetail, log_type=self.begin, message=f"{self.op} started on {server}")
-        if self.kind in _UPLOAD_KINDS:
+        if self.kind in _UPLOAD_KINDS and rng.chance(0.6):
             self.wait(5, 50)
             total = len(self.items)
             self.add(LogDetail, log_type="TotalFileCount", message=f"{total} files")
@@ -814,7 +816,7 @@ class _Run:
         rng = self.rng
         asset = self.items[index]
         upload = self.kind in _UPLOAD_KINDS
-        if upload and rng.chance(0.3):
+        if upload and rng.chance(0.2):
             self.add(
                 LogDetail,
                 log_type="FileBegin",
