@@ -118,8 +118,8 @@ class Dice:
 
 DAY_MS = 24 * 3600 * 1000
 # Runs per batch: fewer, larger transactions write far less (each commit rewrites the index pages
-# it touched) at the cost of memory; 2000 runs are about 23,000 commands.
-BATCH_JOBS = 2000
+# it touched) at the cost of memory; 5000 runs are about 57,000 commands.
+BATCH_JOBS = 5000
 # The day ends in a rush: a tenth of the runs are submitted in its last 45 minutes, and most
 # of those are still waiting or running when it ends.
 TAIL_MS = 45 * 60 * 1000
@@ -708,7 +708,7 @@ class _Day:
             row = rng.chance(0.8)
             if row:
                 run.wait(100, 5_000)
-                run.add(LogDetail, log_type="FatalError", message=message)
+                run.log("FatalError", message)
             run.complete(message, fatal=not row or rng.chance(0.5))
             return results
         if fate == "deleted-live":
@@ -719,13 +719,8 @@ class _Day:
             run.progress(total)
         if run.kind == "exportJob":
             run.wait(200, 3_000)
-            run.add(
-                LogDetail,
-                log_type="ReturnSuccess",
-                message=f"Export package ready: export-{seq + 1}.zip ({total} assets)",
-                asset_name=f"export-{seq + 1}.zip",
-                asset_type="Zip",
-            )
+            package = Asset(f"export-{seq + 1}.zip", "Zip", "")
+            run.log("ReturnSuccess", f"Export package ready: {package.name} ({total} assets)", package)
         run.end()
         run.complete(self.summary(results, unit))
         if fate == "deleted":
@@ -780,6 +775,7 @@ class _Run:
     ) -> None:
         self.day = day
         self.rng = day.rng
+        self.random = day.rng.random
         self.steps = steps
         self.handle = handle
         self.kind = kind
@@ -793,11 +789,37 @@ class _Run:
         self.op = self.begin.removeprefix("Begin")
 
     def wait(self, low: int, high: int) -> None:
-        self.t += self.rng.between(low, high)
+        self.t += low + int(self.random() * (high - low + 1))
 
     def add(self, cls: type[JobCommand], **fields: Any) -> None:
         """Append a command on this run at the current time."""
         self.steps.append((self.t, cls(at=self.day.at(self.t), handle=self.handle, **fields)))
+
+    def log(
+        self,
+        log_type: str,
+        message: str,
+        asset: Asset | None = None,
+        asset_handle: str | None = None,
+        aux: list[JobLogDetailAux] | None = None,
+    ) -> None:
+        """Append a detail row at the current time (the commonest command, so built directly)."""
+        t = self.t
+        self.steps.append(
+            (
+                t,
+                LogDetail(
+                    at=self.day.at(t),
+                    handle=self.handle,
+                    log_type=log_type,
+                    message=message,
+                    asset_name=None if asset is None else asset.name,
+                    asset_type=None if asset is None else asset.type,
+                    asset_handle=asset_handle,
+                    aux=aux or [],
+                ),
+            )
+        )
 
     def start(self) -> None:
         rng = self.rng
@@ -806,60 +828,33 @@ class _Run:
         server = rng.pick(SERVERS)
         self.add(Start, server=server, total_size=len(self.items))
         self.wait(50, 800)
-        self.add(LogDetail, log_type=self.begin, message=f"{self.op} started on {server}")
+        self.log(self.begin, f"{self.op} started on {server}")
         if self.kind in _UPLOAD_KINDS and rng.chance(0.6):
             self.wait(5, 50)
             total = len(self.items)
-            self.add(LogDetail, log_type="TotalFileCount", message=f"{total} files")
+            self.log("TotalFileCount", f"{total} files")
 
     def item(self, index: int, result: str) -> None:
         rng = self.rng
         asset = self.items[index]
         upload = self.kind in _UPLOAD_KINDS
         if upload and rng.chance(0.2):
-            self.add(
-                LogDetail,
-                log_type="FileBegin",
-                message=f"Processing {asset.name}",
-                asset_name=asset.name,
-                asset_type=asset.type,
-            )
+            self.log("FileBegin", f"Processing {asset.name}", asset)
         low, high = self.spec.step_ms if self.pace is None else (self.pace * 7 // 10, self.pace)
         if self.kind == "videoPublishJob" and rng.chance(0.4):
             self.wait(low // 2, high // 2)
-            self.add(
-                LogDetail,
-                log_type="FileProgress",
-                message=f"Transcoding {asset.name}: 50%",
-                asset_name=asset.name,
-                asset_type=asset.type,
-                asset_handle=asset.handle,
-            )
+            self.log("FileProgress", f"Transcoding {asset.name}: 50%", asset, asset.handle)
         self.wait(low, high)
         log_type, message, handle = self.row(asset, result)
-        aux: list[JobLogDetailAux] = []
+        aux = None
         if result in ("warn", "error") and rng.chance(0.3):
             aux_type = "UploadWarning" if result == "warn" else "UploadError"
             detail = rng.pick(_WARNINGS if result == "warn" else _ERRORS)
-            aux.append(JobLogDetailAux(logMessage=detail, logType=aux_type, dateCreated=self.day.at(self.t)))
-        self.add(
-            LogDetail,
-            log_type=log_type,
-            message=message,
-            asset_name=asset.name,
-            asset_type=asset.type,
-            asset_handle=handle,
-            aux=aux,
-        )
+            aux = [JobLogDetailAux(logMessage=detail, logType=aux_type, dateCreated=self.day.at(self.t))]
+        self.log(log_type, message, asset, handle, aux)
         if upload and rng.chance(0.1):
             self.wait(5, 200)
-            self.add(
-                LogDetail,
-                log_type="FleEnd",
-                message=f"Done with {asset.name}",
-                asset_name=asset.name,
-                asset_type=asset.type,
-            )
+            self.log("FleEnd", f"Done with {asset.name}", asset)
 
     def row(self, asset: Asset, result: str) -> tuple[str, str, str | None]:
         """(logType, message, assetHandle) of an item's result row."""
@@ -889,13 +884,7 @@ class _Run:
     def cancel(self, index: int) -> None:
         asset = self.items[index]
         self.wait(200, 5_000)
-        self.add(
-            LogDetail,
-            log_type="FileCancel",
-            message=f"Cancelled {asset.name}: job stopped",
-            asset_name=asset.name,
-            asset_type=asset.type,
-        )
+        self.log("FileCancel", f"Cancelled {asset.name}: job stopped", asset)
 
     def progress(self, done: int, *, state: TaskState | None = None) -> None:
         total = len(self.items)
@@ -952,7 +941,7 @@ class _Run:
     def end(self) -> None:
         self.wait(50, 1_000)
         end = "endReoptimize" if self.op == "Reoptimize" and self.rng.chance(0.1) else f"End{self.op}"
-        self.add(LogDetail, log_type=end, message=f"{self.op} finished")
+        self.log(end, f"{self.op} finished")
 
     def complete(self, message: str, *, fatal: bool = False) -> None:
         self.wait(50, 2_000)

@@ -42,7 +42,8 @@ def _record(db: str, jobs: int = JOBS, companies: int = 3) -> tuple[JobLedger, d
     ledger = JobLedger(db)
     last: dict[str, Job] = {}
     submits = 0
-    for batch in demo_commands(jobs, companies, 7, START):
+    # Small batches, so that many runs have commands in a later batch than their Submit.
+    for batch in demo_commands(jobs, companies, 7, START, batch_jobs=25):
         submits += sum(isinstance(command, Submit) for command in batch)
         for state in ledger.record(batch):
             assert isinstance(state, Job)
@@ -58,6 +59,9 @@ def test_the_generator_is_pure_and_its_times_are_ordered() -> None:
     assert other != first
 
     commands = [command for batch in demo_commands(JOBS, 3, 7, START) for command in batch]
+    batches = list(demo_commands(JOBS, 3, 7, START, batch_jobs=25))
+    assert len(batches) > 3
+    assert [command for batch in batches for command in batch] == commands, "batching changes nothing else"
     times = [command.at for command in commands if command.at is not None]
     assert len(times) == len(commands), "every command carries its time"
     assert times == sorted(times), "commands come out in time order across all jobs"
