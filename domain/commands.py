@@ -31,7 +31,7 @@ from .schedule_model import (
 )
 
 
-class Command(msgspec.Struct, frozen=True, kw_only=True):
+class Command(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Base of all commands: an optional time (default now, UTC) and company check."""
 
     at: datetime | None = None

@@ -21,7 +21,11 @@ MAX_COUNT = 2**63 - 1
 Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
 
 
-class TaskItemProgress(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+# gc=False throughout: these immutable values never form reference cycles, and leaving millions
+# of them out of the cyclic garbage collector's scans made rebuilds and batch loads much faster.
+
+
+class TaskItemProgress(msgspec.Struct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """Progress of one item of an asynchronous task (a video transcode, say)."""
 
     itemName: str
@@ -30,7 +34,7 @@ class TaskItemProgress(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     lastProgressUpdate: datetime | None = None
 
 
-class TaskProgress(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class TaskProgress(msgspec.Struct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """Progress of one asynchronous sub-task of a run (IPS TaskProgress)."""
 
     taskType: str
@@ -44,7 +48,7 @@ class TaskProgress(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     taskItemProgressArray: list[TaskItemProgress] = msgspec.field(default_factory=list)
 
 
-class JobLogDetailAux(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class JobLogDetailAux(msgspec.Struct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """An extra warning or error tied to one detail row."""
 
     logMessage: str
@@ -52,7 +56,7 @@ class JobLogDetailAux(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     dateCreated: datetime | None = None
 
 
-class Counters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Counters(msgspec.Struct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True):
     """A run's file and transfer counters (JobLog)."""
 
     fileSuccessCount: Count = 0
@@ -66,7 +70,7 @@ class Counters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     transferWarningCount: Count = 0
 
 
-class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):
+class DomainEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Base of every stored event: which aggregate, which version of it, and when."""
 
     class_version: ClassVar[int] = 1

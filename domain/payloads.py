@@ -18,7 +18,9 @@ NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 Handles = Annotated[list[NonEmpty], msgspec.Meta(min_length=1)]
 
 
-class Payload(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="kind"):
+class Payload(
+    msgspec.Struct, frozen=True, kw_only=True, gc=False, forbid_unknown_fields=True, tag_field="kind"
+):
     """Base of all payloads; `kind` names the submitJob element."""
 
 

@@ -32,7 +32,7 @@ from .schedule_events import (
 TriggerState = Literal["Normal", "Paused", "Complete"]
 
 
-class Schedule(msgspec.Struct, frozen=True, kw_only=True):
+class Schedule(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A scheduled job: every IPS ScheduledJob field, plus what the ledger keeps of its firings."""
 
     id: UUID

@@ -48,9 +48,11 @@ def estimate(
     return at + timedelta(seconds=remaining), anchor_time, anchor_progress
 
 
-def key(event: DomainEvent) -> tuple[str] | None:
+def key(event: DomainEvent, hexid: str | None = None) -> tuple[str] | None:
     """The row an event touches: its run's id; None for events of other aggregates."""
-    return (event.originator_id.hex,) if isinstance(event, JobEvent) else None
+    if not isinstance(event, JobEvent):
+        return None
+    return (hexid or event.originator_id.hex,)
 
 
 def apply(row: ActiveJobRow | None, event: DomainEvent) -> ActiveJobRow | None:
@@ -84,3 +86,5 @@ INDEXES: tuple[tuple[str, ...], ...] = (
     ("jobHandle",),
     ("originalName",),
 )
+
+EVENTS = JobEvent

@@ -35,6 +35,10 @@ class ViewsDatabase:
             self.conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self.conn.execute("PRAGMA journal_mode=WAL")
+            # Views can always be rebuilt from the events, and a view's rows and position commit
+            # together: after a power cut they are at worst an earlier, consistent position.
+            # So this connection skips the fsync per commit (the ledger's own writes keep FULL).
+            self.conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.DatabaseError as err:
             raise StoreError(f"cannot open views database {path}: {err}") from None
         self.path = path

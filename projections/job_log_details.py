@@ -11,7 +11,7 @@ from jobledger.domain.events import DetailLogged, DomainEvent, JobLogDetailAux
 NAME = "job_log_details"
 
 
-class JobLogDetailRow(msgspec.Struct, frozen=True, kw_only=True):
+class JobLogDetailRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One job-log detail row, keyed by its run and the event's version within the run."""
 
     jobId: UUID
@@ -25,11 +25,11 @@ class JobLogDetailRow(msgspec.Struct, frozen=True, kw_only=True):
     auxArray: list[JobLogDetailAux] = msgspec.field(default_factory=list)
 
 
-def key(event: DomainEvent) -> tuple[str, int] | None:
+def key(event: DomainEvent, hexid: str | None = None) -> tuple[str, int] | None:
     """A detail row per DetailLogged event; other events touch no row."""
     if not isinstance(event, DetailLogged):
         return None
-    return (event.originator_id.hex, event.originator_version)
+    return (hexid or event.originator_id.hex, event.originator_version)
 
 
 def apply(row: JobLogDetailRow | None, event: DomainEvent) -> JobLogDetailRow | None:
@@ -55,3 +55,5 @@ INDEXES: tuple[tuple[str, ...], ...] = (
     ("jobId", "dateCreated"),
     ("assetHandle",),
 )
+
+EVENTS = DetailLogged

@@ -8,9 +8,11 @@ from jobledger.domain.model import Job, evolve
 NAME = "job_logs"
 
 
-def key(event: DomainEvent) -> tuple[str] | None:
+def key(event: DomainEvent, hexid: str | None = None) -> tuple[str] | None:
     """The row an event touches: its run's id; None for events of other aggregates."""
-    return (event.originator_id.hex,) if isinstance(event, JobEvent) else None
+    if not isinstance(event, JobEvent):
+        return None
+    return (hexid or event.originator_id.hex,)
 
 
 def apply(row: Job | None, event: DomainEvent) -> Job | None:
@@ -28,3 +30,5 @@ INDEXES: tuple[tuple[str, ...], ...] = (
     ("submitUserEmail",),
     ("startDate",),
 )
+
+EVENTS = JobEvent

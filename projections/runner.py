@@ -21,6 +21,7 @@ from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.views import VIEWS, Key, View
 
 BATCH_SIZE = 2000
+REBUILD_BATCH_SIZE = 10_000
 CACHE_LIMIT = 200_000
 REBUILD_SUFFIX = "__rebuild"
 
@@ -84,7 +85,9 @@ class Projector:
             yield list(page)
             after = page[-1].id
 
-    def _pages(self, after: int, stop: int) -> Iterator[list[tuple[int, DomainEvent]]]:
+    def _pages(
+        self, after: int, stop: int, size: int | None = None
+    ) -> Iterator[list[tuple[int, DomainEvent]]]:
         """Pages of (position, event) after a position, up to `stop`."""
         if not self._same_file:
             for page in self._notifications(after, stop):
@@ -98,7 +101,7 @@ class Projector:
             " ORDER BY rowid LIMIT ?"
         )
         while after < stop:
-            rows = self.db.conn.execute(sql, (after, stop, BATCH_SIZE)).fetchall()
+            rows = self.db.conn.execute(sql, (after, stop, size or BATCH_SIZE)).fetchall()
             if not rows:
                 return
             yield [
@@ -119,6 +122,7 @@ class Projector:
         *,
         progress: Progress | None = None,
         stop: threading.Event | None = None,
+        batch_size: int | None = None,
     ) -> int:
         """Fold every event after each table's position into it; return how many were read."""
         tables = tables or dict(VIEWS)
@@ -127,7 +131,7 @@ class Projector:
         if start >= head:
             return 0
         read = 0
-        for batch in self._pages(start, head):
+        for batch in self._pages(start, head, batch_size):
             with self.db.writing():
                 self._apply_batch(tables, batch)
             read += len(batch)
@@ -139,6 +143,8 @@ class Projector:
 
     def _apply_batch(self, tables: dict[str, View], batch: Sequence[tuple[int, DomainEvent]]) -> None:
         positions = self.db.positions(tables)
+        hexids = [event.originator_id.hex for _, event in batch]  # once, not once per view
+        classes = [type(event) for _, event in batch]
         for table, view in tables.items():
             position = positions[table]
             if batch[-1][0] <= position:
@@ -147,7 +153,13 @@ class Projector:
             if self._cached_at.get(table) != position:
                 cache.clear()
                 self._complete.discard(table)
-            todo = [(key, event) for nid, event in batch if nid > position and (key := view.key(event))]
+            key_of = view.key
+            relevant = {cls: issubclass(cls, view.events) for cls in set(classes)}
+            todo = [
+                (key, event)
+                for (nid, event), hexid, cls in zip(batch, hexids, classes, strict=True)
+                if relevant[cls] and nid > position and (key := key_of(event, hexid))
+            ]
             if view.folds_rows and table not in self._complete:
                 missing = list({key for key, _ in todo if key not in cache})
                 if missing:
@@ -199,7 +211,8 @@ class Projector:
             self._cache[table] = {}
             self._cached_at[table] = 0
             self._complete.add(table)
-        read = self.catch_up(aside, progress=progress)
+        # Nobody reads the new tables yet, so larger transactions cost nothing but save commits.
+        read = self.catch_up(aside, progress=progress, batch_size=REBUILD_BATCH_SIZE)
         with self.db.writing():
             # Events appended while we rebuilt are folded in under the same lock as the swap.
             head = self.head()
@@ -250,7 +263,7 @@ def fold_view(view: View, events: Iterable[tuple[int, DomainEvent]]) -> dict[Key
     """A view's rows from a plain fold of events, without any database."""
     rows: dict[Key, Any] = {}
     for _, event in events:
-        key = view.key(event)
+        key = view.key(event, None)
         if key is None:
             continue
         row = view.apply(rows.get(key), event)

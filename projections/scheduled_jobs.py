@@ -9,9 +9,11 @@ from jobledger.domain.schedule_model import Schedule, evolve_schedule
 NAME = "scheduled_jobs"
 
 
-def key(event: DomainEvent) -> tuple[str] | None:
+def key(event: DomainEvent, hexid: str | None = None) -> tuple[str] | None:
     """The row an event touches: its schedule's id; None for events of runs."""
-    return (event.originator_id.hex,) if isinstance(event, ScheduleEvent) else None
+    if not isinstance(event, ScheduleEvent):
+        return None
+    return (hexid or event.originator_id.hex,)
 
 
 def apply(row: Schedule | None, event: DomainEvent) -> Schedule | None:
@@ -33,3 +35,5 @@ INDEXES: tuple[tuple[str, ...], ...] = (
     ("triggerState", "nextFireTime"),
     ("originalName",),
 )
+
+EVENTS = ScheduleEvent

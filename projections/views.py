@@ -22,7 +22,8 @@ class View:
     row_type: type[Any]
     key_columns: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...]
-    key: Callable[[DomainEvent], Key | None]
+    key: Callable[[DomainEvent, str | None], Key | None]
+    events: type[DomainEvent]  # the events that can touch a row; others are not even offered
     apply: Callable[[Any, DomainEvent], Any]
     # Whether apply needs the previous row; detail rows are written once and never read back.
     folds_rows: bool = True
@@ -40,6 +41,7 @@ class View:
             key_columns=module.KEY_COLUMNS,
             indexes=module.INDEXES,
             key=module.key,
+            events=module.EVENTS,
             apply=module.apply,
             folds_rows=folds_rows,
         )
