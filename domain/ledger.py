@@ -16,7 +16,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 
-from .batch import Aggregate, Batch, fold_any
+from .batch import Aggregate, Batch, collector_paused, fold_any
 from .commands import (
     Command,
     Complete,
@@ -253,7 +253,8 @@ class JobLedger(Application[UUID]):
         Either every command is recorded or, on the first broken rule, none is. Returns the
         state of the run or schedule after each command.
         """
-        return self._record_batch(commands)[0]
+        with collector_paused(len(commands)):
+            return self._record_batch(commands)[0]
 
     def _record_batch(self, commands: Sequence[Command]) -> tuple[list[Aggregate], Batch]:
         for attempt in (1, 2):
@@ -284,6 +285,13 @@ class JobLedger(Application[UUID]):
         raise AssertionError("unreachable")
 
     # --- queries -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the store's connections."""
+        close_writer = getattr(self.recorder, "close_writer", None)
+        if close_writer is not None:
+            close_writer()
+        super().close()
 
     def get(self, handle: str, company: str | None = None) -> Aggregate:
         """The current state of a run or schedule, read from the store."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from eventsourcing.persistence import Notification
+from jobledger.domain.batch import collector_paused
 from jobledger.domain.events import DomainEvent
 from jobledger.domain.ledger import JobLedger
 from jobledger.projections.database import ViewsDatabase
@@ -132,7 +133,7 @@ class Projector:
             return 0
         read = 0
         for batch in self._pages(start, head, batch_size):
-            with self.db.writing():
+            with self.db.writing(), collector_paused(len(batch)):
                 self._apply_batch(tables, batch)
             read += len(batch)
             if progress is not None:

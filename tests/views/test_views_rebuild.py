@@ -174,6 +174,7 @@ def test_two_rebuilds_at_once_leave_correct_views_and_fail_only_with_a_clear_err
     second_ledger = JobLedger(ledger_file, create=False)
     second = open_projector(second_ledger)
     monkeypatch.setattr(runner, "BATCH_SIZE", 500)
+    monkeypatch.setattr(runner, "REBUILD_BATCH_SIZE", 500)
     outcomes: list[str] = []
 
     def rebuild(projector: Projector, progress: object = None) -> None:
@@ -239,6 +240,7 @@ def test_events_appended_during_a_rebuild_are_in_the_views_it_swaps_in(
 ) -> None:
     ledger, projector = busy
     monkeypatch.setattr(runner, "BATCH_SIZE", 500)
+    monkeypatch.setattr(runner, "REBUILD_BATCH_SIZE", 500)
     appender = _AppendWhileRebuilding(ledger, times=3)
 
     projector.rebuild(progress=appender)
