@@ -70,7 +70,7 @@ LOG_TYPES = ("UploadSuccess", "UploadSuccess", "UploadWarning", "UploadError", "
 
 
 def job_commands(index: int, rng: random.Random) -> list[Command]:
-    """Ten events: submit, start, 3 progress, 4 detail rows, complete (1% stay running)."""
+    """Ten events: submit, start, 3 progress, 4 detail rows, complete (~1% stay running)."""
     company = COMPANIES[index % len(COMPANIES)]
     at = START + timedelta(seconds=index)
     name = f"Job-{index:07d}"
@@ -95,7 +95,7 @@ def job_commands(index: int, rng: random.Random) -> list[Command]:
                 at=at + step * (5 + n),
             )
         )
-    if index % 100 == 0:
+    if index % 101 == 0:  # ~1% stay running, spread over the companies
         commands.append(UpdateProgress(handle=handle, percent=90, at=at + step * 9))
     else:
         commands.append(Complete(handle=handle, at=at + step * 9))

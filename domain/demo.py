@@ -13,31 +13,45 @@ Every command carries its time. Commands come out in time order across all jobs 
 commands may fall into a later batch than its Submit); a job's own times never decrease and its
 Submit comes first. The handle of a run is computed as the ledger computes it (the submitted name
 plus the UTC second, counter 1): job names carry a sequence number, so they are unique.
+
+`record_demo` records that day together with its schedules: early on, the busiest companies
+create recurring schedules (Quartz and 5-field rules, in several zones) and one-off ones; some
+are paused, one is resumed, one deleted and one executed by hand; a scheduler tick every hour
+fires what is due. The runs a schedule fires are read back from the states the ledger returns
+(the schedule's lastRunHandle), not computed, and then driven like the others. It needs the
+ledger's answers, so it records as it goes; with the same arguments it makes the same batches.
 """
 
 from __future__ import annotations
 
 import random
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from heapq import heappop, heappush
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from .batch import FOLLOW_ON_PREFIX
+import msgspec
+
+from .batch import FOLLOW_ON_PREFIX, Aggregate
 from .commands import (
     Command,
     Complete,
     Delete,
+    Execute,
+    Fire,
     JobCommand,
     LogDetail,
+    Pause,
     RequestStop,
+    Resume,
     Start,
     Submit,
     UpdateProgress,
 )
 from .constants import EmailSetting, ExportFormat, PublishType, TaskState
 from .events import JobLogDetailAux, TaskItemProgress, TaskProgress
-from .handles import run_handle, run_name
+from .handles import run_handle, run_name, schedule_handle
 from .payloads import (
     OPENING_LOG_TYPES,
     AnyPayload,
@@ -56,6 +70,7 @@ from .payloads import (
     VideoPublishJob,
     job_type,
 )
+from .schedule_model import Schedule
 
 T = TypeVar("T")
 
@@ -80,7 +95,7 @@ class Dice:
     jobs makes millions of draws, so these do the same from one random() call per draw.
     """
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int | str) -> None:
         source = random.Random(seed)
         self.random = source.random
         self.shuffle = source.shuffle
@@ -953,13 +968,8 @@ def _time_of(entry: tuple[int, int, int, Command]) -> int:
     return entry[0]
 
 
-def demo_commands(
-    jobs: int, companies: int, seed: int, start: datetime, *, batch_jobs: int = BATCH_JOBS
-) -> Iterator[list[Command]]:
-    """The commands of `jobs` runs over the day from `start`, in batches of about `batch_jobs` runs.
-
-    Record each batch in one transaction, in order. The same arguments give the same commands.
-    """
+def _new_day(jobs: int, companies: int, seed: int, start: datetime) -> tuple[Dice, _Day]:
+    """The random source and the day of the runs (its companies drawn first)."""
     if jobs < 0:
         raise ValueError("jobs must be 0 or more")
     if companies < 1:
@@ -967,7 +977,12 @@ def demo_commands(
     start = (start if start.tzinfo is not None else start.replace(tzinfo=UTC)).astimezone(UTC)
     rng = Dice(seed)
     pool = min(2000, max(40, jobs // companies // 4))
-    day = _Day(rng, make_companies(rng, companies, pool), start, jobs)
+    return rng, _Day(rng, make_companies(rng, companies, pool), start, jobs)
+
+
+def _job_batches(rng: Dice, day: _Day, jobs: int, batch_jobs: int) -> Iterator[tuple[int, list[Command]]]:
+    """The runs' batches, each with a limit (ms into the day): its commands are at or before the
+    limit, the commands of later batches at or after it."""
     times = sorted(
         DAY_MS - rng.between(1000, TAIL_MS) if rng.chance(TAIL_SHARE) else rng.between(0, DAY_MS - TAIL_MS)
         for _ in range(jobs)
@@ -999,10 +1014,364 @@ def demo_commands(
             pending.sort()
             cut = bisect_left(pending, t0, key=_time_of)
             if cut:
-                yield [entry[3] for entry in pending[:cut]]
+                yield t0, [entry[3] for entry in pending[:cut]]
                 del pending[:cut]
             in_batch = 0
     pending.sort()
     size = batch_jobs * 12
     for offset in range(0, len(pending), size):
-        yield [entry[3] for entry in pending[offset : offset + size]]
+        following = offset + size
+        limit = pending[following][0] if following < len(pending) else DAY_MS
+        yield limit, [entry[3] for entry in pending[offset:following]]
+
+
+def demo_commands(
+    jobs: int, companies: int, seed: int, start: datetime, *, batch_jobs: int = BATCH_JOBS
+) -> Iterator[list[Command]]:
+    """The commands of `jobs` runs over the day from `start`, in batches of about `batch_jobs` runs.
+
+    Record each batch in one transaction, in order. The same arguments give the same commands.
+    These are the runs only; `record_demo` records them together with the day's schedules.
+    """
+    rng, day = _new_day(jobs, companies, seed, start)
+    for _, batch in _job_batches(rng, day, jobs, batch_jobs):
+        yield batch
+
+
+# --- schedules ---------------------------------------------------------------------------------
+
+_MS = timedelta(milliseconds=1)
+HOUR_MS = 3600 * 1000
+QUARTER_MS = HOUR_MS // 4
+# Only the busiest companies keep schedules, so the schedule part stays small: tens of schedules
+# and a few hundred runs however many companies the demo has.
+SCHEDULE_COMPANIES = 6
+# What a scheduled run ends as: most scheduled work is routine.
+_SCHEDULED_FATES = _fates(
+    {
+        "success": 72.0,
+        "warnings": 10.0,
+        "errors": 7.0,
+        "fatal": 3.0,
+        "stopped": 3.0,
+        "deleted": 2.0,
+        "live-new": 1.0,
+    }
+)
+# A one-off's time is absolute; its zone only says where it was meant.
+_ONE_OFF_ZONES = ("UTC", "Europe/Berlin", "America/New_York")
+_FIXED_ITEM_KINDS = frozenset({"uploadUrlsJob", "exportJob"})  # the payload names the items
+
+
+class _Plan(NamedTuple):
+    """What the runs of one demo schedule need."""
+
+    company: Company
+    email: str
+    kind: str
+    items: list[Asset] | None  # the payload's own items; None: each run draws its own
+    created: int
+    overwrite: bool | None
+
+
+class _Schedules:
+    """The schedules of the demo day and the scheduler ticking over it.
+
+    Early in the day each company creates recurring schedules (Quartz and 5-field rules, in
+    several zones) and one-off ones; later some are paused, one is resumed, one deleted and one
+    executed by hand. A scheduler tick at every whole hour (UTC) fires each schedule: a Fire is a
+    no-op unless the schedule is due, so each due fire time makes one run. Commands come out in
+    time order, in batches that end at a tick or an execute; the states the ledger returns for a
+    batch name the runs it fired (the schedule's lastRunHandle), which are then driven like the
+    other runs.
+    """
+
+    def __init__(self, companies: list[Company], seed: int, start: datetime, jobs: int) -> None:
+        # Draws of their own, so the runs' commands are exactly those of demo_commands.
+        self.rng = Dice(f"schedules/{seed}")
+        self.day = _Day(self.rng, companies, start, jobs)
+        self.pending: list[tuple[int, int, Command]] = []  # a heap of (ms, order, command)
+        self.order = 0
+        self.plans: dict[str, _Plan] = {}  # by schedule handle
+        self.runs: dict[str, int] = {}  # runs fired so far, by schedule handle
+        self.ticks: set[int] = set()
+        self.points: list[int] = []  # the ticks and executes, each ending a batch
+        self.next = 0
+        self.fired = 0
+        # The day's start in ms past the hour, to place times on the wall clock.
+        self.skew = (start.minute * 60 + start.second) * 1000 + start.microsecond // 1000
+        chosen = companies[:SCHEDULE_COMPANIES]
+        for index, company in enumerate(chosen):
+            self.company_schedules(index, len(chosen), company)
+        first = (HOUR_MS - self.skew) % HOUR_MS
+        for hour in range(first, DAY_MS + 1, HOUR_MS):
+            # A tick started by cron on the hour takes a few seconds to get going.
+            tick = hour + self.rng.between(1_000, 9_000)
+            if tick <= DAY_MS:
+                self.ticks.add(tick)
+        self.points = sorted({*self.points, *self.ticks})
+
+    def push(self, ms: int, command: Command) -> None:
+        self.order += 1
+        heappush(self.pending, (ms, self.order, command))
+
+    def quarter(self, ms: int) -> int:
+        """The first whole quarter hour (on the wall clock) at or after `ms` into the day."""
+        return ms + (-(self.skew + ms)) % QUARTER_MS
+
+    def create(
+        self,
+        company: Company,
+        ms: int,
+        name: str,
+        kind: str,
+        description: str,
+        *,
+        rule: str | None = None,
+        zones: tuple[str, ...] = ("UTC",),
+        exec_ms: int | None = None,
+        publish: PublishType | None = None,
+    ) -> str:
+        """Add the Submit of a schedule; its handle."""
+        rng = self.rng
+        spec = KINDS[kind]
+        items = rng.sample(company.assets[rng.pick(spec.groups)], rng.between(*spec.items))
+        payload = self.day.payload(kind, company, items, 0)
+        if isinstance(payload, UploadDirectoryJob):
+            # A sweep of the hot folder; the company publishes on a schedule of its own.
+            payload = msgspec.structs.replace(
+                payload,
+                serverDir=f"/ips/ftp/{company.handle}/hotfolder",
+                postImageServingPublishJob=None,
+                postJobOnlyIfFiles=False,
+            )
+        if isinstance(payload, ImageServingPublishJob) and publish is not None:
+            payload = msgspec.structs.replace(payload, publishType=publish)
+        email = self.day.email(company, rng.pick(company.users))
+        self.push(
+            ms,
+            Submit(
+                at=self.day.at(ms),
+                company=company.handle,
+                name=name,
+                payload=payload,
+                user_email=email,
+                locale=company.locale,
+                description=description,
+                exec_time=None if exec_ms is None else self.day.at(exec_ms),
+                exec_schedule=rule,
+                time_zone=rng.pick(zones),
+            ),
+        )
+        handle = schedule_handle(company.handle, name)
+        fixed = items if kind in _FIXED_ITEM_KINDS else None
+        self.plans[handle] = _Plan(company, email, kind, fixed, ms, getattr(payload, "overwrite", None))
+        return handle
+
+    def operate(self, cls: type[Pause | Resume | Delete], company: Company, handle: str, ms: int) -> None:
+        operator = self.day.email(company, self.rng.pick(_OPERATORS))
+        self.push(ms, cls(at=self.day.at(ms), handle=handle, requested_by=operator))
+
+    def company_schedules(self, index: int, count: int, company: Company) -> None:
+        """One company's schedules and what is done to them during the day."""
+        rng = self.rng
+        t = rng.between(60_000, 900_000)
+
+        def later() -> int:
+            nonlocal t
+            t += rng.between(20_000, 240_000)
+            return t
+
+        hours = HOUR_MS
+        catalog = self.create(
+            company,
+            t,
+            "CatalogPublish-Every4h",
+            "imageServingPublishJob",
+            "Incremental publish of new and changed images every four hours",
+            rule="0 0 */4 * * ?",
+            zones=("America/New_York", "Europe/London", "Australia/Sydney"),
+            publish="Incremental",
+        )
+        nightly = self.create(
+            company,
+            later(),
+            "NightlyFullPublish",
+            "imageServingPublishJob",
+            "Full publish with search, nightly",
+            rule="0 30 2 * * ?",
+            zones=("Europe/Berlin", "America/Los_Angeles", "Asia/Kolkata"),
+            publish="FullWithSearch",
+        )
+        sweep = self.create(
+            company,
+            later(),
+            "HotfolderSweep",
+            "uploadDirectoryJob",
+            "Upload what the studio dropped in the hot folder",
+            rule="0 * * * *",
+            zones=("UTC", "Europe/London", "Asia/Kolkata"),
+        )
+        if index % 2 == 0:
+            self.create(
+                company,
+                later(),
+                "PimSync-Weekdays",
+                "uploadUrlsJob",
+                "Import new supplier images from the PIM, weekday mornings",
+                rule="0 15 10 ? * MON-FRI",
+                zones=("Asia/Tokyo", "Europe/Paris", "America/Sao_Paulo"),
+            )
+        else:
+            self.create(
+                company,
+                later(),
+                "MonthEndExport",
+                "exportJob",
+                "Archive export on the last day of the month",
+                rule="0 0 12 L * ?",
+                zones=("America/Chicago", "Europe/Madrid"),
+            )
+        self.create(
+            company,
+            later(),
+            "AgencyExport-Once",
+            "exportJob",
+            "One-off export for the agency",
+            zones=_ONE_OFF_ZONES,
+            exec_ms=self.quarter(rng.between(3 * hours, 16 * hours)),
+        )
+        self.create(
+            company,
+            later(),
+            "LaunchPublish",
+            "imageServingPublishJob",
+            "Publish the launch collection when the embargo lifts",
+            zones=_ONE_OFF_ZONES,
+            exec_ms=self.quarter(DAY_MS + rng.between(2 * hours, 30 * hours)),
+            publish="FullWithSearch",
+        )
+        price = self.create(
+            company,
+            later(),
+            "PriceChangeMetadata",
+            "metadataPublishJob",
+            "Publish the new price metadata (on hold until legal signs off)",
+            zones=_ONE_OFF_ZONES,
+            exec_ms=self.quarter(rng.between(12 * hours, 20 * hours)),
+        )
+        self.operate(Pause, company, price, rng.between(2 * hours, 8 * hours))
+        if index % 3 == 1:
+            self.operate(Pause, company, catalog, rng.between(6 * hours, 10 * hours))
+        if index == 0:
+            # Paused for a few hours and resumed: the missed fire times then fire once.
+            self.operate(Pause, company, sweep, rng.between(6 * hours, 8 * hours))
+            self.operate(Resume, company, sweep, rng.between(11 * hours, 13 * hours))
+        if index == 1 % count:
+            partner = self.create(
+                company,
+                later(),
+                "PartnerFeedPublish",
+                "serverDirectoryPublishJob",
+                "Twice-daily partner feed (the partnership ended)",
+                rule="0 0 6,18 * * ?",
+                zones=("America/Chicago",),
+            )
+            self.operate(Delete, company, partner, rng.between(13 * hours, 15 * hours))
+        if index == 2 % count:
+            # Tonight's full publish, run by hand now: the trigger stays as it is.
+            ms = rng.between(9 * hours, 12 * hours)
+            self.push(ms, Execute(at=self.day.at(ms), handle=nightly))
+            self.points.append(ms)
+
+    @property
+    def point(self) -> int | None:
+        """When the next batch ends (a tick or an execute), if any is left."""
+        return self.points[self.next] if self.next < len(self.points) else None
+
+    def take(self) -> list[Command]:
+        """The next batch: every command up to the next point, with the point's Fire commands."""
+        point = self.points[self.next]
+        self.next += 1
+        if point in self.ticks:
+            at = self.day.at(point)
+            for handle, plan in self.plans.items():
+                if plan.created < point:
+                    self.push(point, Fire(at=at, handle=handle))
+        return self.until(point)
+
+    def until(self, limit: int) -> list[Command]:
+        batch = []
+        pending = self.pending
+        while pending and pending[0][0] <= limit:
+            batch.append(heappop(pending)[2])
+        return batch
+
+    def rest(self) -> list[Command]:
+        """What is left when the last point has passed, up to the end of the day."""
+        return self.until(DAY_MS)
+
+    def learn(self, batch: Sequence[Command], states: Sequence[Aggregate]) -> None:
+        """Drive the runs that the batch's Fire and Execute commands created."""
+        for command, state in zip(batch, states, strict=True):
+            if not isinstance(command, (Fire, Execute)) or not isinstance(state, Schedule):
+                continue
+            if state.runCount <= self.runs.get(state.jobHandle, 0) or state.lastRunHandle is None:
+                continue  # not due
+            self.runs[state.jobHandle] = state.runCount
+            assert command.at is not None
+            self.drive(state.jobHandle, state.lastRunHandle, (command.at - self.day.start) // _MS)
+
+    def drive(self, schedule: str, handle: str, t0: int) -> None:
+        """Add the commands of a fired run's life, up to the end of the day."""
+        rng = self.rng
+        plan = self.plans[schedule]
+        spec = KINDS[plan.kind]
+        items = plan.items or rng.sample(plan.company.assets[rng.pick(spec.groups)], rng.between(*spec.items))
+        fate = rng.weighted(_SCHEDULED_FATES)
+        if fate == "warnings" and spec.warning is None:
+            fate = "success"
+        steps: list[tuple[int, Command]] = []
+        run = _Run(self.day, steps, handle, plan.kind, items, t0, plan.overwrite)
+        self.day.drive(run, plan.company, plan.email, fate, self.fired)
+        self.fired += 1
+        for ms, command in steps:
+            if ms <= DAY_MS:
+                self.push(ms, command)
+
+
+def record_demo(
+    record: Callable[[list[Command]], Sequence[Aggregate]],
+    jobs: int,
+    companies: int,
+    seed: int,
+    start: datetime,
+    *,
+    batch_jobs: int = BATCH_JOBS,
+) -> Iterator[tuple[list[Command], Sequence[Aggregate]]]:
+    """Record the whole demo day through `record` (JobLedger.record), batch by batch; yield each
+    batch with the states it returned.
+
+    The day is the runs of `demo_commands` and the schedules: their batches come between the
+    runs' batches, in time order among themselves. A schedule batch ends at a scheduler tick or
+    an execute, and the runs it fires are read from the states `record` returns for it before
+    the next one is made. The same arguments give the same batches.
+    """
+    rng, day = _new_day(jobs, companies, seed, start)
+    schedules = _Schedules(day.companies, seed, day.start, jobs)
+
+    def up_to(limit: int) -> Iterator[tuple[list[Command], Sequence[Aggregate]]]:
+        while (point := schedules.point) is not None and point <= limit:
+            batch = schedules.take()
+            if batch:
+                states = record(batch)
+                schedules.learn(batch, states)
+                yield batch, states
+
+    for limit, batch in _job_batches(rng, day, jobs, batch_jobs):
+        yield from up_to(limit)
+        yield batch, record(batch)
+    yield from up_to(DAY_MS)
+    rest = schedules.rest()
+    if rest:
+        yield rest, record(rest)

@@ -97,13 +97,13 @@ class MsgspecMapper(Mapper[UUID]):
             state=state,
         )
 
-    def decode_state(self, topic: str, state: bytes, where: str = "") -> DomainEvent:
+    def decode_state(self, topic: str, state: bytes, position: int | None = None) -> DomainEvent:
         """Decode stored bytes of a topic (no cipher or compressor is configured here)."""
         try:
             decode = self._decoders.get(topic)
             return decode(state) if decode is not None else self._upcast(topic, state)
         except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError) as err:
-            raise _undecodable(topic, where, err) from None
+            raise _undecodable(topic, f"at position {position}", err) from None
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         """Decode a stored event, upcasting an old encoding to the current class."""

@@ -102,19 +102,24 @@ class ViewsDatabase:
                 if not self.db[table].exists():
                     self._create(view, table)
 
-    def create_table(self, view: View, table: str) -> None:
-        """Create a view's table afresh, with indexes named uniquely (tables get renamed)."""
+    def create_table(self, view: View, table: str, *, indexes: bool = True) -> None:
+        """Create a view's table afresh; without `indexes`, add them later with create_indexes."""
         with self.writing():
-            self._create(view, table)
+            self._create(view, table, indexes=indexes)
 
-    def _create(self, view: View, table: str) -> None:
+    def _create(self, view: View, table: str, *, indexes: bool = True) -> None:
         self.conn.execute(f"DROP TABLE IF EXISTS [{table}]")
         self.conn.execute(self.db.create_table_sql(table, view.codec.sql_types(), pk=view.key_columns))
+        if indexes:
+            self.create_indexes(view, table)
+        self.set_position(table, 0)
+
+    def create_indexes(self, view: View, table: str) -> None:
+        """A view's secondary indexes, named uniquely (tables get renamed)."""
         token = secrets.token_hex(3)
         for columns in view.indexes:
-            name = f"ix_{view.name}_{'_'.join(columns)}_{token}"
-            self.conn.execute(f"CREATE INDEX [{name}] ON [{table}] ({', '.join(f'[{c}]' for c in columns)})")
-        self.set_position(table, 0)
+            name = f"ix_{view.name}_{len(columns)}_{token}_{secrets.token_hex(2)}"
+            self.conn.execute(f"CREATE INDEX [{name}] ON [{table}] ({', '.join(columns)})")
 
     def drop_table(self, table: str) -> None:
         """Drop a table and forget its position."""

@@ -24,11 +24,14 @@ def apply(row: Job | None, event: DomainEvent) -> Job | None:
 
 ROW_TYPE = Job
 KEY_COLUMNS = ("id",)
+# getJobLogs sorts by start time, or submit time for runs not started: index that expression
+# (the queries use the very same text, so SQLite matches it) to read a page without sorting.
+STARTED = "coalesce(startDate, submitDate)"
 INDEXES: tuple[tuple[str, ...], ...] = (
-    ("companyHandle", "startDate"),
+    ("companyHandle", STARTED, "jobHandle"),
+    (STARTED, "jobHandle"),
     ("jobHandle",),
     ("submitUserEmail",),
-    ("startDate",),
 )
 
 EVENTS = JobEvent

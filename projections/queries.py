@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 from jobledger.domain.errors import UnknownHandleError
 from jobledger.domain.handles import job_id
+from jobledger.projections import job_logs as job_logs_view
 from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.rows import iso
 from jobledger.projections.views import VIEWS
@@ -99,7 +100,7 @@ SCHEDULED_FIELDS = (
 LOG_SORT_FIELDS = {
     "JobName": "jobName",
     "LogType": "logType",
-    "StartDate": "coalesce(startDate, submitDate)",
+    "StartDate": job_logs_view.STARTED,
     "CompanyName": "companyHandle",
     "UserId": "submitUserEmail",
     "Email": "submitUserEmail",
@@ -112,14 +113,21 @@ DIRECTIONS = {"Ascending": "ASC", "Descending": "DESC"}
 MAX_PER_PAGE = 1000
 
 
+def _columns(view: str, fields: Sequence[str]) -> str:
+    """The select list for a query: only the fields it shows (and the payload, where kept)."""
+    wanted = [*fields, "payload"] if "payload" in VIEWS[view].codec.columns else list(fields)
+    return ", ".join(f"[{name}]" for name in wanted)
+
+
 def _record(values: Sequence[Any], view: str, fields: Sequence[str]) -> dict[str, Any]:
-    data = VIEWS[view].codec.to_dict(values)
-    record = {name: data[name] for name in fields}
-    payload = data.get("payload")
+    """A row selected with _columns as an IPS record, the payload under its kind."""
+    codec = VIEWS[view].codec
+    names = [*fields, "payload"] if "payload" in codec.columns else list(fields)
+    data = codec.to_dict(values, names)
+    payload = data.pop("payload", None)
     if isinstance(payload, dict):
-        kind = payload.pop("kind", data.get("payloadKind"))
-        record[str(kind)] = payload
-    return record
+        data[str(payload.pop("kind"))] = payload
+    return data
 
 
 class _Where:
@@ -157,7 +165,8 @@ def active_jobs(
     where.add("serverName = ?", server)
     if not include_waiting and state is None:
         where.clauses.append("state != 'New'")
-    sql = f"SELECT * FROM active_jobs {where.sql()} ORDER BY submitDate, jobHandle"
+    columns = _columns("active_jobs", ACTIVE_FIELDS)
+    sql = f"SELECT {columns} FROM active_jobs {where.sql()} ORDER BY submitDate, jobHandle"
     return [_record(values, "active_jobs", ACTIVE_FIELDS) for values in db.query(sql, where.params)]
 
 
@@ -173,7 +182,8 @@ def scheduled_jobs(
     where.add("companyHandle = ?", company)
     where.add("jobHandle = ?", job)
     where.add("originalName = ?", original_name)
-    sql = f"SELECT * FROM scheduled_jobs {where.sql()} ORDER BY nextFireTime, jobHandle"
+    columns = _columns("scheduled_jobs", SCHEDULED_FIELDS)
+    sql = f"SELECT {columns} FROM scheduled_jobs {where.sql()} ORDER BY nextFireTime, jobHandle"
     return [_record(values, "scheduled_jobs", SCHEDULED_FIELDS) for values in db.query(sql, where.params)]
 
 
@@ -193,11 +203,11 @@ def job_logs(
     where = _Where()
     where.add("companyHandle = ?", company)
     where.add("submitUserEmail = ?", user)
-    where.add("coalesce(startDate, submitDate) >= ?", iso(since) if since else None)
-    where.add("coalesce(startDate, submitDate) <= ?", iso(until) if until else None)
+    where.add(f"{job_logs_view.STARTED} >= ?", iso(since) if since else None)
+    where.add(f"{job_logs_view.STARTED} <= ?", iso(until) if until else None)
     where.add("outcome = ?", outcome)
     order = f"{LOG_SORT_FIELDS[sort_by]} {DIRECTIONS[direction]}, jobHandle {DIRECTIONS[direction]}"
-    sql = f"SELECT * FROM job_logs {where.sql()} ORDER BY {order}"
+    sql = f"SELECT {_columns('job_logs', JOB_LOG_FIELDS)} FROM job_logs {where.sql()} ORDER BY {order}"
     params = list(where.params)
     if limit is not None:
         sql += " LIMIT ?"
@@ -207,7 +217,9 @@ def job_logs(
 
 def job_log(db: ViewsDatabase, handle: str, company: str | None = None) -> dict[str, Any]:
     """One run's JobLog summary."""
-    rows = db.query("SELECT * FROM job_logs WHERE id = ?", (job_id(handle).hex,))
+    rows = db.query(
+        f"SELECT {_columns('job_logs', JOB_LOG_FIELDS)} FROM job_logs WHERE id = ?", (job_id(handle).hex,)
+    )
     if not rows:
         raise UnknownHandleError(handle, company)
     record = _record(rows[0], "job_logs", JOB_LOG_FIELDS)
@@ -236,7 +248,8 @@ def job_log_details(
         where.params.extend(log_types)
     total = db.query(f"SELECT COUNT(*) FROM job_log_details {where.sql()}", where.params)[0][0]
     order = f"{DETAIL_SORT_FIELDS[sort_by]} {DIRECTIONS[direction]}, version {DIRECTIONS[direction]}"
-    sql = f"SELECT * FROM job_log_details {where.sql()} ORDER BY {order} LIMIT ? OFFSET ?"
+    columns = _columns("job_log_details", DETAIL_FIELDS)
+    sql = f"SELECT {columns} FROM job_log_details {where.sql()} ORDER BY {order} LIMIT ? OFFSET ?"
     rows = db.query(sql, [*where.params, per_page, (page - 1) * per_page])
     record["detailTotalRows"] = total
     record["detailArray"] = [_record(values, "job_log_details", DETAIL_FIELDS) for values in rows]

@@ -98,7 +98,7 @@ class RowCodec(Generic[R]):
         self.columns: tuple[str, ...] = row_type.__struct_fields__
         self.kinds = [_column_kind(hints[name]) for name in self.columns]
         self._encoded = [(i, enc) for i, kind in enumerate(self.kinds) if (enc := _ENCODERS.get(kind))]
-        self._json_columns = [i for i, kind in enumerate(self.kinds) if kind == "json"]
+        self._kind_of = dict(zip(self.columns, self.kinds, strict=True))
 
     def sql_types(self) -> dict[str, type]:
         """Column name -> Python type, for sqlite-utils' create_table."""
@@ -111,16 +111,20 @@ class RowCodec(Generic[R]):
             values[i] = encode(values[i])
         return tuple(values)
 
-    def to_dict(self, values: Sequence[Any]) -> dict[str, Any]:
-        """A stored row as builtins (JSON columns decoded), as JSON output shows it."""
-        data = dict(zip(self.columns, values, strict=True))
-        for i in self._json_columns:
-            text = values[i]
-            if text is not None:
-                data[self.columns[i]] = _json_decode(text)
-        for name, kind in zip(self.columns, self.kinds, strict=True):
-            if kind == "bool" and data[name] is not None:
-                data[name] = bool(data[name])
+    def to_dict(self, values: Sequence[Any], names: Sequence[str] | None = None) -> dict[str, Any]:
+        """A stored row as builtins (JSON columns decoded), as JSON output shows it; `names` are
+        the columns `values` hold when not the whole row."""
+        names = self.columns if names is None else names
+        data = dict(zip(names, values, strict=True))
+        for name in names:
+            kind = self._kind_of[name]
+            value = data[name]
+            if value is None:
+                continue
+            if kind == "json":
+                data[name] = _json_decode(value)
+            elif kind == "bool":
+                data[name] = bool(value)
         return data
 
     def decode(self, values: Sequence[Any]) -> R:

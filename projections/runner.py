@@ -105,9 +105,7 @@ class Projector:
             rows = self.db.conn.execute(sql, (after, stop, size or BATCH_SIZE)).fetchall()
             if not rows:
                 return
-            yield [
-                (position, decode(topic, state, f"at position {position}")) for position, topic, state in rows
-            ]
+            yield [(position, decode(topic, state, position)) for position, topic, state in rows]
             after = rows[-1][0]
 
     def events(self, after: int = 0, stop: int | None = None) -> Iterator[tuple[int, DomainEvent]]:
@@ -144,8 +142,13 @@ class Projector:
 
     def _apply_batch(self, tables: dict[str, View], batch: Sequence[tuple[int, DomainEvent]]) -> None:
         positions = self.db.positions(tables)
-        hexids = [event.originator_id.hex for _, event in batch]  # once, not once per view
         classes = [type(event) for _, event in batch]
+        wanted = {cls: any(issubclass(cls, view.events) for view in tables.values()) for cls in set(classes)}
+        # Each event's id as hex once, not once per view (and not at all for events no view folds).
+        hexids = [
+            event.originator_id.hex if wanted[cls] else ""
+            for (_, event), cls in zip(batch, classes, strict=True)
+        ]
         for table, view in tables.items():
             position = positions[table]
             if batch[-1][0] <= position:
@@ -208,12 +211,16 @@ class Projector:
         token = secrets.token_hex(4)
         aside = {f"{name}{REBUILD_SUFFIX}_{token}": view for name, view in chosen.items()}
         for table, view in aside.items():
-            self.db.create_table(view, table)
+            # Secondary indexes are built once the rows are in: faster than keeping them up to date.
+            self.db.create_table(view, table, indexes=False)
             self._cache[table] = {}
             self._cached_at[table] = 0
             self._complete.add(table)
         # Nobody reads the new tables yet, so larger transactions cost nothing but save commits.
         read = self.catch_up(aside, progress=progress, batch_size=REBUILD_BATCH_SIZE)
+        with self.db.writing():
+            for table, view in aside.items():
+                self.db.create_indexes(view, table)
         with self.db.writing():
             # Events appended while we rebuilt are folded in under the same lock as the swap.
             head = self.head()

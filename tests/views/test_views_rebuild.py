@@ -291,7 +291,9 @@ def test_a_rebuild_leaves_no_tables_aside_and_keeps_the_indexes(
             for index in projector.db.query(f"PRAGMA index_list([{name}])")
             if index[3] == "c"
         }
-        assert set(view.indexes) <= indexed, name
+        # PRAGMA index_info names no column for an expression (job_logs' start-or-submit time).
+        expected = {tuple(c if c.isidentifier() else None for c in columns) for columns in view.indexes}
+        assert expected <= indexed, name
 
 
 def test_the_queries_use_the_indexes_of_their_views(projector: Projector, job_ledger: JobLedger) -> None:
