@@ -52,8 +52,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TypeVar
 
-import jobledger.domain
 import workload
+
+import jobledger.domain
 from jobledger.domain.commands import Command, Complete, LogDetail, Start, Submit, UpdateProgress
 from jobledger.domain.ledger import JobLedger
 

@@ -33,6 +33,7 @@ from typing import Any
 
 import msgspec
 import workload
+
 from jobledger.domain.events import DomainEvent
 from jobledger.domain.persistence import MsgspecMapper
 

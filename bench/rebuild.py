@@ -39,6 +39,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import get_topic
+
 from jobledger.domain.commands import Command, Complete, LogDetail, Start, Submit, UpdateProgress
 from jobledger.domain.events import TaskProgress
 from jobledger.domain.handles import run_handle, run_name
@@ -329,7 +330,8 @@ def main(argv: list[str] | None = None) -> None:
         stock_count, stock_seconds = stock_runner(folder, args.stock_jobs)
         stock_rate = stock_count / stock_seconds
         print(
-            f"stock ProjectionRunner: {stock_count:,} events in {stock_seconds:.2f}s = {stock_rate:,.0f} events/s"
+            f"stock ProjectionRunner: {stock_count:,} events in {stock_seconds:.2f}s"
+            f" = {stock_rate:,.0f} events/s"
         )
         print(
             f"ratios: rebuild/raw = {ours_rate / raw_rate:.2f} (target >= 0.4),"

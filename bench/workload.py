@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+
 from jobledger.domain.commands import (
     Command,
     Complete,

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import click
+
 from jobledger.cli.main import Config, cli, pass_config
 from jobledger.cli.records import job_record
 from jobledger.cli.render import emit_json, emit_record, emit_table, output_options

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 from eventsourcing.persistence import PersistenceError
+
 from jobledger.domain.errors import LedgerError
 from jobledger.domain.ledger import JobLedger
 from jobledger.projections import open_projector

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+
 from jobledger.domain.events import DomainEvent
 from jobledger.domain.model import Job
 from jobledger.domain.schedule_model import Schedule

@@ -6,6 +6,7 @@ import threading
 from datetime import datetime
 
 import click
+
 from jobledger.cli.main import Config, cli, pass_config
 from jobledger.cli.options import ISO_TIME
 from jobledger.cli.render import emit, emit_table, output_options

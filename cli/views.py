@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import click
+
 from jobledger.cli.main import Config, cli, pass_config
 from jobledger.cli.options import ISO_TIME, company_option
 from jobledger.cli.render import emit, emit_json, emit_record, emit_table, output_options

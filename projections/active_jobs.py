@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import msgspec
+
 from jobledger.domain.events import DomainEvent, JobEvent, ProgressUpdated, Submitted
 from jobledger.domain.model import Job, evolve
 

@@ -20,6 +20,7 @@ from uuid import UUID
 
 import msgspec
 from eventsourcing.persistence import StoredEvent
+
 from jobledger.domain.chain import GENESIS, link
 from jobledger.domain.errors import LedgerError
 from jobledger.domain.ledger import JobLedger

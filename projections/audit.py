@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import Notification
+
 from jobledger.domain.chain import GENESIS, link
 from jobledger.domain.ledger import JobLedger
 from jobledger.domain.persistence import ChainRow

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+
 from jobledger.domain.errors import StoreError
 from jobledger.projections.views import Key, View
 

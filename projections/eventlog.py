@@ -11,6 +11,7 @@ from uuid import UUID
 
 import msgspec
 from eventsourcing.persistence import Notification
+
 from jobledger.domain.events import DomainEvent, IdempotencyKeyClaimed
 from jobledger.domain.ledger import JobLedger
 from jobledger.domain.persistence import ALL_EVENT_TYPES

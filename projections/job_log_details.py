@@ -6,6 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 import msgspec
+
 from jobledger.domain.events import DetailLogged, DomainEvent, JobLogDetailAux
 
 NAME = "job_log_details"

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+
 from jobledger.domain.errors import UnknownHandleError
 from jobledger.domain.handles import job_id
 from jobledger.projections import job_logs as job_logs_view

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from eventsourcing.persistence import Notification
+
 from jobledger.domain.batch import collector_paused
 from jobledger.domain.events import DomainEvent
 from jobledger.domain.ledger import JobLedger

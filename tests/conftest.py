@@ -8,8 +8,9 @@ from uuid import uuid4
 
 import psycopg
 import pytest
-from jobledger.domain.ledger import JobLedger
 from psycopg import sql
+
+from jobledger.domain.ledger import JobLedger
 
 POSTGRES_ENV = "JOBLEDGER_TEST_POSTGRES"
 

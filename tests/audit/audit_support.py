@@ -22,11 +22,12 @@ from uuid import UUID
 
 import psycopg
 from click.testing import CliRunner, Result
+from psycopg import sql
+
 from jobledger.cli.main import cli
 from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
 from jobledger.domain.ledger import JobLedger
 from jobledger.domain.payloads import AnyPayload, decode_payload
-from psycopg import sql
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 JOBLEDGER = str(Path(sys.executable).parent / "jobledger")

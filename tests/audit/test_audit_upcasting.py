@@ -24,6 +24,7 @@ from audit_support import (
     run,
 )
 from eventsourcing.persistence import StoredEvent
+
 from jobledger.domain.events import ProgressUpdated
 
 HERE = Path(__file__).parent

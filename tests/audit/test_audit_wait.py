@@ -23,6 +23,7 @@ from audit_support import (
     payload,
     run,
 )
+
 from jobledger.domain.ledger import JobLedger
 
 Runs = tuple[Store, dict[str, str]]

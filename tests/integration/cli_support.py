@@ -7,6 +7,7 @@ import traceback
 from typing import Any
 
 from click.testing import CliRunner, Result
+
 from jobledger.cli.main import cli
 from jobledger.domain.ledger import JobLedger
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from cli_support import event_count, ok, show, submit
 from click.testing import CliRunner
-from jobledger.cli.main import cli
 from samples import MINIMAL_PAYLOADS, OPTIMIZE
+
+from jobledger.cli.main import cli
 
 # The IPS ActiveJob and JobLog field names `show --format json` must use (reference section 2).
 IPS_FIELDS = {

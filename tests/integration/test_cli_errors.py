@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 from cli_support import assert_one_line_error, event_count, run
+from samples import OPTIMIZE, UPLOAD_DIRECTORY, at
+
 from jobledger.domain.ledger import JobLedger
 from jobledger.domain.payloads import decode_payload
-from samples import OPTIMIZE, UPLOAD_DIRECTORY, at
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,12 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from samples import OPTIMIZE, at
+
 from jobledger.domain.errors import InvalidTransitionError, RuleError
 from jobledger.domain.events import ProgressUpdated, Started, Submitted
 from jobledger.domain.ledger import JobLedger
 from jobledger.domain.payloads import decode_payload
-from samples import OPTIMIZE, at
 
 PAYLOAD = decode_payload("optimizeImagesJob", OPTIMIZE)
 OpenLedger = Callable[[], JobLedger]

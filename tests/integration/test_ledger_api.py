@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from samples import OPTIMIZE, T0, UPLOAD_DIRECTORY, at
+
 from jobledger.domain.commands import Complete, LogDetail, Start, Submit, UpdateProgress
 from jobledger.domain.errors import (
     IdempotencyConflictError,
@@ -31,7 +33,6 @@ from jobledger.domain.ledger import JobLedger
 from jobledger.domain.model import fold
 from jobledger.domain.payloads import decode_payload
 from jobledger.domain.persistence import MsgspecMapper
-from samples import OPTIMIZE, T0, UPLOAD_DIRECTORY, at
 
 OptimizePayload = decode_payload("optimizeImagesJob", OPTIMIZE)
 

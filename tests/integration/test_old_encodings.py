@@ -59,7 +59,9 @@ def test_old_progress_events_are_upcast_with_no_server_named(old_ledger: str) ->
 
 
 def test_history_and_show_read_old_events_through_the_cli(old_ledger: str) -> None:
-    lines = [json.loads(line) for line in run(old_ledger, "history", UPLOAD, "--format", "ndjson").splitlines()]
+    lines = [
+        json.loads(line) for line in run(old_ledger, "history", UPLOAD, "--format", "ndjson").splitlines()
+    ]
     progress = [line for line in lines if line["event"] == "ProgressUpdated"]
 
     assert [p["fields"]["progress"] for p in progress] == [25, 50]

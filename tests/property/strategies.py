@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 from hypothesis import strategies as st
+
 from jobledger.domain.commands import (
     Complete,
     Delete,

@@ -10,6 +10,7 @@ import strategies
 from eventsourcing.compressor import ZlibCompressor
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from jobledger.domain.events import EVENT_TYPES, DomainEvent
 from jobledger.domain.persistence import MsgspecMapper, event_topic
 

@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner, Result
+
 from jobledger.cli.main import cli
 from jobledger.domain.payloads import AnyPayload, decode_payload
 

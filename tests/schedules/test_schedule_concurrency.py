@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from schedule_support import T0, fire_times, iso, jobledger_command, optimize, subprocess_env
+
 from jobledger.domain.ledger import JobLedger
 from jobledger.domain.schedule_events import Fired
 from jobledger.domain.schedule_model import Schedule
-from schedule_support import T0, fire_times, iso, jobledger_command, optimize, subprocess_env
 
 WORKER = str(Path(__file__).with_name("schedule_worker.py"))
 RULES = [

@@ -8,13 +8,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from schedule_support import every, fire_times, optimize
+
 from jobledger.domain.cron import CronError, next_fire_time, validate
 from jobledger.domain.errors import RuleError
 from jobledger.domain.ledger import JobLedger
 from jobledger.domain.schedule_events import Fired
 from jobledger.projections import open_projector
 from jobledger.projections.scheduler import tick
-from schedule_support import every, fire_times, optimize
 
 
 def fires(expression: str, zone: str, after: datetime, count: int) -> list[datetime]:

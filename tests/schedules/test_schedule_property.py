@@ -15,13 +15,14 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from schedule_support import T0, next_after, optimize
+
 from jobledger.domain.events import Submitted
 from jobledger.domain.ledger import JobLedger
 from jobledger.domain.schedule_events import Fired
 from jobledger.domain.schedule_model import Schedule
 from jobledger.projections import open_projector
 from jobledger.projections.scheduler import tick
-from schedule_support import T0, next_after, optimize
 
 RULES = [
     "0 0 * * * ?",

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from schedule_support import T0, optimize
+
 from jobledger.domain.errors import RuleError, UnknownHandleError
 from jobledger.domain.ledger import JobLedger
 from jobledger.domain.model import Job
@@ -35,7 +37,6 @@ from jobledger.domain.schedule_model import (
 )
 from jobledger.projections import open_projector
 from jobledger.projections.queries import scheduled_jobs
-from schedule_support import T0, optimize
 
 HANDLE = "acme|Nightly|"
 HOURLY = "0 0 * * * ?"

@@ -8,9 +8,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from schedule_support import jobledger_command, optimize, subprocess_env
+
 from jobledger.domain.ledger import JobLedger
 from jobledger.domain.schedule_events import Fired
-from schedule_support import jobledger_command, optimize, subprocess_env
 
 
 def _fired(path: str, handle: str) -> list[Fired]:

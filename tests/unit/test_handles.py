@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta, timezone
 
-from jobledger.domain.handles import company_of, idempotency_id, job_id, run_handle, run_name, schedule_handle
 from samples import T0
+
+from jobledger.domain.handles import company_of, idempotency_id, job_id, run_handle, run_name, schedule_handle
 
 
 def test_a_run_name_is_the_job_name_plus_a_utc_time_suffix() -> None:

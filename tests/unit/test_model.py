@@ -7,6 +7,8 @@ from datetime import datetime
 
 import msgspec
 import pytest
+from samples import MINIMAL_PAYLOADS, at
+
 from jobledger.domain.errors import InvalidTransitionError, RuleError
 from jobledger.domain.events import (
     Completed,
@@ -35,7 +37,6 @@ from jobledger.domain.model import (
     fold,
 )
 from jobledger.domain.payloads import decode_payload, job_type
-from samples import MINIMAL_PAYLOADS, at
 
 HANDLE = "acme||nightly_2026-01-01-09:00:00"
 STATE_ORDER = {"New": 0, "Running": 1, "Stopping": 2, "Done": 3}

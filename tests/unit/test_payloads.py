@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from samples import MINIMAL_PAYLOADS, UPLOAD_DIRECTORY
+
 from jobledger.domain.model import check_submission
 from jobledger.domain.payloads import (
     PAYLOAD_KINDS,
@@ -18,7 +20,6 @@ from jobledger.domain.payloads import (
     payload_kind,
     validate_payload,
 )
-from samples import MINIMAL_PAYLOADS, UPLOAD_DIRECTORY
 
 KINDS = sorted(MINIMAL_PAYLOADS)
 

@@ -8,10 +8,11 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from views_support import drop_schema
+
 from jobledger.domain.ledger import JobLedger
 from jobledger.projections import open_projector
 from jobledger.projections.runner import Projector
-from views_support import drop_schema
 
 POSTGRES_ENV = "JOBLEDGER_TEST_POSTGRES"
 

@@ -10,9 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-from jobledger.domain.ledger import JobLedger
-from jobledger.projections import open_projector
-from jobledger.projections.views import VIEWS
 from views_support import (
     JOBLEDGER,
     OPTIMIZE,
@@ -23,6 +20,10 @@ from views_support import (
     run_jobledger,
     seed_catalogue,
 )
+
+from jobledger.domain.ledger import JobLedger
+from jobledger.projections import open_projector
+from jobledger.projections.views import VIEWS
 
 ISSUE_VIEWS = ("active_jobs", "job_logs", "job_log_details")
 

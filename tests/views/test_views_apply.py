@@ -7,12 +7,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from jobledger.domain.events import DomainEvent
-from jobledger.projections import active_jobs, job_log_details, job_logs
-from jobledger.projections.active_jobs import ActiveJobRow, estimate
-from jobledger.projections.job_log_details import JobLogDetailRow
-from jobledger.projections.runner import fold_view
-from jobledger.projections.views import VIEWS
 from views_support import (
     RUN_ID,
     UPLOAD,
@@ -26,6 +20,13 @@ from views_support import (
     stop_requested,
     submitted,
 )
+
+from jobledger.domain.events import DomainEvent
+from jobledger.projections import active_jobs, job_log_details, job_logs
+from jobledger.projections.active_jobs import ActiveJobRow, estimate
+from jobledger.projections.job_log_details import JobLogDetailRow
+from jobledger.projections.runner import fold_view
+from jobledger.projections.views import VIEWS
 
 
 def fold(apply: Callable[[Any, DomainEvent], Any], events: Sequence[DomainEvent]) -> Any:

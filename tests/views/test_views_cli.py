@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jobledger.domain.ledger import JobLedger
 from views_support import (
     ACTIVE_JOB_KEYS,
     ANA,
@@ -26,6 +25,8 @@ from views_support import (
     iso,
     seed_catalogue,
 )
+
+from jobledger.domain.ledger import JobLedger
 
 FORMATS = ["table", "json", "ndjson", "csv"]
 

@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from views_support import JOBLEDGER, PYTHON, busy_ledger, child_env
+
 from jobledger.domain.ledger import JobLedger
 from jobledger.projections import open_projector
 from jobledger.projections.views import VIEWS
-from views_support import JOBLEDGER, PYTHON, busy_ledger, child_env
 
 JOBS = 1060  # about 30,000 events
 

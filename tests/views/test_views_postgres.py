@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jobledger.domain.ledger import JobLedger
 from views_support import (
     ASSET_LOG_KEYS,
     DETAIL_KEYS,
@@ -23,6 +22,8 @@ from views_support import (
     run_jobledger,
     seed_catalogue,
 )
+
+from jobledger.domain.ledger import JobLedger
 
 NEEDS_VIEWS = (
     "Error: with a PostgreSQL store the views need a local SQLite file:"

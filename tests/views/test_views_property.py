@@ -18,13 +18,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jobledger.domain.commands import Command, LogDetail, Start, UpdateProgress
-from jobledger.domain.errors import RuleError
-from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
-from jobledger.domain.ledger import JobLedger
-from jobledger.projections import open_projector, runner
-from jobledger.projections.runner import Projector
-from jobledger.projections.views import VIEWS
 from views_support import (
     EXPORT,
     METADATA,
@@ -36,6 +29,14 @@ from views_support import (
     folded_rows,
     stored_rows,
 )
+
+from jobledger.domain.commands import Command, LogDetail, Start, UpdateProgress
+from jobledger.domain.errors import RuleError
+from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
+from jobledger.domain.ledger import JobLedger
+from jobledger.projections import open_projector, runner
+from jobledger.projections.runner import Projector
+from jobledger.projections.views import VIEWS
 
 PAYLOADS = [UPLOAD, PUBLISH, METADATA, OPTIMIZE, EXPORT, URLS]
 LOG_TYPES = [

@@ -8,11 +8,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from jobledger.domain.errors import LedgerError
-from jobledger.domain.ledger import JobLedger
-from jobledger.projections import open_projector, queries, runner
-from jobledger.projections.runner import Projector
-from jobledger.projections.views import VIEWS
 from views_support import (
     OPTIMIZE,
     PYTHON,
@@ -24,6 +19,12 @@ from views_support import (
     seed_catalogue,
     stored_rows,
 )
+
+from jobledger.domain.errors import LedgerError
+from jobledger.domain.ledger import JobLedger
+from jobledger.projections import open_projector, queries, runner
+from jobledger.projections.runner import Projector
+from jobledger.projections.views import VIEWS
 
 # Runs `jobledger projections rebuild` again and again in one process until told to stop.
 REBUILD_LOOP = """

@@ -18,6 +18,8 @@ from uuid import UUID
 
 import psycopg
 from click.testing import CliRunner, Result
+from psycopg import sql
+
 from jobledger.cli.main import cli
 from jobledger.domain.commands import (
     Command,
@@ -55,7 +57,6 @@ from jobledger.domain.payloads import (
 from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.runner import Projector, fold_view
 from jobledger.projections.views import VIEWS
-from psycopg import sql
 
 T0 = datetime(2026, 1, 1, 9, 0, 0, tzinfo=UTC)
 PYTHON = sys.executable
