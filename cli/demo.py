@@ -7,18 +7,22 @@ import gc
 import shlex
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import click
+
 from jobledger.cli.main import Config, cli, pass_config
+from jobledger.cli.options import ISO_TIME
 from jobledger.cli.render import emit_table
-from jobledger.domain.commands import Submit
+from jobledger.domain.batch import Aggregate
+from jobledger.domain.commands import Command, Execute, Fire, Submit
 from jobledger.domain.constants import OUTCOMES
-from jobledger.domain.demo import demo_commands
+from jobledger.domain.demo import record_demo
 from jobledger.domain.model import Job
+from jobledger.domain.schedule_model import Schedule
 
 LIVE = ("New", "Running", "Stopping")
 
@@ -77,14 +81,23 @@ def _few_collections() -> Iterator[None]:
 @click.option(
     "--seed", type=int, default=7, show_default=True, help="Random seed; the same seed gives the same day."
 )
+@click.option(
+    "--end",
+    type=ISO_TIME,
+    default=None,
+    help="When the simulated day ends (ISO 8601; default now). With the same seed, the same ledger.",
+)
 @click.option("--db", default=None, help="Ledger to fill (overrides the global --db); must be new or empty.")
 @pass_config
-def demo(config: Config, jobs: int, companies: int, seed: int, db: str | None) -> None:
+def demo(config: Config, jobs: int, companies: int, seed: int, end: datetime | None, db: str | None) -> None:
     """Fill a new ledger with a realistic, reproducible day of jobs and summarise it.
 
     Every payload kind, several companies and servers, progress with task rows, detail rows of
     many log types, warnings, errors, fatal errors, stops and deletes; about a tenth of the runs
-    are still New, Running or Stopping at the end. The simulated day ends now.
+    are still New, Running or Stopping at the end. The busiest companies also keep recurring and
+    one-off schedules (some paused, one resumed, one deleted, one executed by hand), and the
+    scheduler ticks every hour, firing runs that are driven like the others. The simulated day
+    ends now, or at --end.
     """
     path = db or config.db
     ledger = Config(path, config.views).ledger(create=True)
@@ -94,12 +107,14 @@ def demo(config: Config, jobs: int, companies: int, seed: int, db: str | None) -
             f"{path} already holds {existing:,} events; the demo fills only a new ledger:"
             " give a new --db path"
         )
-    end = datetime.now(UTC).replace(microsecond=0)
+    end = (end or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     start = end - timedelta(days=1)
     finals: dict[str, Final] = {}
+    schedules = ScheduleTally()
     with _progress(jobs) as advance, _few_collections():
-        for batch in demo_commands(jobs, companies, seed, start):
-            last = {state.jobHandle: state for state in ledger.record(batch) if isinstance(state, Job)}
+        for batch, states in record_demo(ledger.record, jobs, companies, seed, start):
+            schedules.add(batch, states, finals)
+            last = {state.jobHandle: state for state in states if isinstance(state, Job)}
             for handle, job in last.items():
                 finals[handle] = Final.of(job)
             for job in last.values():
@@ -107,23 +122,55 @@ def demo(config: Config, jobs: int, companies: int, seed: int, db: str | None) -
                 # touched yet: it is New.
                 if job.followOnHandle and job.followOnHandle not in finals:
                     finals[job.followOnHandle] = Final(job.companyHandle, "New", None, False, 0)
-            advance(sum(1 for command in batch if isinstance(command, Submit)))
+            advance(sum(1 for command in batch if isinstance(command, Submit) and not command.schedules))
     events = ledger.event_count()
-    follow_ons = len(finals) - jobs
-    click.echo(
-        f"Filled {path} with {events:,} events: {jobs:,} jobs submitted by {companies} companies", nl=False
-    )
-    click.echo(f" and the {follow_ons:,} follow-on publishes they started." if follow_ons else ".")
+    follow_ons = len(finals) - jobs - len(schedules.runs)
+    parts = [f"{jobs:,} jobs submitted by {companies} companies"]
+    if follow_ons:
+        parts.append(f"the {follow_ons:,} follow-on publishes they started")
+    if schedules.runs:
+        parts.append(f"the {len(schedules.runs):,} runs their {len(schedules.states)} schedules fired")
+    listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+    click.echo(f"Filled {path} with {events:,} events: {listed}.")
     click.echo(
         f"The simulated day runs from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC (seed {seed})."
     )
     click.echo()
     _print_summary(finals)
+    if schedules.states:
+        click.echo()
+        _print_schedules(schedules, finals)
     click.echo()
     click.echo("Next, try:")
-    for label, command in next_commands(path, finals):
+    for label, command in next_commands(path, finals, bool(schedules.states)):
         click.echo(f"  {label}:")
         click.echo(f"    {command}")
+
+
+class ScheduleTally:
+    """What the summary needs of the schedules: their last states, the runs they fired, the ticks."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, Schedule] = {}
+        self.runs: set[str] = set()
+        self.executed = 0
+        self.ticks = 0
+
+    def add(self, batch: Sequence[Command], states: Sequence[Aggregate], finals: dict[str, Final]) -> None:
+        """Take in one recorded batch; a run a schedule fired is New until a command touches it."""
+        ticked = False
+        for command, state in zip(batch, states, strict=True):
+            if not isinstance(state, Schedule):
+                continue
+            ticked = ticked or isinstance(command, Fire)
+            previous = self.states.get(state.jobHandle)
+            if state.lastRunHandle and state.runCount > (previous.runCount if previous else 0):
+                self.runs.add(state.lastRunHandle)
+                self.executed += isinstance(command, Execute)
+                if state.lastRunHandle not in finals:
+                    finals[state.lastRunHandle] = Final(state.companyHandle, "New", None, False, 0)
+            self.states[state.jobHandle] = state
+        self.ticks += ticked
 
 
 def _print_summary(finals: dict[str, Final]) -> None:
@@ -161,11 +208,40 @@ def _print_summary(finals: dict[str, Final]) -> None:
     emit_table(company_rows, columns)
 
 
+TRIGGER_STATES = ("Normal", "Paused", "Complete")
+
+
+def _print_schedules(schedules: ScheduleTally, finals: dict[str, Final]) -> None:
+    def row(label: str, chosen: list[Schedule]) -> dict[str, Any]:
+        recurring = sum(1 for s in chosen if s.execSchedule is not None)
+        return {
+            "trigger state": label,
+            "recurring": recurring,
+            "one-off": len(chosen) - recurring,
+            "schedules": len(chosen),
+            "runs fired": sum(s.runCount for s in chosen),
+        }
+
+    states = list(schedules.states.values())
+    rows = [row(t, [s for s in states if s.triggerState == t and not s.deleted]) for t in TRIGGER_STATES]
+    rows.append(row("deleted", [s for s in states if s.deleted]))
+    rows.append(row("total", states))
+    click.echo("Schedules by trigger state (Complete: one-offs that fired; runs include manual executes):")
+    emit_table(rows, ["trigger state", "recurring", "one-off", "schedules", "runs fired"])
+    live = sum(1 for handle in schedules.runs if finals[handle].state in LIVE and not finals[handle].deleted)
+    click.echo()
+    click.echo(
+        f"Runs fired by schedules: {len(schedules.runs):,}, by {schedules.ticks} hourly scheduler ticks"
+        f" and {schedules.executed} manual execute{'s' if schedules.executed != 1 else ''};"
+        f" {live:,} of them still live (they are in the tables above too)."
+    )
+
+
 def _first(finals: dict[str, Final], test: Callable[[Final], bool]) -> str | None:
     return next((handle for handle, final in finals.items() if test(final)), None)
 
 
-def next_commands(path: str, finals: dict[str, Final]) -> list[tuple[str, str]]:
+def next_commands(path: str, finals: dict[str, Final], schedules: bool = False) -> list[tuple[str, str]]:
     """Commands worth running next on the demo ledger, with real handles from it."""
     base = f"jobledger --db {shlex.quote(path)}"
     counts = Counter(final.company for final in finals.values())
@@ -193,4 +269,12 @@ def next_commands(path: str, finals: dict[str, Final]) -> list[tuple[str, str]]:
     if stopped:
         commands.append(("Every event of a job that was stopped", f"{base} history {shlex.quote(stopped)}"))
     commands.append(("Jobs that hit a fatal error", f"{base} logs --outcome fatal --limit 10"))
-    return commands[:6]
+    commands = commands[:6]
+    if schedules:
+        commands.append(
+            (
+                "The schedules that may still fire, then a scheduler tick firing what is due now",
+                f"{base} scheduled && {base} scheduler tick",
+            )
+        )
+    return commands

@@ -1,8 +1,10 @@
 """`jobledger demo` and the generator behind it: reproducible, complete, consistent with the ledger,
-and refusing to fill a ledger that already holds events."""
+with schedules that the scheduler fires over the day, and refusing to fill a ledger that already
+holds events."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections import Counter
@@ -12,18 +14,24 @@ from pathlib import Path
 import msgspec
 import pytest
 from cli_support import assert_one_line_error, event_count, ok, run
+
 from jobledger.domain.batch import fold_any
-from jobledger.domain.commands import Submit
-from jobledger.domain.demo import DAY_MS, demo_commands
-from jobledger.domain.events import Submitted
+from jobledger.domain.commands import Command, Delete, Execute, Fire, JobCommand, Pause, Resume, Submit
+from jobledger.domain.cron import next_fire_time
+from jobledger.domain.demo import DAY_MS, demo_commands, record_demo
+from jobledger.domain.events import DetailLogged, Submitted
 from jobledger.domain.ledger import JobLedger
 from jobledger.domain.model import Job
 from jobledger.domain.payloads import PAYLOAD_KINDS
 from jobledger.domain.persistence import event_topic
+from jobledger.domain.schedule_events import Fired, Paused, Resumed, Scheduled
+from jobledger.domain.schedule_model import Schedule
 
-START = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+START = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # a Friday
+END = "2026-11-28T09:00:00Z"  # the CLI's --end for the same day
 JOBS = 150
 LIVE = {"New", "Running", "Stopping"}
+SCHEDULE_COMMANDS = (Pause, Resume, Delete, Execute, Fire)
 
 
 def _normalised(output: str, db: str) -> str:
@@ -33,22 +41,36 @@ def _normalised(output: str, db: str) -> str:
 
 
 def _next_commands(output: str) -> list[list[str]]:
+    """The suggested commands; a line may chain two with &&."""
     tail = output.split("Next, try:\n", 1)[1]
-    return [shlex.split(line) for line in tail.splitlines() if line.strip().startswith("jobledger ")]
+    lines = [line for line in tail.splitlines() if line.strip().startswith("jobledger ")]
+    return [shlex.split(part) for line in lines for part in line.split(" && ")]
 
 
-def _record(db: str, jobs: int = JOBS, companies: int = 3) -> tuple[JobLedger, dict[str, Job], int]:
-    """Record the demo's batches through the Python API: (ledger, last state per handle, submits)."""
+class Recorded(msgspec.Struct):
+    """What recording the demo through the Python API gave."""
+
+    ledger: JobLedger
+    jobs: dict[str, Job]  # the last state `record` returned, by run handle
+    schedules: dict[str, Schedule]  # the same, by schedule handle
+    submits: int  # Submits of runs (not of schedules)
+    batches: list[list[Command]]
+
+
+def _record(db: str, jobs: int = JOBS, companies: int = 3, seed: int = 7) -> Recorded:
+    """Record the whole demo day, schedules included, through the Python API."""
     ledger = JobLedger(db)
-    last: dict[str, Job] = {}
-    submits = 0
+    result = Recorded(ledger, {}, {}, 0, [])
     # Small batches, so that many runs have commands in a later batch than their Submit.
-    for batch in demo_commands(jobs, companies, 7, START, batch_jobs=25):
-        submits += sum(isinstance(command, Submit) for command in batch)
-        for state in ledger.record(batch):
-            assert isinstance(state, Job)
-            last[state.jobHandle] = state
-    return ledger, last, submits
+    for batch, states in record_demo(ledger.record, jobs, companies, seed, START, batch_jobs=25):
+        result.batches.append(batch)
+        result.submits += sum(isinstance(c, Submit) and not c.schedules for c in batch)
+        for state in states:
+            if isinstance(state, Schedule):
+                result.schedules[state.jobHandle] = state
+            else:
+                result.jobs[state.jobHandle] = state
+    return result
 
 
 def test_the_generator_is_pure_and_its_times_are_ordered() -> None:
@@ -71,7 +93,8 @@ def test_the_generator_is_pure_and_its_times_are_ordered() -> None:
 
 
 def test_the_demo_covers_every_kind_and_ending_and_agrees_with_the_ledger(db: str) -> None:
-    ledger, last, submits = _record(db)
+    recorded = _record(db)
+    ledger, last, submits = recorded.ledger, recorded.jobs, recorded.submits
     try:
         assert submits == JOBS
         jobs = {handle: ledger.get(handle) for handle in last}
@@ -87,7 +110,9 @@ def test_the_demo_covers_every_kind_and_ending_and_agrees_with_the_ledger(db: st
         assert {"success", "warnings", "errors", "fatal", "stopped"} <= set(outcomes)
         live = [job for job in final if job.state in LIVE and not job.deleted]
         assert {job.state for job in live} == LIVE
-        assert 0.04 <= len(live) / len(final) <= 0.2, "about a tenth are still live"
+        unscheduled = [job for job in final if job.scheduleHandle is None]
+        share = sum(job.scheduleHandle is None for job in live) / len(unscheduled)
+        assert 0.04 <= share <= 0.2, "about a tenth of the submitted runs are still live"
         assert any(job.deleted for job in final)
         assert len({job.companyHandle for job in final}) == 3
         assert len({job.serverName for job in final if job.serverName}) >= 3
@@ -117,13 +142,17 @@ def test_the_demo_covers_every_kind_and_ending_and_agrees_with_the_ledger(db: st
 
 def test_the_demo_is_reproducible_and_prints_a_summary(tmp_path: Path) -> None:
     first, second = str(tmp_path / "one.db"), str(tmp_path / "two.db")
-    out_first = ok(first, "demo", "--jobs", str(JOBS), "--companies", "3")
-    out_second = ok(second, "demo", "--jobs", str(JOBS), "--companies", "3")
-    assert _normalised(out_first, first) == _normalised(out_second, second)
+    out_first = ok(first, "demo", "--jobs", str(JOBS), "--companies", "3", "--end", END)
+    out_second = ok(second, "demo", "--jobs", str(JOBS), "--companies", "3", "--end", END)
+    assert out_first.replace(first, "DB") == out_second.replace(second, "DB")
     assert event_count(first) == event_count(second) > JOBS * 8
+    # With the same seed and end, the same ledger, event for event.
+    assert ok(first, "export") == ok(second, "export")
 
     assert f"{JOBS} jobs submitted by 3 companies" in out_first
+    assert "The simulated day runs from 2026-11-27 09:00 to 2026-11-28 09:00 UTC (seed 7)." in out_first
     assert "Jobs by state and outcome:" in out_first and "Per company" in out_first
+    assert "Schedules by trigger state" in out_first
     totals = re.search(r"^total\s+(\d+)\s+(\d+)$", out_first, re.M)
     assert totals is not None
     ledger = JobLedger(first, create=False)
@@ -131,12 +160,15 @@ def test_the_demo_is_reproducible_and_prints_a_summary(tmp_path: Path) -> None:
         runs = sum(1 for _ in ledger.recorder.select_notifications(0, 10**7, topics=[_submitted_topic()]))
     finally:
         ledger.close()
-    assert int(totals.group(1)) == runs, "every run, follow-ons included, is in the summary"
+    assert int(totals.group(1)) == runs, "every run, follow-ons and fired runs included, is in the summary"
 
     other = str(tmp_path / "three.db")
-    assert _normalised(ok(other, "demo", "--jobs", str(JOBS), "--companies", "3", "--seed", "8"), other) != (
-        _normalised(out_first, first)
-    )
+    out_other = ok(other, "demo", "--jobs", str(JOBS), "--companies", "3", "--seed", "8", "--end", END)
+    assert out_other.replace(other, "DB") != out_first.replace(first, "DB")
+    # Without --end the day ends now (and which fire times fall in it depends on the clock).
+    now = str(tmp_path / "now.db")
+    out_now = ok(now, "demo", "--jobs", str(JOBS), "--companies", "3")
+    assert f"{JOBS} jobs submitted by 3 companies" in out_now and "Schedules by trigger state" in out_now
 
 
 def _submitted_topic() -> str:
@@ -147,12 +179,18 @@ def test_the_suggested_commands_run(tmp_path: Path) -> None:
     db = str(tmp_path / "demo.db")
     output = ok(db, "demo", "--jobs", "80")
     commands = _next_commands(output)
-    assert 4 <= len(commands) <= 6
+    assert 6 <= len(commands) <= 8
     names = {args[3] for args in commands}
-    assert {"active", "logs", "show", "history", "details"} <= names
+    assert {"active", "logs", "show", "history", "details", "scheduled", "scheduler"} <= names
+    assert commands[-2:] == [
+        ["jobledger", "--db", db, "scheduled"],
+        ["jobledger", "--db", db, "scheduler", "tick"],
+    ]
     for args in commands:
         assert args[:3] == ["jobledger", "--db", db]
-        assert ok(db, *args[3:]).strip(), f"{shlex.join(args)} printed nothing"
+        printed = ok(db, *args[3:])
+        # A tick prints the runs it fires: none, unless a fire time passed since the demo's last tick.
+        assert printed.strip() or args[3] == "scheduler", f"{shlex.join(args)} printed nothing"
 
 
 def test_a_second_demo_on_the_same_ledger_is_refused(tmp_path: Path) -> None:
@@ -180,3 +218,175 @@ def test_bad_demo_options_are_usage_errors(tmp_path: Path, args: list[str]) -> N
     result = run(db, "demo", *args)
     assert result.exit_code == 2
     assert not Path(db).exists()
+
+
+def _schedule_handles(ledger: JobLedger) -> list[str]:
+    """Every schedule the ledger holds, deleted ones included, read from their first events."""
+    topic = event_topic(Scheduled)
+    handles = []
+    for notification in ledger.recorder.select_notifications(0, 10**7, topics=[topic]):
+        head = ledger.history_head(notification.originator_id)
+        assert isinstance(head, Scheduled)
+        handles.append(head.jobHandle)
+    return handles
+
+
+def test_the_whole_day_is_reproducible_and_puts_schedules_between_the_runs_batches(tmp_path: Path) -> None:
+    first = _record(str(tmp_path / "one.db"))
+    second = _record(str(tmp_path / "two.db"))
+    other = _record(str(tmp_path / "three.db"), seed=8)
+    try:
+        encoded = [msgspec.json.encode(batch) for batch in first.batches]
+        assert encoded == [msgspec.json.encode(batch) for batch in second.batches]
+        assert (first.jobs, first.schedules) == (second.jobs, second.schedules)
+        assert encoded != [msgspec.json.encode(batch) for batch in other.batches]
+
+        # The runs' batches are those of demo_commands, unchanged and in order; the other batches
+        # hold the schedules' commands and those of the runs they fired, in time order.
+        runs = [msgspec.json.encode(batch) for batch in demo_commands(JOBS, 3, 7, START, batch_jobs=25)]
+        known = set(runs)
+        assert [code for code in encoded if code in known] == runs
+        fired = {handle for handle, job in first.jobs.items() if job.scheduleHandle}
+        extra = [
+            command
+            for batch, code in zip(first.batches, encoded, strict=True)
+            if code not in known
+            for command in batch
+        ]
+        assert extra
+        for command in extra:
+            if isinstance(command, Submit):
+                assert command.schedules
+            else:
+                assert isinstance(command, JobCommand)
+                assert isinstance(command, SCHEDULE_COMMANDS) or command.handle in fired
+        times = [command.at for command in extra]
+        assert all(at is not None for at in times)
+        assert times == sorted(times, key=lambda at: at or START)
+        assert {type(command) for command in extra} >= {Submit, Pause, Resume, Delete, Execute, Fire}
+    finally:
+        for recorded in (first, second, other):
+            recorded.ledger.close()
+
+
+def _fire_times(schedule: Schedule, until: datetime) -> tuple[list[datetime], datetime | None]:
+    """The schedule's fire times from its creation up to `until`, and the first after it."""
+    assert schedule.execSchedule is not None
+    times = []
+    moment = next_fire_time(schedule.execSchedule, schedule.timeZone, schedule.submitDate)
+    while moment is not None and moment <= until:
+        times.append(moment)
+        moment = next_fire_time(schedule.execSchedule, schedule.timeZone, moment)
+    return times, moment
+
+
+def test_the_demo_schedules_fire_once_per_due_fire_time(db: str) -> None:
+    recorded = _record(db)
+    ledger = recorded.ledger
+    try:
+        handles = _schedule_handles(ledger)
+        assert sorted(handles) == sorted(recorded.schedules)
+        schedules = {handle: ledger.get(handle) for handle in handles}
+        assert schedules == recorded.schedules, "what record returned is what the ledger holds"
+        final = [s for s in schedules.values() if isinstance(s, Schedule)]
+        assert 15 <= len(final) <= 60
+
+        recurring = [s for s in final if s.execSchedule is not None]
+        one_offs = [s for s in final if s.execTime is not None]
+        assert recurring and one_offs and len(recurring) + len(one_offs) == len(final)
+        rules = {s.execSchedule for s in recurring}
+        assert {"0 0 */4 * * ?", "0 30 2 * * ?", "0 15 10 ? * MON-FRI", "0 * * * *"} <= rules
+        assert len({s.timeZone for s in recurring}) >= 3
+        live = [s for s in final if not s.deleted]
+        paused = [s for s in live if s.triggerState == "Paused"]
+        assert any(s.execSchedule for s in paused) and any(s.execTime for s in paused)
+        end = START + timedelta(milliseconds=DAY_MS)
+        assert any(s.triggerState == "Complete" and s.execTime and s.runCount == 1 for s in one_offs)
+        pending = [s for s in one_offs if s.triggerState == "Normal" and s.nextFireTime]
+        assert any(s.nextFireTime and s.nextFireTime > end for s in pending), "a one-off due after the day"
+        assert sum(s.deleted for s in final) == 1
+
+        histories = {s.jobHandle: ledger.history(s.jobHandle) for s in final}
+        fired_events = [e for history in histories.values() for e in history if isinstance(e, Fired)]
+        ticks = sorted({e.timestamp for e in fired_events if not e.manual})
+        assert len(ticks) == 23, "the scheduler ticked every hour: 10:00 to 08:00 on a day from 09:00"
+        assert all(tick.minute == 0 and tick.second < 10 for tick in ticks)
+        assert sum(e.manual for e in fired_events) == 1, "one schedule was executed by hand"
+        assert 60 <= len(fired_events) <= 400
+
+        for schedule in final:
+            history = histories[schedule.jobHandle]
+            fires = [e for e in history if isinstance(e, Fired)]
+            assert len(fires) == schedule.runCount
+            triggers = [e.fireTime for e in fires if not e.manual]
+            assert len(triggers) == len(set(triggers)), f"{schedule.jobHandle} fired one time twice"
+            for fired in fires:
+                run = ledger.history(fired.runHandle)
+                submitted = run[0]
+                assert isinstance(submitted, Submitted)
+                assert submitted.scheduleHandle == schedule.jobHandle, "the run names its schedule"
+                assert submitted.triggerTime == fired.fireTime and submitted.timestamp == fired.timestamp
+                assert run[-1].timestamp <= end
+            undisturbed = not schedule.deleted and not any(isinstance(e, (Paused, Resumed)) for e in history)
+            if schedule.execSchedule and undisturbed:
+                # Ticked every hour, a schedule fires each of its times once, at the next tick.
+                expected, following = _fire_times(schedule, ticks[-1])
+                assert triggers == expected, schedule.jobHandle
+                assert schedule.nextFireTime == following
+
+        # Paused for hours and resumed: the times missed meanwhile fire once, after the resume.
+        (resumed,) = [h for h, history in histories.items() if any(isinstance(e, Resumed) for e in history)]
+        history = histories[resumed]
+        paused_at = next(e.timestamp for e in history if isinstance(e, Paused))
+        resumed_at = next(e.timestamp for e in history if isinstance(e, Resumed))
+        missed = [e for e in history if isinstance(e, Fired) and paused_at < e.fireTime < resumed_at]
+        assert len(missed) == 1 and missed[0].timestamp > resumed_at
+        assert not any(isinstance(e, Fired) and paused_at < e.timestamp < resumed_at for e in history)
+
+        # The fired runs are driven like the others: started, with progress and detail rows, ended.
+        runs = [job for job in recorded.jobs.values() if job.scheduleHandle]
+        assert len(runs) >= 0.9 * len(fired_events)
+        done = [job for job in runs if job.state == "Done"]
+        assert any(job.outcome == "success" and job.serverName and job.taskProgressArray for job in done)
+        assert {"success", "warnings", "errors"} & {job.outcome for job in done} != {"success"}
+        assert any(isinstance(event, DetailLogged) for event in ledger.history(done[0].jobHandle))
+    finally:
+        ledger.close()
+
+
+def test_the_demo_summarises_its_schedules_and_scheduled_lists_them(tmp_path: Path) -> None:
+    db = str(tmp_path / "demo.db")
+    output = ok(db, "demo", "--jobs", "60", "--companies", "2", "--end", END)
+    assert re.search(r"the \d+ runs their \d+ schedules fired\.$", output.splitlines()[0])
+    part = output.split("Schedules by trigger state", 1)[1].split("Next, try:")[0]
+    rows = {
+        m[1]: [int(n) for n in m.groups()[1:]]
+        for m in re.finditer(
+            r"^(Normal|Paused|Complete|deleted|total)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$", part, re.M
+        )
+    }
+    assert list(rows) == ["Normal", "Paused", "Complete", "deleted", "total"]
+    for state in ("Normal", "Paused", "Complete", "deleted"):
+        assert rows[state][2] > 0, f"no {state} schedule"
+    assert rows["Normal"][0] and rows["Normal"][1] and rows["Paused"][0] and rows["Paused"][1]
+    assert [sum(row[i] for state, row in rows.items() if state != "total") for i in range(4)] == rows["total"]
+    fired = re.search(
+        r"^Runs fired by schedules: (\d+), by 23 hourly scheduler ticks and 1 manual execute;", part, re.M
+    )
+    assert fired is not None and int(fired.group(1)) == rows["total"][3]
+
+    records = json.loads(ok(db, "scheduled", "--format", "json"))
+    assert len(records) == rows["Normal"][2] + rows["Paused"][2]
+    assert {r["triggerState"] for r in records} == {"Normal", "Paused"}
+    assert any(r["execSchedule"] is None for r in records) and any(r["execSchedule"] for r in records)
+    ledger = JobLedger(db, create=False)
+    try:
+        schedules = [ledger.get(handle) for handle in _schedule_handles(ledger)]
+    finally:
+        ledger.close()
+    listed = {
+        s.jobHandle: s.triggerState
+        for s in schedules
+        if isinstance(s, Schedule) and not s.deleted and s.triggerState != "Complete"
+    }
+    assert {r["jobHandle"]: r["triggerState"] for r in records} == listed
