@@ -139,12 +139,22 @@ WRITER = textwrap.dedent(
     while not go.exists():
         time.sleep(0.005)
     appended = 0
+
+    def work() -> None:
+        # A runner does some work between reports; SQLite's lock is not fair, so two writers in
+        # tight loops with nothing between commits take turns in long stretches, not commit by commit.
+        time.sleep(0.001)
+
     for n in range(jobs):
         handle = ledger.submit(who, f"job{n}", payload)
+        work()
         ledger.start(handle, who)
         for percent in (25, 50, 75):
+            work()
             ledger.update_progress(handle, percent)
+        work()
         ledger.log_detail(handle, "UploadSuccess", f"file{n}")
+        work()
         ledger.complete(handle)
         appended += 7
     ledger.close()
