@@ -227,14 +227,15 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     def _append(
         self, conn: sqlite3.Connection, stored_events: Sequence[StoredEvent]
     ) -> tuple[list[int], tuple[int, int, bytes]]:
-        conn.executemany(
-            self.insert_events_statement,
-            [
-                (s.originator_id.hex, s.originator_version, s.topic, s.state)  # type: ignore[union-attr]
-                for s in stored_events
-            ],
-        )
-        last = int(conn.execute(self.select_max_notification_id_statement).fetchone()[0])
+        params = [
+            (s.originator_id.hex, s.originator_version, s.topic, s.state)  # type: ignore[union-attr]
+            for s in stored_events
+        ]
+        if len(params) == 1:  # the common case: one command's event; its rowid comes back free
+            last = conn.execute(self.insert_events_statement, params[0]).lastrowid or 0
+        else:
+            conn.executemany(self.insert_events_statement, params)
+            last = int(conn.execute(self.select_max_notification_id_statement).fetchone()[0])
         positions = list(range(last - len(stored_events) + 1, last + 1))
         head = self._chain_head
         if head is not None and head[0] == positions[0] - 1:
