@@ -14,9 +14,9 @@ import click
 
 from jobledger.cli.main import Config, cli, pass_config
 from jobledger.cli.records import job_record
-from jobledger.cli.render import emit_json, emit_record, emit_table, output_options
+from jobledger.cli.render import emit_json, emit_ndjson, emit_record, emit_table, output_options
 from jobledger.cli.signals import stop_on_signals
-from jobledger.cli.views import progress_bar
+from jobledger.cli.views import progress_bar, short_time
 from jobledger.domain.handles import job_id
 from jobledger.domain.model import Job
 from jobledger.projections import archive, audit
@@ -31,13 +31,12 @@ EXIT_TIMEOUT = 124
 
 def _print_entries(entries: list[Entry], fmt: str, *, header: bool = True) -> None:
     if fmt == "ndjson":
-        for entry in entries:
-            click.echo(archive._encode_line(entry.record()).decode())
+        emit_ndjson(entry.record() for entry in entries)
     else:
         rows = [
             {
                 "position": e.position,
-                "time": str(e.record()["timestamp"])[:19].replace("T", " "),
+                "time": short_time(e.event.timestamp.isoformat()),
                 "event": e.name,
                 "handle": e.handle,
                 "v": e.event.originator_version,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import shlex
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ import click
 from jobledger.cli.main import Config, cli, pass_config
 from jobledger.cli.options import ISO_TIME
 from jobledger.cli.render import emit_table
+from jobledger.cli.views import progress_bar
 from jobledger.domain.batch import Aggregate
 from jobledger.domain.commands import Command, Execute, Fire, Submit
 from jobledger.domain.constants import OUTCOMES
@@ -39,16 +39,6 @@ class Final(NamedTuple):
     @classmethod
     def of(cls, job: Job) -> Final:
         return cls(job.companyHandle, job.state, job.outcome, job.deleted, job.progress)
-
-
-@contextmanager
-def _progress(total: int) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr when it is a terminal; otherwise nothing."""
-    if not sys.stderr.isatty():
-        yield lambda n: None
-        return
-    with click.progressbar(length=total, label="Recording demo jobs", file=sys.stderr) as bar:
-        yield bar.update
 
 
 @contextmanager
@@ -111,7 +101,7 @@ def demo(config: Config, jobs: int, companies: int, seed: int, end: datetime | N
     start = end - timedelta(days=1)
     finals: dict[str, Final] = {}
     schedules = ScheduleTally()
-    with _progress(jobs) as advance, _few_collections():
+    with progress_bar(jobs, "Recording demo jobs") as advance, _few_collections():
         for batch, states in record_demo(ledger.record, jobs, companies, seed, start):
             schedules.add(batch, states, finals)
             last = {state.jobHandle: state for state in states if isinstance(state, Job)}

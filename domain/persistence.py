@@ -27,7 +27,7 @@ from eventsourcing.persistence import (
     Transcoder,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Identifier
 
@@ -248,29 +248,6 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         rows = chain_rows(previous, positions, stored_events)
         conn.executemany(f"INSERT INTO {CHAIN_TABLE} (position, ordinal, link) VALUES (?, ?, ?)", rows)
         return positions, rows[-1]
-
-    def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
-    ) -> Sequence[int] | None:
-        if not stored_events:
-            return []
-        c.executemany(
-            self.insert_events_statement,
-            [
-                (s.originator_id.hex, s.originator_version, s.topic, s.state)  # type: ignore[union-attr]
-                for s in stored_events
-            ],
-        )
-        last: int = self._max_notification_id(c)
-        positions = list(range(last - len(stored_events) + 1, last + 1))
-        c.execute(f"SELECT ordinal, link FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1")
-        row = c.fetchone()
-        previous = (row[0], bytes(row[1])) if row else None
-        c.executemany(
-            f"INSERT INTO {CHAIN_TABLE} (position, ordinal, link) VALUES (?, ?, ?)",
-            chain_rows(previous, positions, stored_events),
-        )
-        return positions
 
     def count_events(self) -> int:
         """How many events are stored."""
