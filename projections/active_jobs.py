@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import msgspec
 
@@ -63,21 +64,46 @@ def apply(row: ActiveJobRow | None, event: DomainEvent) -> ActiveJobRow | None:
     if row is None:
         if not isinstance(event, Submitted):
             return None
-        job = evolve(event, None)
-        return ActiveJobRow(**msgspec.structs.asdict(job))
-    previous = row.progress if row.etaAnchorTime is not None else None
+        return from_job(evolve(event, None), NO_ETA)
     job = evolve(event, row)
-    if job.state == "Done" or job.deleted:
+    if not is_live(job):
         return None
     assert isinstance(job, ActiveJobRow)
     if isinstance(event, ProgressUpdated):
-        eta, anchor_time, anchor_progress = estimate(
-            job.etaAnchorTime, job.etaAnchorProgress, event.timestamp, event.progress, previous
-        )
-        job = msgspec.structs.replace(
-            job, eta=eta, etaAnchorTime=anchor_time, etaAnchorProgress=anchor_progress
-        )
+        job = msgspec.structs.replace(job, **next_eta(eta_of(row), row, event)._asdict())
     return job
+
+
+class Eta(NamedTuple):
+    """A run's ETA and the point its progress rate is measured from."""
+
+    eta: datetime | None
+    etaAnchorTime: datetime | None
+    etaAnchorProgress: int | None
+
+
+NO_ETA = Eta(None, None, None)
+
+
+def eta_of(row: ActiveJobRow) -> Eta:
+    """The ETA fields of a row."""
+    return Eta(row.eta, row.etaAnchorTime, row.etaAnchorProgress)
+
+
+def next_eta(eta: Eta, before: Job, event: ProgressUpdated) -> Eta:
+    """The ETA after a progress point, given the run's state before it."""
+    previous = before.progress if eta.etaAnchorTime is not None else None
+    return Eta(*estimate(eta.etaAnchorTime, eta.etaAnchorProgress, event.timestamp, event.progress, previous))
+
+
+def is_live(job: Job) -> bool:
+    """Whether a run belongs in active_jobs."""
+    return job.state != "Done" and not job.deleted
+
+
+def from_job(job: Job, eta: Eta) -> ActiveJobRow:
+    """The row of a live run from its state and ETA (a rebuild folds the state only once)."""
+    return ActiveJobRow(**msgspec.structs.asdict(job), **eta._asdict())
 
 
 ROW_TYPE = ActiveJobRow

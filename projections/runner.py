@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -19,6 +19,7 @@ from eventsourcing.persistence import Notification
 from jobledger.domain.batch import collector_paused
 from jobledger.domain.events import DomainEvent
 from jobledger.domain.ledger import JobLedger
+from jobledger.projections.bulk import BulkFold, Page
 from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.views import VIEWS, Key, View
 
@@ -87,32 +88,33 @@ class Projector:
             yield list(page)
             after = page[-1].id
 
-    def _pages(
-        self, after: int, stop: int, size: int | None = None
-    ) -> Iterator[list[tuple[int, DomainEvent]]]:
-        """Pages of (position, event) after a position, up to `stop`."""
+    def _pages(self, after: int, stop: int, size: int | None = None) -> Iterator[Page]:
+        """Pages of (position, originator id as hex, event) after a position, up to `stop`."""
         if not self._same_file:
             for page in self._notifications(after, stop):
-                yield [(n.id, self._decode(n)) for n in page]
+                events = [(n.id, self._decode(n)) for n in page]
+                yield [(position, event.originator_id.hex, event) for position, event in events]
             return
         # The views share the ledger's SQLite file: read the events table directly, skipping the
-        # library's Notification objects (most of the cost of reading, when measured).
+        # library's Notification objects (most of the cost of reading, when measured). Our
+        # recorder stores originator ids as hex, which is how the views key runs.
         decode = self.ledger.mapper.decode_state  # type: ignore[attr-defined]
         sql = (
-            "SELECT rowid, topic, state FROM stored_events WHERE rowid > ? AND rowid <= ?"
+            "SELECT rowid, originator_id, topic, state FROM stored_events WHERE rowid > ? AND rowid <= ?"
             " ORDER BY rowid LIMIT ?"
         )
         while after < stop:
             rows = self.db.conn.execute(sql, (after, stop, size or BATCH_SIZE)).fetchall()
             if not rows:
                 return
-            yield [(position, decode(topic, state, position)) for position, topic, state in rows]
+            yield [(at, hexid, decode(topic, state, at)) for at, hexid, topic, state in rows]
             after = rows[-1][0]
 
     def events(self, after: int = 0, stop: int | None = None) -> Iterator[tuple[int, DomainEvent]]:
         """(position, event) in global order after a position, up to `stop` (default: the head)."""
         for page in self._pages(after, self.head() if stop is None else stop):
-            yield from page
+            for position, _, event in page:
+                yield position, event
 
     # --- catching up -------------------------------------------------------------------------
 
@@ -141,15 +143,9 @@ class Projector:
                 break
         return read
 
-    def _apply_batch(self, tables: dict[str, View], batch: Sequence[tuple[int, DomainEvent]]) -> None:
+    def _apply_batch(self, tables: dict[str, View], batch: Page) -> None:
         positions = self.db.positions(tables)
-        classes = [type(event) for _, event in batch]
-        wanted = {cls: any(issubclass(cls, view.events) for view in tables.values()) for cls in set(classes)}
-        # Each event's id as hex once, not once per view (and not at all for events no view folds).
-        hexids = [
-            event.originator_id.hex if wanted[cls] else ""
-            for (_, event), cls in zip(batch, classes, strict=True)
-        ]
+        classes = [type(event) for _, _, event in batch]
         for table, view in tables.items():
             position = positions[table]
             if batch[-1][0] <= position:
@@ -162,7 +158,7 @@ class Projector:
             relevant = {cls: issubclass(cls, view.events) for cls in set(classes)}
             todo = [
                 (key, event)
-                for (nid, event), hexid, cls in zip(batch, hexids, classes, strict=True)
+                for (nid, hexid, event), cls in zip(batch, classes, strict=True)
                 if relevant[cls] and nid > position and (key := key_of(event, hexid))
             ]
             if view.folds_rows and table not in self._complete:
@@ -212,20 +208,17 @@ class Projector:
         token = secrets.token_hex(4)
         aside = {f"{name}{REBUILD_SUFFIX}_{token}": view for name, view in chosen.items()}
         for table, view in aside.items():
-            # Secondary indexes are built once the rows are in: faster than keeping them up to date.
+            # The key and secondary indexes are built once the rows are in: faster than keeping
+            # them up to date row by row.
             self.db.create_table(view, table, indexes=False)
-            self._cache[table] = {}
-            self._cached_at[table] = 0
-            self._complete.add(table)
-        # Nobody reads the new tables yet, so larger transactions cost nothing but save commits.
-        read = self.catch_up(aside, progress=progress, batch_size=REBUILD_BATCH_SIZE)
+        head = self.head()
+        read = self._fold_aside(aside, head, progress)
         with self.db.writing():
             for table, view in aside.items():
                 self.db.create_indexes(view, table)
         with self.db.writing():
             # Events appended while we rebuilt are folded in under the same lock as the swap.
-            head = self.head()
-            for batch in self._pages(min(self.db.positions(aside).values()), head):
+            for batch in self._pages(head, self.head()):
                 self._apply_batch(aside, batch)
                 read += len(batch)
             for table, view in aside.items():
@@ -237,6 +230,39 @@ class Projector:
                 if table in self._complete:
                     self._complete.discard(table)
                     self._complete.add(view.name)
+        return read
+
+    def _fold_aside(self, aside: dict[str, View], head: int, progress: Progress | None) -> int:
+        """Fold every event up to `head` into the new tables; they are at `head` afterwards.
+
+        Detail rows are appended page by page, every other row once at the end, each in
+        transactions of its own, so the ledger's writers are never held up for long.
+        """
+        fold = BulkFold(aside)
+        read = 0
+        with collector_paused(head):
+            for page in self._pages(0, head, REBUILD_BATCH_SIZE):
+                added = fold.fold(page)
+                with self.db.writing():
+                    for table, new_rows in added.items():
+                        self.db.append(aside[table], table, new_rows)
+                read += len(page)
+                if progress is not None:
+                    progress(len(page))
+            folded = fold.rows()
+            for table, rows in folded.items():
+                values = list(rows.values())
+                for start in range(0, len(values), REBUILD_BATCH_SIZE):
+                    with self.db.writing():
+                        self.db.append(aside[table], table, values[start : start + REBUILD_BATCH_SIZE])
+        with self.db.writing():
+            for table in aside:
+                self.db.set_position(table, head)
+        for table, view in aside.items():
+            # The rows serve as the cache of the tables they now fill, complete.
+            self._cache[table] = folded.get(table, {}) if view.folds_rows else {}
+            self._cached_at[table] = head
+            self._complete.add(table)
         return read
 
     # --- verify ------------------------------------------------------------------------------

@@ -100,13 +100,13 @@ batch_sizes = st.integers(min_value=1, max_value=9)
 
 @contextmanager
 def batch_size(size: int) -> Iterator[None]:
-    """The runner reads `size` notifications per batch for a while."""
-    saved = runner.BATCH_SIZE
-    runner.BATCH_SIZE = size
+    """The runner reads `size` notifications per batch (a rebuild too) for a while."""
+    saved = runner.BATCH_SIZE, runner.REBUILD_BATCH_SIZE
+    runner.BATCH_SIZE = runner.REBUILD_BATCH_SIZE = size
     try:
         yield
     finally:
-        runner.BATCH_SIZE = saved
+        runner.BATCH_SIZE, runner.REBUILD_BATCH_SIZE = saved
 
 
 class Player:
