@@ -1,18 +1,20 @@
-"""A rebuild's fold: whole views folded in memory from position 0, their rows written once.
+"""A rebuild's fold: whole views folded in memory from position 0, their rows written as they settle.
 
-Catching up folds each view on its own and writes the changed rows after every batch. Folding
-from empty needs neither:
+Catching up folds each view on its own, and reads back and rewrites rows by key. Folding from
+empty needs neither:
 - each run's state is evolved once per event and serves both job_logs (the state itself) and
   active_jobs (the state plus its ETA, made into a row only if the run is still live at the end);
-- rows that never change once written (detail rows) are handed back page by page, to be appended;
-- every other row is written once, when the fold is done.
-The result is the same as folding each view with its own `apply`, which the property tests check.
+- rows that never change once made (detail rows) are handed back page by page, to be appended;
+- job_logs rows are handed back after each page that touched them, each with a slot (its rowid)
+  of its own, so that a run touched again later overwrites its row in place;
+- every other row (live runs, schedules: few) is handed back once, when the fold is done.
+The result is the same as folding each view with its own `apply`, which the tests check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 from jobledger.domain.events import DomainEvent, JobEvent, ProgressUpdated
 from jobledger.domain.model import Job, evolve
@@ -21,6 +23,20 @@ from jobledger.projections.views import Key, View
 
 # (position, the originator's id as hex, event): what the runner reads from the store.
 Page = Sequence[tuple[int, str, DomainEvent]]
+
+
+class Rows(NamedTuple):
+    """Rows to write to one table; with `slots`, each row goes to (or replaces) that rowid."""
+
+    rows: list[Any]
+    slots: list[int] | None = None
+
+
+class _Plan(NamedTuple):
+    job: bool  # evolves the run's state
+    progress: bool  # moves the run's ETA
+    appended: tuple[tuple[str, Callable[[Any, DomainEvent], Any]], ...]
+    folded: tuple[tuple[View, dict[Key, Any]], ...]
 
 
 class BulkFold:
@@ -42,46 +58,85 @@ class BulkFold:
                 self._appended[table] = view
         self._fold_jobs = self._logs_table is not None or self._active_table is not None
         self._jobs: dict[str, Job] = {}
+        self._slots: dict[str, int] = {}
         self._etas: dict[str, active_jobs.Eta] = {}
+        self._plans: dict[type[DomainEvent], _Plan] = {}
+        self._live: dict[Key, Any] | None = None
 
-    def fold(self, page: Page) -> dict[str, list[Any]]:
-        """Fold one page; return the rows it adds to append-only tables, per table."""
+    def fold(self, page: Page) -> dict[str, Rows]:
+        """Fold one page; return the rows it settles, per table."""
         added: dict[str, list[Any]] = {table: [] for table in self._appended}
-        appended = [(added[table].append, view) for table, view in self._appended.items()]
-        folded = list(self._folded.values())
+        touched: dict[str, None] = {}  # runs this page moved, in order, once each
         jobs = self._jobs
         etas = self._etas
         no_eta = active_jobs.NO_ETA
+        plans = self._plans
         for _, hexid, event in page:
-            if self._fold_jobs and isinstance(event, JobEvent):
+            cls = type(event)
+            plan = plans.get(cls) or self._plan(cls)
+            if plan.job:
                 before = jobs.get(hexid)
-                jobs[hexid] = evolve(event, before)
-                if isinstance(event, ProgressUpdated) and before is not None:
-                    etas[hexid] = active_jobs.next_eta(etas.get(hexid, no_eta), before, event)
-            for add, view in appended:
-                if isinstance(event, view.events):
-                    row = view.apply(None, event)
-                    if row is not None:
-                        add(row)
-            for view, rows in folded:
-                if isinstance(event, view.events) and (key := view.key(event, hexid)) is not None:
+                jobs[hexid] = evolve(event, before)  # type: ignore[arg-type]
+                touched[hexid] = None
+                if plan.progress and before is not None:
+                    etas[hexid] = active_jobs.next_eta(etas.get(hexid, no_eta), before, event)  # type: ignore[arg-type]
+            for table, apply in plan.appended:
+                row = apply(None, event)
+                if row is not None:
+                    added[table].append(row)
+            for view, rows in plan.folded:
+                if (key := view.key(event, hexid)) is not None:
                     row = view.apply(rows.get(key), event)
                     if row is None:
                         rows.pop(key, None)
                     else:
                         rows[key] = row
-        return added
+        settled = {table: Rows(rows) for table, rows in added.items()}
+        if self._logs_table is not None:
+            slots = self._slots
+            settled[self._logs_table] = Rows(
+                [jobs[hexid] for hexid in touched],
+                [slots.setdefault(hexid, len(slots) + 1) for hexid in touched],
+            )
+        return settled
+
+    def _plan(self, cls: type[DomainEvent]) -> _Plan:
+        """What an event of this class touches, worked out once per class."""
+        plan = _Plan(
+            job=self._fold_jobs and issubclass(cls, JobEvent),
+            progress=issubclass(cls, ProgressUpdated),
+            appended=tuple(
+                (table, view.apply) for table, view in self._appended.items() if issubclass(cls, view.events)
+            ),
+            folded=tuple(
+                (view, rows) for view, rows in self._folded.values() if issubclass(cls, view.events)
+            ),
+        )
+        self._plans[cls] = plan
+        return plan
+
+    def rest(self) -> dict[str, Rows]:
+        """Once every page is folded: the rows of the tables not written page by page."""
+        rest = {table: Rows(list(rows.values())) for table, (_, rows) in self._folded.items()}
+        if self._active_table is not None:
+            rest[self._active_table] = Rows(list(self._live_rows().values()))
+        return rest
 
     def rows(self) -> dict[str, dict[Key, Any]]:
-        """The rows of every table that is not append-only, once every page is folded."""
+        """Once every page is folded: every row of every table that folds rows, by key."""
         result = {table: rows for table, (_, rows) in self._folded.items()}
         if self._logs_table is not None:
             result[self._logs_table] = {(hexid,): job for hexid, job in self._jobs.items()}
         if self._active_table is not None:
+            result[self._active_table] = self._live_rows()
+        return result
+
+    def _live_rows(self) -> dict[Key, Any]:
+        if self._live is None:
             no_eta = active_jobs.NO_ETA
-            result[self._active_table] = {
+            self._live = {
                 (hexid,): active_jobs.from_job(job, self._etas.get(hexid, no_eta))
                 for hexid, job in self._jobs.items()
                 if active_jobs.is_live(job)
             }
-        return result
+        return self._live

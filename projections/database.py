@@ -26,6 +26,17 @@ BUSY_TIMEOUT_MS = 30_000
 _IN_CHUNK = 500
 
 
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode=WAL")
+    # Views can always be rebuilt from the events, and a view's rows and position commit
+    # together: after a power cut they are at worst an earlier, consistent position.
+    # So this connection skips the fsync per commit (the ledger's own writes keep FULL).
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
 class ViewsDatabase:
     """The SQLite file holding the views (the ledger's own file when the store is SQLite)."""
 
@@ -33,19 +44,22 @@ class ViewsDatabase:
         if Path(path).is_dir():
             raise StoreError(f"views path {path} is a directory; give a file path")
         try:
-            self.conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            # Views can always be rebuilt from the events, and a view's rows and position commit
-            # together: after a power cut they are at worst an earlier, consistent position.
-            # So this connection skips the fsync per commit (the ledger's own writes keep FULL).
-            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn = _connect(path)
         except sqlite3.DatabaseError as err:
             raise StoreError(f"cannot open views database {path}: {err}") from None
         self.path = path
         self.db = sqlite_utils.Database(self.conn)
         self._check_store(store_identity)
         self._ensure_positions()
+
+    @classmethod
+    def reopen(cls, path: str) -> ViewsDatabase:
+        """Another connection to views already opened (and so checked) elsewhere."""
+        views = object.__new__(cls)
+        views.conn = _connect(path)
+        views.path = path
+        views.db = sqlite_utils.Database(views.conn)
+        return views
 
     def close(self) -> None:
         """Close the connection."""
@@ -180,12 +194,19 @@ class ViewsDatabase:
             where = " AND ".join(f"[{c}] = ?" for c in view.key_columns)
             self.conn.executemany(f"DELETE FROM [{table}] WHERE {where}", deletes)
 
-    def append(self, view: View, table: str, rows: Iterable[Any]) -> None:
-        """Insert new rows (a rebuild's, into a table without its key index yet)."""
+    def append(self, view: View, table: str, rows: Sequence[Any], slots: Sequence[int] | None = None) -> None:
+        """Write a rebuild's rows into a table that has no key index yet: appended, or each into
+        its slot (rowid), replacing what an earlier write put there."""
         columns = ", ".join(f"[{c}]" for c in view.codec.columns)
         marks = ", ".join("?" * len(view.codec.columns))
         encode = view.codec.encode
-        self.conn.executemany(f"INSERT INTO [{table}] ({columns}) VALUES ({marks})", map(encode, rows))
+        if slots is None:
+            self.conn.executemany(f"INSERT INTO [{table}] ({columns}) VALUES ({marks})", map(encode, rows))
+        else:
+            self.conn.executemany(
+                f"INSERT OR REPLACE INTO [{table}] (rowid, {columns}) VALUES (?, {marks})",
+                [(slot, *encode(row)) for slot, row in zip(slots, rows, strict=True)],
+            )
 
     def rows(self, table: str) -> list[tuple[Any, ...]]:
         """Every stored row of a table, in key order."""

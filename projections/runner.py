@@ -22,6 +22,7 @@ from jobledger.domain.ledger import JobLedger
 from jobledger.projections.bulk import BulkFold, Page
 from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.views import VIEWS, Key, View
+from jobledger.projections.writer import open_writer
 
 BATCH_SIZE = 2000
 REBUILD_BATCH_SIZE = 10_000
@@ -214,9 +215,6 @@ class Projector:
         head = self.head()
         read = self._fold_aside(aside, head, progress)
         with self.db.writing():
-            for table, view in aside.items():
-                self.db.create_indexes(view, table)
-        with self.db.writing():
             # Events appended while we rebuilt are folded in under the same lock as the swap.
             for batch in self._pages(head, self.head()):
                 self._apply_batch(aside, batch)
@@ -233,34 +231,26 @@ class Projector:
         return read
 
     def _fold_aside(self, aside: dict[str, View], head: int, progress: Progress | None) -> int:
-        """Fold every event up to `head` into the new tables; they are at `head` afterwards.
-
-        Detail rows are appended page by page, every other row once at the end, each in
-        transactions of its own, so the ledger's writers are never held up for long.
-        """
+        """Fold every event up to `head` into the new tables, then index them; they are at `head`."""
         fold = BulkFold(aside)
         read = 0
-        with collector_paused(head):
-            for page in self._pages(0, head, REBUILD_BATCH_SIZE):
-                added = fold.fold(page)
-                with self.db.writing():
-                    for table, new_rows in added.items():
-                        self.db.append(aside[table], table, new_rows)
-                read += len(page)
-                if progress is not None:
-                    progress(len(page))
-            folded = fold.rows()
-            for table, rows in folded.items():
-                values = list(rows.values())
-                for start in range(0, len(values), REBUILD_BATCH_SIZE):
-                    with self.db.writing():
-                        self.db.append(aside[table], table, values[start : start + REBUILD_BATCH_SIZE])
-        with self.db.writing():
-            for table in aside:
-                self.db.set_position(table, head)
+        writer = open_writer(self.db, aside, head)
+        try:
+            with collector_paused(head):
+                for page in self._pages(0, head, REBUILD_BATCH_SIZE):
+                    writer.write(fold.fold(page))
+                    read += len(page)
+                    if progress is not None:
+                        progress(len(page))
+                writer.write(fold.rest())
+                # Made while the writer finishes (and with the collector still paused).
+                cache = fold.rows()
+            writer.finish(head)
+        finally:
+            writer.close()
         for table, view in aside.items():
             # The rows serve as the cache of the tables they now fill, complete.
-            self._cache[table] = folded.get(table, {}) if view.folds_rows else {}
+            self._cache[table] = cache.get(table, {}) if view.folds_rows else {}
             self._cached_at[table] = head
             self._complete.add(table)
         return read
