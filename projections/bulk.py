@@ -7,7 +7,9 @@ empty needs neither:
 - rows that never change once made (detail rows) are handed back page by page, to be appended;
 - job_logs rows are handed back after each page that touched them, each with a slot (its rowid)
   of its own, so that a run touched again later overwrites its row in place;
-- every other row (live runs, schedules: few) is handed back once, when the fold is done.
+- every other row (live runs, schedules: few) is handed back once, when the fold is done;
+- the state of a run once done is kept packed (MessagePack, an array of its values), a quarter
+  of its memory as objects.
 The result is the same as folding each view with its own `apply`, which the tests check.
 """
 
@@ -16,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+import msgspec
+
 from jobledger.domain.events import DomainEvent, JobEvent, ProgressUpdated
 from jobledger.domain.model import Job, evolve
 from jobledger.projections import active_jobs, job_logs
@@ -23,6 +27,22 @@ from jobledger.projections.views import Key, View
 
 # (position, the originator's id as hex, event): what the runner reads from the store.
 Page = Sequence[tuple[int, str, DomainEvent]]
+
+
+class _PackedJob(Job, frozen=True, kw_only=True, gc=False, array_like=True):
+    """A Job stored as an array of its values: without the field names, half the bytes."""
+
+
+_encode = msgspec.msgpack.Encoder().encode
+_decode_packed = msgspec.msgpack.Decoder(_PackedJob).decode
+
+
+def _pack(job: Job) -> bytes:
+    return _encode(msgspec.structs.astuple(job))
+
+
+def _unpack(packed: bytes) -> Job:
+    return Job(**msgspec.structs.asdict(_decode_packed(packed)))
 
 
 class Rows(NamedTuple):
@@ -57,11 +77,12 @@ class BulkFold:
             else:
                 self._appended[table] = view
         self._fold_jobs = self._logs_table is not None or self._active_table is not None
-        self._jobs: dict[str, Job] = {}
+        # Every run's state by id; a run once done is kept packed, as only a deletion can still
+        # touch it.
+        self._jobs: dict[str, Job | bytes] = {}
         self._slots: dict[str, int] = {}
         self._etas: dict[str, active_jobs.Eta] = {}
         self._plans: dict[type[DomainEvent], _Plan] = {}
-        self._live: dict[Key, Any] | None = None
 
     def fold(self, page: Page) -> dict[str, Rows]:
         """Fold one page; return the rows it settles, per table."""
@@ -75,7 +96,8 @@ class BulkFold:
             cls = type(event)
             plan = plans.get(cls) or self._plan(cls)
             if plan.job:
-                before = jobs.get(hexid)
+                stored = jobs.get(hexid)
+                before = _unpack(stored) if isinstance(stored, bytes) else stored
                 jobs[hexid] = evolve(event, before)  # type: ignore[arg-type]
                 touched[hexid] = None
                 if plan.progress and before is not None:
@@ -98,6 +120,11 @@ class BulkFold:
                 [jobs[hexid] for hexid in touched],
                 [slots.setdefault(hexid, len(slots) + 1) for hexid in touched],
             )
+        for hexid in touched:
+            job = jobs[hexid]
+            if not isinstance(job, bytes) and job.state == "Done":
+                jobs[hexid] = _pack(job)
+                etas.pop(hexid, None)
         return settled
 
     def _plan(self, cls: type[DomainEvent]) -> _Plan:
@@ -119,24 +146,12 @@ class BulkFold:
         """Once every page is folded: the rows of the tables not written page by page."""
         rest = {table: Rows(list(rows.values())) for table, (_, rows) in self._folded.items()}
         if self._active_table is not None:
-            rest[self._active_table] = Rows(list(self._live_rows().values()))
-        return rest
-
-    def rows(self) -> dict[str, dict[Key, Any]]:
-        """Once every page is folded: every row of every table that folds rows, by key."""
-        result = {table: rows for table, (_, rows) in self._folded.items()}
-        if self._logs_table is not None:
-            result[self._logs_table] = {(hexid,): job for hexid, job in self._jobs.items()}
-        if self._active_table is not None:
-            result[self._active_table] = self._live_rows()
-        return result
-
-    def _live_rows(self) -> dict[Key, Any]:
-        if self._live is None:
             no_eta = active_jobs.NO_ETA
-            self._live = {
-                (hexid,): active_jobs.from_job(job, self._etas.get(hexid, no_eta))
-                for hexid, job in self._jobs.items()
-                if active_jobs.is_live(job)
-            }
-        return self._live
+            rest[self._active_table] = Rows(
+                [
+                    active_jobs.from_job(job, self._etas.get(hexid, no_eta))
+                    for hexid, job in self._jobs.items()
+                    if not isinstance(job, bytes) and active_jobs.is_live(job)
+                ]
+            )
+        return rest

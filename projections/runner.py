@@ -60,9 +60,6 @@ class Projector:
         self.db = views
         self._decode = cast(Callable[[Notification], DomainEvent], ledger.mapper.to_domain_event)
         self._same_file = views.path == ledger.db
-        # Tables whose every row is in the cache (built from empty by this projector), so keys
-        # missing from the cache need not be looked up.
-        self._complete: set[str] = set()
         for view in VIEWS.values():
             self.db.ensure_table(view, view.name)
         # Rows this projector wrote, per table, valid at the position noted beside them; dropped
@@ -154,7 +151,6 @@ class Projector:
             cache = self._cache.setdefault(table, {})
             if self._cached_at.get(table) != position:
                 cache.clear()
-                self._complete.discard(table)
             key_of = view.key
             relevant = {cls: issubclass(cls, view.events) for cls in set(classes)}
             todo = [
@@ -162,7 +158,7 @@ class Projector:
                 for (nid, hexid, event), cls in zip(batch, classes, strict=True)
                 if relevant[cls] and nid > position and (key := key_of(event, hexid))
             ]
-            if view.folds_rows and table not in self._complete:
+            if view.folds_rows:
                 missing = list({key for key, _ in todo if key not in cache})
                 if missing:
                     cache.update(self.db.load(view, table, missing))
@@ -175,7 +171,6 @@ class Projector:
             if view.folds_rows:
                 if len(cache) > CACHE_LIMIT:
                     cache.clear()
-                    self._complete.discard(table)
                 cache.update(changed)
                 self._cached_at[table] = batch[-1][0]
 
@@ -225,9 +220,6 @@ class Projector:
                 self._cache[view.name] = self._cache.pop(table, {})
                 if table in self._cached_at:
                     self._cached_at[view.name] = self._cached_at.pop(table)
-                if table in self._complete:
-                    self._complete.discard(table)
-                    self._complete.add(view.name)
         return read
 
     def _fold_aside(self, aside: dict[str, View], head: int, progress: Progress | None) -> int:
@@ -243,16 +235,9 @@ class Projector:
                     if progress is not None:
                         progress(len(page))
                 writer.write(fold.rest())
-                # Made while the writer finishes (and with the collector still paused).
-                cache = fold.rows()
             writer.finish(head)
         finally:
             writer.close()
-        for table, view in aside.items():
-            # The rows serve as the cache of the tables they now fill, complete.
-            self._cache[table] = cache.get(table, {}) if view.folds_rows else {}
-            self._cached_at[table] = head
-            self._complete.add(table)
         return read
 
     # --- verify ------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ HISTORIES = {
         logged(4, 125),
         deleted(5, 130),
     ],
+    "deleted after it was done": [submitted(), started(), logged(3, 90), completed(4, 100), deleted(5, 200)],
     "asked to stop, still live": [submitted(), started(), progressed(3, 90, 5), stop_requested(4, 100)],
     "submitted only": [submitted()],
 }
@@ -77,14 +78,10 @@ def bulk_rows(events: list[DomainEvent], page_size: int) -> dict[str, dict[Key, 
     for start in range(0, len(page), page_size):
         write(fold.fold(page[start : start + page_size]))
     write(fold.rest())
-    written = {
+    return {
         name: {VIEWS[name].row_key(VIEWS[name].codec.encode(row)): row for row in rows.values()}
         for name, rows in tables.items()
     }
-    # What the rebuild keeps as its cache is what it wrote.
-    for name, rows in fold.rows().items():
-        assert rows == written[name]
-    return written
 
 
 @pytest.mark.parametrize("name", HISTORIES)
@@ -111,7 +108,7 @@ def test_the_one_pass_fold_keeps_a_live_run_in_active_jobs_with_its_eta() -> Non
 def test_the_one_pass_fold_of_one_view_alone_leaves_out_the_others() -> None:
     fold = BulkFold({"aside": VIEWS["active_jobs"]})
     assert fold.fold([(1, submitted().originator_id.hex, submitted())]) == {}
-    assert list(fold.rest()) == list(fold.rows()) == ["aside"]
+    assert list(fold.rest()) == ["aside"]
     assert len(fold.rest()["aside"].rows) == 1
 
 

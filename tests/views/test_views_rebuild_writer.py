@@ -34,7 +34,7 @@ def test_a_rebuild_written_from_a_child_process_gives_the_views_of_a_plain_fold(
     assert stored_rows(projector.db) == caught_up == folded_rows(projector)
     assert projector.db.positions(VIEWS) == dict.fromkeys(VIEWS, head)
     assert projector.verify() == []
-    # The rows it folded serve as its cache: a catch-up after new events builds on them.
+    # A catch-up after new events reads back the rows it folds them into.
     busy_ledger(job_ledger, 3)
     assert projector.catch_up() > 0
     assert stored_rows(projector.db) == folded_rows(projector)
