@@ -258,7 +258,7 @@ class JobLedger(Application[UUID]):
 
     def _record_batch(self, commands: Sequence[Command]) -> tuple[list[Aggregate], Batch]:
         for attempt in (1, 2):
-            batch = Batch(self, fresh=attempt == 2, optimistic=len(commands) > 1)
+            batch = Batch(self, fresh=attempt == 2)
             try:
                 results = [batch.apply(index, command) for index, command in enumerate(commands)]
             except RuleError:

@@ -145,6 +145,27 @@ def test_two_submits_of_one_name_in_the_same_second_get_distinct_handles(ledger:
     assert ledger.get(second).originalName == "nightly"
 
 
+def test_a_name_taken_by_another_writer_in_the_same_second_gets_the_next_counter(db: str) -> None:
+    # The second writer has never seen the first run: it trusts the handle to be free, the
+    # append fails on the store's uniqueness, and it decides again with the store read.
+    first_writer, second_writer = JobLedger(db), JobLedger(db)
+    try:
+        first = submit(first_writer)
+        second = submit(second_writer)
+        submit(first_writer, "weekly", exec_schedule="0 0 3 ? * MON")
+        with pytest.raises(RuleError, match="already has a schedule named 'weekly'"):
+            submit(second_writer, "weekly", exec_schedule="0 0 4 ? * MON")
+        assert (first, second) == (
+            "acme||nightly_2026-01-01-09:00:00",
+            "acme||nightly_2026-01-01-09:00:00-2",
+        )
+        assert second_writer.get(second).name == "nightly_2026-01-01-09:00:00-2"
+        assert second_writer.event_count() == 3
+    finally:
+        first_writer.close()
+        second_writer.close()
+
+
 def test_a_deleted_job_keeps_its_history_and_can_still_be_read(ledger: JobLedger) -> None:
     handle = submit(ledger)
     ledger.start(handle, "srv1", at=at(1))
