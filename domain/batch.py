@@ -108,7 +108,8 @@ class Batch:
         self.fresh = fresh
         self.used_cache: set[UUID] = set()
         self.created_runs: list[str] = []  # runs a schedule fired or executed in this batch
-        self.states: dict[UUID, Aggregate] = {}
+        # By handle: a string's hash is cached, a UUID's is computed in Python on every lookup.
+        self.states: dict[str, Aggregate] = {}
         self.events: list[DomainEvent] = []
         self.claims: dict[UUID, IdempotencyKeyClaimed] = {}
 
@@ -133,7 +134,7 @@ class Batch:
     # --- state -------------------------------------------------------------------------------
 
     def _state(self, handle: str, company: str | None) -> Aggregate:
-        state = self.states.get(job_id(handle))
+        state = self.states.get(handle)
         if state is None:
             state, cached = self.ledger._cached_or_load(handle, company, fresh=self.fresh)
             if cached:
@@ -144,7 +145,7 @@ class Batch:
         return state
 
     def _exists(self, handle: str) -> bool:
-        if job_id(handle) in self.states:
+        if handle in self.states:
             return True
         if not self.fresh:
             # A first attempt trusts new handles to be free (a read of the store costs about 36 us
@@ -154,7 +155,7 @@ class Batch:
         return self.ledger._exists(handle)
 
     def _add(self, state: Aggregate, new_events: Sequence[DomainEvent]) -> Aggregate:
-        self.states[state.id] = state
+        self.states[state.jobHandle] = state
         self.events.extend(new_events)
         return state
 
@@ -244,7 +245,7 @@ class Batch:
             follow_on_of=follow_on_of,
         )
         job = evolve(new_events[0], None)
-        self.states[job.id] = job
+        self.states[job.jobHandle] = job
         if emit:
             self.events.extend(new_events)
         return job, new_events
@@ -299,7 +300,7 @@ class Batch:
                         f"idempotency key {command.idempotency_key!r} was used for a different"
                         f" request (job {claim.jobHandle}); use a new key for a new request"
                     )
-                return self.states.get(job_id(claim.jobHandle)) or self.ledger._load(claim.jobHandle, company)
+                return self.states.get(claim.jobHandle) or self.ledger._load(claim.jobHandle, company)
         created: Aggregate
         if command.schedules:
             created = self._schedule(command, company, payload, at)

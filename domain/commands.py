@@ -133,7 +133,29 @@ class Fire(JobCommand, frozen=True, kw_only=True):
 
 def decide(command: JobCommand, job: Job, at: datetime) -> list[JobEvent]:
     """The events a command on an existing run produces, or a RuleError."""
+    # The commands a runner sends most come first: each case is an isinstance check.
     match command:
+        case LogDetail():
+            return decide_log(
+                job,
+                command.log_type,
+                command.message,
+                at,
+                asset_name=command.asset_name,
+                asset_type=command.asset_type,
+                asset_handle=command.asset_handle,
+                aux=command.aux,
+            )
+        case UpdateProgress():
+            return decide_progress(job, command.percent, command.message, command.tasks, at, command.server)
+        case Start():
+            return decide_start(job, command.server, command.total_size, at)
+        case Complete():
+            return decide_complete(job, command.fatal, command.message, command.counters, at)
+        case RequestStop():
+            return decide_stop(job, command.requested_by, command.reason, at)
+        case Delete():
+            return decide_delete(job, command.requested_by, at)
         case Pause() | Resume():
             verb = "pause" if isinstance(command, Pause) else "resume"
             where = (
@@ -147,27 +169,6 @@ def decide(command: JobCommand, job: Job, at: datetime) -> list[JobEvent]:
             raise ScheduleRuleError(
                 f"cannot execute run {job.jobHandle}: execute acts on schedules; submit the job again"
             )
-        case Start():
-            return decide_start(job, command.server, command.total_size, at)
-        case UpdateProgress():
-            return decide_progress(job, command.percent, command.message, command.tasks, at, command.server)
-        case LogDetail():
-            return decide_log(
-                job,
-                command.log_type,
-                command.message,
-                at,
-                asset_name=command.asset_name,
-                asset_type=command.asset_type,
-                asset_handle=command.asset_handle,
-                aux=command.aux,
-            )
-        case RequestStop():
-            return decide_stop(job, command.requested_by, command.reason, at)
-        case Complete():
-            return decide_complete(job, command.fatal, command.message, command.counters, at)
-        case Delete():
-            return decide_delete(job, command.requested_by, at)
     raise TypeError(f"unknown command {type(command).__name__}")
 
 

@@ -7,6 +7,7 @@ and decides once more, so a rule that the other writer's events broke is reporte
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -16,6 +17,8 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 
+from . import appender
+from .appender import AppendConflict, AppenderFailed, ChildAppender
 from .batch import Aggregate, Batch, collector_paused, fold_any
 from .commands import (
     Command,
@@ -71,6 +74,9 @@ class JobLedger(Application[UUID]):
         # Recently written jobs, so a runner's next command need not read the store. A stale
         # entry is harmless: its next append conflicts and the job is reloaded.
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+        # A child process that appends large batches (domain/appender.py), started by the first.
+        self._bulk: ChildAppender | None = None
+        self._bulk_lock = threading.Lock()
 
     # --- commands ------------------------------------------------------------------------
 
@@ -257,11 +263,34 @@ class JobLedger(Application[UUID]):
             return self._record_batch(commands)[0]
 
     def _record_batch(self, commands: Sequence[Command]) -> tuple[list[Aggregate], Batch]:
+        if not self._bulk_wanted(len(commands)):
+            return self._decide_and_append(commands, None)
+        with self._bulk_lock:  # one batch at a time through the appender
+            if self._bulk is None:
+                self._bulk = ChildAppender(*self.recorder.bulk_target())  # type: ignore[attr-defined]
+            try:
+                return self._decide_and_append(commands, self._bulk)
+            except StoreError:
+                self._close_bulk()  # a fresh appender for the next batch
+                raise
+            finally:
+                self.recorder.forget_chain_head()  # type: ignore[attr-defined]  # the child moved it
+
+    def _decide_and_append(
+        self, commands: Sequence[Command], bulk: ChildAppender | None
+    ) -> tuple[list[Aggregate], Batch]:
         for attempt in (1, 2):
             batch = Batch(self, fresh=attempt == 2)
+            streaming = _Streaming(bulk, self.mapper) if bulk is not None else None
             try:
-                results = [batch.apply(index, command) for index, command in enumerate(commands)]
+                results = []
+                for index, command in enumerate(commands):
+                    results.append(batch.apply(index, command))
+                    if streaming is not None:
+                        streaming.feed(batch.events)
             except RuleError:
+                if bulk is not None:
+                    bulk.rollback()
                 if attempt == 1 and batch.used_cache:
                     # Decided on a cached state another writer may have moved on: read and decide again.
                     for uuid in batch.used_cache:
@@ -269,11 +298,14 @@ class JobLedger(Application[UUID]):
                     continue
                 raise
             try:
-                self._append(batch.events)
+                if streaming is not None:
+                    streaming.finish(batch.events)
+                else:
+                    self._append(batch.events)
             except IntegrityError:
                 # Another writer appended to one of these jobs (or took a handle) meanwhile.
-                for uuid in batch.states:
-                    self._cache.pop(uuid, None)
+                for state in batch.states.values():
+                    self._cache.pop(state.id, None)
                 if attempt == 2:
                     raise ConcurrencyError(
                         "another writer kept changing these jobs; try the command again"
@@ -284,10 +316,25 @@ class JobLedger(Application[UUID]):
             return results, batch
         raise AssertionError("unreachable")
 
+    def _bulk_wanted(self, commands: int) -> bool:
+        """Whether a batch this large goes through the bulk appender (SQLite, plain encoding)."""
+        return (
+            commands >= appender.BULK_APPEND_AT
+            and hasattr(self.recorder, "bulk_target")
+            and not (self.mapper.cipher or self.mapper.compressor)
+        )
+
+    def _close_bulk(self) -> None:
+        if self._bulk is not None:
+            self._bulk.close()
+            self._bulk = None
+
     # --- queries -------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the store's connections."""
+        """Close the store's connections (and stop the bulk appender, if one was started)."""
+        with self._bulk_lock:
+            self._close_bulk()
         close_writer = getattr(self.recorder, "close_writer", None)
         if close_writer is not None:
             close_writer()
@@ -427,3 +474,37 @@ class JobLedger(Application[UUID]):
         self._cache.move_to_end(state.id)
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
+
+
+class _Streaming:
+    """Hands a batch's events to a bulk appender as they are decided, a chunk at a time."""
+
+    CHUNK = 2000
+
+    def __init__(self, bulk: ChildAppender, mapper: Any) -> None:
+        self._bulk = bulk
+        self._to_row = mapper.to_row
+        self._sent = 0
+
+    def feed(self, events: Sequence[DomainEvent]) -> None:
+        """The batch's events so far (earlier ones never change); sends a full chunk."""
+        if len(events) - self._sent >= self.CHUNK:
+            self._send(events)
+
+    def finish(self, events: Sequence[DomainEvent]) -> None:
+        """Send the rest and commit; IntegrityError if another writer got there first."""
+        self._send(events)
+        try:
+            self._bulk.commit()
+        except AppendConflict as err:
+            raise IntegrityError(str(err)) from None
+        except AppenderFailed as err:
+            raise StoreError(f"cannot append the batch: {err}") from None
+
+    def _send(self, events: Sequence[DomainEvent]) -> None:
+        to_row = self._to_row
+        try:
+            self._bulk.send([to_row(event) for event in events[self._sent :]])
+        except AppenderFailed as err:
+            raise StoreError(f"cannot append the batch: {err}") from None
+        self._sent = len(events)

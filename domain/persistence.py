@@ -31,7 +31,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Identifier
 
-from .chain import GENESIS, link
+from .chain import CHAIN_TABLE, GENESIS, link
 from .errors import StoreError, UndecodableEventError
 from .events import EVENT_TYPES, DomainEvent, ProgressUpdated
 from .schedule_events import SCHEDULE_EVENT_TYPES
@@ -97,6 +97,16 @@ class MsgspecMapper(Mapper[UUID]):
             state=state,
         )
 
+    def to_row(self, domain_event: DomainEvent) -> tuple[str, int, str, bytes]:
+        """The event as our SQLite recorder stores it: (id as hex, version, topic, state). Only
+        with no cipher or compressor configured (the ledger checks)."""
+        return (
+            domain_event.originator_id.hex,
+            domain_event.originator_version,
+            self._topics[type(domain_event)],
+            self._encode(domain_event),
+        )
+
     def decode_state(self, topic: str, state: bytes, position: int | None = None) -> DomainEvent:
         """Decode stored bytes of a topic (no cipher or compressor is configured here)."""
         try:
@@ -132,7 +142,6 @@ class MsgspecMapper(Mapper[UUID]):
         return msgspec.convert(data, type=cls)
 
 
-CHAIN_TABLE = "event_chain"
 ChainRow = tuple[int, int, bytes]  # (position, ordinal, link)
 
 
@@ -197,6 +206,15 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 timeout=pool.lock_timeout or SQLITE_LOCK_TIMEOUT_SECONDS,
             )
         return self._writer
+
+    def bulk_target(self) -> tuple[str, str]:
+        """(database name, events table) for a bulk appender of our own (domain/appender.py)."""
+        return self.datastore.pool.db_name, self.events_table_name
+
+    def forget_chain_head(self) -> None:
+        """Re-read the chain's head at the next append (someone else appended meanwhile)."""
+        with self._writer_lock:
+            self._chain_head = None
 
     def close_writer(self) -> None:
         """Close the append connection (reopened on the next append)."""

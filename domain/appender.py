@@ -1,0 +1,197 @@
+"""Appends a large batch from a child process while the ledger is still deciding it (SQLite only).
+
+`JobLedger.record` decides every command before anything is stored. For a large batch that is
+Python work (deciding, encoding) followed by SQLite work (inserting the events and their chain
+links, hashing the links); in one process the two run one after the other, and a writer thread
+cannot overlap them (the GIL: the thread waits for it after every row). So from BULK_APPEND_AT
+commands on, the ledger streams the encoded rows of the events decided so far to this module,
+run as a child process with a connection of its own, which inserts them in one open transaction:
+the deciding and the storing use both cores. The child imports only sqlite3, msgspec and the
+chain, so it starts in a few hundredths of a second.
+
+The batch stays all-or-nothing: the child commits only when the ledger has decided the last
+command and says so, and rolls back when a rule breaks. A uniqueness failure (another writer got
+there first) is reported at the commit, so the ledger decides again, exactly as in-process.
+
+The child stays for the ledger's next large batch and stops when the ledger closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import re
+import sqlite3
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from itertools import count
+from typing import BinaryIO, TextIO
+
+import msgspec
+
+from .chain import CHAIN_TABLE, GENESIS, link_bytes
+
+BULK_APPEND_AT = 10_000  # commands; below this, starting the child costs more than it saves
+BUSY_SECONDS = 30
+
+# An event as the SQLite recorder stores it: (originator id as hex, version, topic, state).
+StoredRow = tuple[str, int, str, bytes]
+# A frame: rows to insert, or "commit" / "rollback".
+_Message = list[StoredRow] | str
+_LENGTH = struct.Struct("<Q")  # each frame is its length, then its MessagePack bytes
+_QUEUED_FRAMES = 64
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class AppendConflict(Exception):
+    """The store's uniqueness refused a row: another writer appended to one of these aggregates."""
+
+
+class AppenderFailed(Exception):
+    """The child could not append (its one-line reason), or stopped."""
+
+
+class ChildAppender:
+    """The ledger's side: starts the child, streams rows, commits or rolls back."""
+
+    def __init__(self, db_name: str, events_table: str) -> None:
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", __name__, db_name, events_table],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self._encode = msgspec.msgpack.Encoder().encode
+        # Frames go through a thread: writing to a full pipe blocks, and a thread blocked in a
+        # write holds no GIL, so the ledger goes on deciding while the child catches up.
+        self._frames: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUED_FRAMES)
+        self._broken = False
+        self._feeder = threading.Thread(target=self._feed, name="jobledger-bulk-feeder", daemon=True)
+        self._feeder.start()
+
+    def send(self, rows: Sequence[StoredRow]) -> None:
+        """Insert these rows in the open transaction (opening it with the first)."""
+        if rows:
+            self._frame(list(rows))
+
+    def commit(self) -> None:
+        """Commit everything sent since the last commit or rollback."""
+        self._frame("commit")
+        reply = self._reply()
+        if reply.startswith("conflict "):
+            raise AppendConflict(reply.removeprefix("conflict "))
+        if reply != "ok":
+            raise AppenderFailed(reply.removeprefix("error "))
+
+    def rollback(self) -> None:
+        """Drop everything sent since the last commit or rollback."""
+        self._frame("rollback")
+        self._reply()
+
+    def close(self) -> None:
+        """Stop the child (what it holds uncommitted is rolled back)."""
+        self._frames.put(None)
+        self._feeder.join()
+        for stream in (self._child.stdout, self._child.stderr):
+            if stream is not None and not stream.closed:
+                stream.close()
+        try:
+            self._child.wait(BUSY_SECONDS)
+        except subprocess.TimeoutExpired:
+            self._child.kill()
+            self._child.wait()
+
+    def _frame(self, message: _Message) -> None:
+        if self._broken:
+            raise AppenderFailed(self._stopped())
+        data = self._encode(message)
+        self._frames.put(_LENGTH.pack(len(data)) + data)
+
+    def _feed(self) -> None:
+        stdin = self._child.stdin
+        assert stdin is not None
+        while (frame := self._frames.get()) is not None:
+            if self._broken:
+                continue  # drain: nobody reads any more
+            try:
+                stdin.write(frame)
+                stdin.flush()
+            except OSError:
+                self._broken = True
+        with contextlib.suppress(OSError):
+            stdin.close()
+
+    def _reply(self) -> str:
+        assert self._child.stdout is not None
+        line = self._child.stdout.readline().decode(errors="replace").strip()
+        if not line:
+            raise AppenderFailed(self._stopped())
+        return line
+
+    def _stopped(self) -> str:
+        assert self._child.stderr is not None
+        self._child.wait(BUSY_SECONDS)
+        last = self._child.stderr.read().decode(errors="replace").strip().splitlines()[-1:]
+        return f"the bulk appender stopped ({last[0] if last else f'exit {self._child.returncode}'})"
+
+
+class _Transaction:
+    """The child's open transaction: where the events and the chain stand."""
+
+    def __init__(self, conn: sqlite3.Connection, events_table: str) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        self.last = int(conn.execute(f"SELECT MAX(rowid) FROM {events_table}").fetchone()[0] or 0)
+        head = conn.execute(
+            f"SELECT ordinal, link FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1"
+        ).fetchone()
+        self.ordinal, self.link = (int(head[0]), bytes(head[1])) if head else (0, GENESIS)
+
+
+def serve(db_name: str, events_table: str, frames: BinaryIO, replies: TextIO) -> None:
+    """The child: insert rows as they come, with their chain links; commit or roll back when told."""
+    if not _IDENTIFIER.fullmatch(events_table):
+        raise ValueError(f"not a table name: {events_table!r}")
+    conn = sqlite3.connect(db_name, uri=True, isolation_level=None, timeout=BUSY_SECONDS)
+    insert_event = f"INSERT INTO {events_table} VALUES (?, ?, ?, ?)"
+    insert_link = f"INSERT INTO {CHAIN_TABLE} (position, ordinal, link) VALUES (?, ?, ?)"
+    decode = msgspec.msgpack.Decoder(_Message).decode
+    open_: _Transaction | None = None
+    failure = ""
+    while header := frames.read(_LENGTH.size):
+        message = decode(frames.read(_LENGTH.unpack(header)[0]))
+        if isinstance(message, str):  # commit or rollback ends the transaction either way
+            if open_ is not None:
+                conn.execute("COMMIT" if message == "commit" and not failure else "ROLLBACK")
+            replies.write((failure or "ok") + "\n")
+            replies.flush()
+            open_, failure = None, ""
+            continue
+        if failure:
+            continue  # the rest of a failed batch is dropped; the failure waits for the commit
+        try:
+            if open_ is None:
+                open_ = _Transaction(conn, events_table)
+            conn.executemany(insert_event, message)
+            links = []
+            previous = open_.link
+            for hexid, version, topic, state in message:
+                previous = link_bytes(previous, bytes.fromhex(hexid), version, topic, state)
+                links.append(previous)
+            conn.executemany(insert_link, zip(count(open_.last + 1), count(open_.ordinal + 1), links))
+            open_.link = previous
+            open_.last += len(message)
+            open_.ordinal += len(message)
+        except sqlite3.IntegrityError as err:
+            failure = f"conflict {err}"
+        except sqlite3.Error as err:
+            failure = f"error {err}"
+        if failure and open_ is not None:
+            conn.execute("ROLLBACK")
+            open_ = None
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], sys.argv[2], sys.stdin.buffer, sys.stdout)
