@@ -6,8 +6,8 @@ links, hashing the links); in one process the two run one after the other, and a
 cannot overlap them (the GIL: the thread waits for it after every row). So from BULK_APPEND_AT
 commands on, the ledger streams the encoded rows of the events decided so far to this module,
 run as a child process with a connection of its own, which inserts them in one open transaction:
-the deciding and the storing use both cores. The child imports only sqlite3, msgspec and the
-chain, so it starts in a few hundredths of a second.
+the deciding and the storing use both cores. The child imports little (sqlite3 and the chain),
+so it starts in a few hundredths of a second.
 
 The batch stays all-or-nothing: the child commits only when the ledger has decided the last
 command and says so, and rolls back when a rule breaks. A uniqueness failure (another writer got
@@ -19,6 +19,7 @@ The child stays for the ledger's next large batch and stops when the ledger clos
 from __future__ import annotations
 
 import contextlib
+import marshal
 import queue
 import re
 import sqlite3
@@ -30,8 +31,6 @@ from collections.abc import Sequence
 from itertools import count
 from typing import BinaryIO, TextIO
 
-import msgspec
-
 from .chain import CHAIN_TABLE, GENESIS, link_bytes
 
 BULK_APPEND_AT = 10_000  # commands; below this, starting the child costs more than it saves
@@ -41,7 +40,10 @@ BUSY_SECONDS = 30
 StoredRow = tuple[str, int, str, bytes]
 # A frame: rows to insert, or "commit" / "rollback".
 _Message = list[StoredRow] | str
-_LENGTH = struct.Struct("<Q")  # each frame is its length, then its MessagePack bytes
+# Each frame is its length, then the message in marshal's format: the child shares this
+# interpreter (sys.executable), and marshal needs no import, which the child's start-up is
+# mostly made of (msgspec alone took 22 ms of ~50).
+_LENGTH = struct.Struct("<Q")
 _QUEUED_FRAMES = 64
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -64,7 +66,6 @@ class ChildAppender:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        self._encode = msgspec.msgpack.Encoder().encode
         # Frames go through a thread: writing to a full pipe blocks, and a thread blocked in a
         # write holds no GIL, so the ledger goes on deciding while the child catches up.
         self._frames: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUED_FRAMES)
@@ -107,7 +108,7 @@ class ChildAppender:
     def _frame(self, message: _Message) -> None:
         if self._broken:
             raise AppenderFailed(self._stopped())
-        data = self._encode(message)
+        data = marshal.dumps(message)
         self._frames.put(_LENGTH.pack(len(data)) + data)
 
     def _feed(self) -> None:
@@ -157,11 +158,10 @@ def serve(db_name: str, events_table: str, frames: BinaryIO, replies: TextIO) ->
     conn = sqlite3.connect(db_name, uri=True, isolation_level=None, timeout=BUSY_SECONDS)
     insert_event = f"INSERT INTO {events_table} VALUES (?, ?, ?, ?)"
     insert_link = f"INSERT INTO {CHAIN_TABLE} (position, ordinal, link) VALUES (?, ?, ?)"
-    decode = msgspec.msgpack.Decoder(_Message).decode
     open_: _Transaction | None = None
     failure = ""
     while header := frames.read(_LENGTH.size):
-        message = decode(frames.read(_LENGTH.unpack(header)[0]))
+        message: _Message = marshal.loads(frames.read(_LENGTH.unpack(header)[0]))
         if isinstance(message, str):  # commit or rollback ends the transaction either way
             if open_ is not None:
                 conn.execute("COMMIT" if message == "commit" and not failure else "ROLLBACK")

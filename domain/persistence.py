@@ -229,7 +229,11 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         with self._writer_lock:
             conn = self._writer_connection()
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                # With the chain's head known, the insert is the first statement and takes the
+                # write lock itself (waiting, with the busy timeout); otherwise the head is read
+                # first, and a read lock that must later become a write lock could fail at once,
+                # so the write lock is taken up front. (IMMEDIATE costs ~5 us more per append.)
+                conn.execute("BEGIN" if self._chain_head is not None else "BEGIN IMMEDIATE")
                 positions, head = self._append(conn, stored_events)
                 conn.execute("COMMIT")
             except sqlite3.Error as err:
