@@ -23,14 +23,13 @@ import marshal
 import queue
 import re
 import sqlite3
-import struct
-import subprocess
 import sys
 import threading
 from collections.abc import Sequence
 from itertools import count
 from typing import BinaryIO, TextIO
 
+from . import helper_process
 from .chain import CHAIN_TABLE, GENESIS, link_bytes
 
 BULK_APPEND_AT = 10_000  # commands; below this, starting the child costs more than it saves
@@ -40,10 +39,8 @@ BUSY_SECONDS = 30
 StoredRow = tuple[str, int, str, bytes]
 # A frame: rows to insert, or "commit" / "rollback".
 _Message = list[StoredRow] | str
-# Each frame is its length, then the message in marshal's format: the child shares this
-# interpreter (sys.executable), and marshal needs no import, which the child's start-up is
-# mostly made of (msgspec alone took 22 ms of ~50).
-_LENGTH = struct.Struct("<Q")
+# Frames hold messages in marshal's format: the child runs this very interpreter, and marshal
+# needs no import, which the child's start-up is mostly made of (msgspec alone took 22 ms of ~50).
 _QUEUED_FRAMES = 64
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -60,12 +57,7 @@ class ChildAppender:
     """The ledger's side: starts the child, streams rows, commits or rolls back."""
 
     def __init__(self, db_name: str, events_table: str) -> None:
-        self._child = subprocess.Popen(
-            [sys.executable, "-m", __name__, db_name, events_table],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        self._child = helper_process.start(__name__, db_name, events_table)
         # Frames go through a thread: writing to a full pipe blocks, and a thread blocked in a
         # write holds no GIL, so the ledger goes on deciding while the child catches up.
         self._frames: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUED_FRAMES)
@@ -95,21 +87,13 @@ class ChildAppender:
     def close(self) -> None:
         """Stop the child (what it holds uncommitted is rolled back)."""
         self._frames.put(None)
-        self._feeder.join()
-        for stream in (self._child.stdout, self._child.stderr):
-            if stream is not None and not stream.closed:
-                stream.close()
-        try:
-            self._child.wait(BUSY_SECONDS)
-        except subprocess.TimeoutExpired:
-            self._child.kill()
-            self._child.wait()
+        self._feeder.join()  # it closes the child's stdin when the queue is done
+        helper_process.stop(self._child)
 
     def _frame(self, message: _Message) -> None:
         if self._broken:
             raise AppenderFailed(self._stopped())
-        data = marshal.dumps(message)
-        self._frames.put(_LENGTH.pack(len(data)) + data)
+        self._frames.put(helper_process.frame(marshal.dumps(message)))
 
     def _feed(self) -> None:
         stdin = self._child.stdin
@@ -133,10 +117,7 @@ class ChildAppender:
         return line
 
     def _stopped(self) -> str:
-        assert self._child.stderr is not None
-        self._child.wait(BUSY_SECONDS)
-        last = self._child.stderr.read().decode(errors="replace").strip().splitlines()[-1:]
-        return f"the bulk appender stopped ({last[0] if last else f'exit {self._child.returncode}'})"
+        return f"the bulk appender stopped ({helper_process.why_stopped(self._child)})"
 
 
 class _Transaction:
@@ -160,8 +141,8 @@ def serve(db_name: str, events_table: str, frames: BinaryIO, replies: TextIO) ->
     insert_link = f"INSERT INTO {CHAIN_TABLE} (position, ordinal, link) VALUES (?, ?, ?)"
     open_: _Transaction | None = None
     failure = ""
-    while header := frames.read(_LENGTH.size):
-        message: _Message = marshal.loads(frames.read(_LENGTH.unpack(header)[0]))
+    for data in helper_process.frames(frames):
+        message: _Message = marshal.loads(data)
         if isinstance(message, str):  # commit or rollback ends the transaction either way
             if open_ is not None:
                 conn.execute("COMMIT" if message == "commit" and not failure else "ROLLBACK")

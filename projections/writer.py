@@ -3,7 +3,8 @@
 A rebuild is a fold (Python) and row writes (Python to encode rows, SQLite to insert them, then
 the index builds). In one process the two take turns under the GIL, and a writer thread did not
 help for that reason (measured: no faster). So a large rebuild keeps the fold here and hands the
-rows to a child process with a connection of its own: both cores work. Rows cross a pipe as
+rows to a child process (domain/helper_process.py) with a connection of its own: both cores
+work. Rows cross a pipe as
 MessagePack, encoded and decoded by msgspec in C. Starting the child (a fresh interpreter that
 imports jobledger) takes a few tenths of a second, more than a small rebuild saves.
 
@@ -16,14 +17,13 @@ from __future__ import annotations
 
 import json
 import os
-import struct
-import subprocess
 import sys
 from types import GenericAlias
 from typing import Any, BinaryIO, Protocol, TextIO
 
 import msgspec
 
+from jobledger.domain import helper_process
 from jobledger.domain.errors import StoreError
 from jobledger.projections.bulk import Rows
 from jobledger.projections.database import ViewsDatabase
@@ -31,8 +31,6 @@ from jobledger.projections.views import VIEWS, View
 
 # From this many events on, a rebuild writes from a child process.
 PROCESS_AT = 100_000
-_JOIN_SECONDS = 30
-_LENGTH = struct.Struct("<Q")  # each frame on the child's stdin is its length, then its bytes
 _DONE = "done"
 
 # What a frame holds: the rows of a page [(table, slots, rows as MessagePack)], or the
@@ -94,15 +92,8 @@ class ChildWriter:
     """Writes from a child process, fed frames of rows through its stdin."""
 
     def __init__(self, path: str, tables: dict[str, View]) -> None:
-        # A plain subprocess, not multiprocessing: spawning there re-imports the caller's main
-        # module, which breaks any script that calls rebuild() without a __main__ guard.
         names = {table: view.name for table, view in tables.items()}
-        self._child = subprocess.Popen(
-            [sys.executable, "-m", __name__, path, json.dumps(names)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        self._child = helper_process.start(__name__, path, json.dumps(names))
         self._encode = msgspec.msgpack.Encoder().encode
 
     def write(self, settled: dict[str, Rows]) -> None:
@@ -121,34 +112,24 @@ class ChildWriter:
         self._reply()
 
     def close(self) -> None:
-        for stream in (self._child.stdin, self._child.stdout, self._child.stderr):
-            if stream is not None and not stream.closed:
-                stream.close()
-        try:
-            self._child.wait(_JOIN_SECONDS)
-        except subprocess.TimeoutExpired:
-            self._child.kill()
-            self._child.wait()
+        helper_process.stop(self._child)
 
     def _send(self, message: _Message) -> None:
         if self._child.poll() is not None:  # the child ends early only when it failed
             self._reply()
-        frame = self._encode(message)
         assert self._child.stdin is not None
         try:
-            self._child.stdin.write(_LENGTH.pack(len(frame)))
-            self._child.stdin.write(frame)
+            self._child.stdin.write(helper_process.frame(self._encode(message)))
         except OSError:
             self._reply()
 
     def _reply(self) -> None:
-        assert self._child.stdout is not None and self._child.stderr is not None
+        assert self._child.stdout is not None
         reply = self._child.stdout.read().decode(errors="replace").strip()
-        self._child.wait()
         if reply == _DONE:
             return
-        reason = reply or self._child.stderr.read().decode(errors="replace").strip().splitlines()[-1:]
-        raise StoreError(f"rebuild failed writing rows: {reason or 'the writer process stopped'}")
+        reason = reply or f"the writer process stopped ({helper_process.why_stopped(self._child)})"
+        raise StoreError(f"rebuild failed writing rows: {reason}")
 
 
 def serve(path: str, names: dict[str, str], frames: BinaryIO, replies: TextIO) -> None:
@@ -163,8 +144,8 @@ def serve(path: str, names: dict[str, str], frames: BinaryIO, replies: TextIO) -
     # The rebuilding process waits while the indexes are built: let SQLite's sorter use both cores.
     db.conn.execute(f"PRAGMA threads={os.cpu_count() or 1}")
     try:
-        while header := frames.read(_LENGTH.size):
-            message = decode_message(frames.read(_LENGTH.unpack(header)[0]))
+        for data in helper_process.frames(frames):
+            message = decode_message(data)
             if isinstance(message, int):
                 finish_tables(db, tables, message)
                 replies.write(_DONE)
