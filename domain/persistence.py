@@ -166,6 +166,9 @@ def _undecodable(topic: str, where: str, err: Exception) -> UndecodableEventErro
     )
 
 
+_INSERT_LINK = f"INSERT INTO {CHAIN_TABLE} (position, ordinal, link) VALUES (?, ?, ?)"
+
+
 class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     """Inserts a batch with one executemany, and links the events into the hash chain.
 
@@ -268,7 +271,10 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             ).fetchone()
             previous = (row[0], bytes(row[1])) if row else None
         rows = chain_rows(previous, positions, stored_events)
-        conn.executemany(f"INSERT INTO {CHAIN_TABLE} (position, ordinal, link) VALUES (?, ?, ?)", rows)
+        if len(rows) == 1:
+            conn.execute(_INSERT_LINK, rows[0])
+        else:
+            conn.executemany(_INSERT_LINK, rows)
         return positions, rows[-1]
 
     def count_events(self) -> int:
