@@ -37,11 +37,11 @@ BUSY_SECONDS = 30
 
 # An event as the SQLite recorder stores it: (originator id as hex, version, topic, state).
 StoredRow = tuple[str, int, str, bytes]
-# A frame: rows to insert, or "commit" / "rollback".
+# A frame: rows to insert, or "commit" / "rollback", in marshal's format: the child runs this
+# very interpreter, and marshal needs no import, which the child's start-up is mostly made of
+# (importing msgspec alone took 22 ms of ~50).
 _Message = list[StoredRow] | str
-# Frames hold messages in marshal's format: the child runs this very interpreter, and marshal
-# needs no import, which the child's start-up is mostly made of (msgspec alone took 22 ms of ~50).
-_QUEUED_FRAMES = 64
+_QUEUED_FRAMES = 64  # frames waiting for the pipe at most (2,000 events each)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
