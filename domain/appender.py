@@ -26,14 +26,12 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
-from itertools import count
 from typing import BinaryIO, TextIO
 
 from . import helper_process
-from .chain import CHAIN_TABLE, GENESIS, link_bytes
+from .chain import SQLITE_CHAIN_HEAD, SQLITE_INSERT_LINK, continue_chain
 
 BULK_APPEND_AT = 10_000  # commands; below this, starting the child costs more than it saves
-BUSY_SECONDS = 30
 
 # An event as the SQLite recorder stores it: (originator id as hex, version, topic, state).
 StoredRow = tuple[str, int, str, bytes]
@@ -56,8 +54,9 @@ class AppenderFailed(Exception):
 class ChildAppender:
     """The ledger's side: starts the child, streams rows, commits or rolls back."""
 
-    def __init__(self, db_name: str, events_table: str) -> None:
-        self._child = helper_process.start(__name__, db_name, events_table)
+    def __init__(self, db_name: str, events_table: str, timeout: float) -> None:
+        """Append to `events_table` of `db_name`, waiting up to `timeout` seconds for its lock."""
+        self._child = helper_process.start(__name__, db_name, events_table, str(timeout))
         # Frames go through a thread: writing to a full pipe blocks, and a thread blocked in a
         # write holds no GIL, so the ledger goes on deciding while the child catches up.
         self._frames: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUED_FRAMES)
@@ -121,24 +120,21 @@ class ChildAppender:
 
 
 class _Transaction:
-    """The child's open transaction: where the events and the chain stand."""
+    """The child's open transaction: the last position taken, and the chain's head."""
 
     def __init__(self, conn: sqlite3.Connection, events_table: str) -> None:
         conn.execute("BEGIN IMMEDIATE")
         self.last = int(conn.execute(f"SELECT MAX(rowid) FROM {events_table}").fetchone()[0] or 0)
-        head = conn.execute(
-            f"SELECT ordinal, link FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1"
-        ).fetchone()
-        self.ordinal, self.link = (int(head[0]), bytes(head[1])) if head else (0, GENESIS)
+        head = conn.execute(SQLITE_CHAIN_HEAD).fetchone()
+        self.head: tuple[int, bytes] | None = (int(head[0]), bytes(head[1])) if head else None
 
 
-def serve(db_name: str, events_table: str, frames: BinaryIO, replies: TextIO) -> None:
+def serve(db_name: str, events_table: str, timeout: float, frames: BinaryIO, replies: TextIO) -> None:
     """The child: insert rows as they come, with their chain links; commit or roll back when told."""
     if not _IDENTIFIER.fullmatch(events_table):
         raise ValueError(f"not a table name: {events_table!r}")
-    conn = sqlite3.connect(db_name, uri=True, isolation_level=None, timeout=BUSY_SECONDS)
+    conn = sqlite3.connect(db_name, uri=True, isolation_level=None, timeout=timeout)
     insert_event = f"INSERT INTO {events_table} VALUES (?, ?, ?, ?)"
-    insert_link = f"INSERT INTO {CHAIN_TABLE} (position, ordinal, link) VALUES (?, ?, ?)"
     open_: _Transaction | None = None
     failure = ""
     for data in helper_process.frames(frames):
@@ -156,15 +152,12 @@ def serve(db_name: str, events_table: str, frames: BinaryIO, replies: TextIO) ->
             if open_ is None:
                 open_ = _Transaction(conn, events_table)
             conn.executemany(insert_event, message)
-            links = []
-            previous = open_.link
-            for hexid, version, topic, state in message:
-                previous = link_bytes(previous, bytes.fromhex(hexid), version, topic, state)
-                links.append(previous)
-            conn.executemany(insert_link, zip(count(open_.last + 1), count(open_.ordinal + 1), links))
-            open_.link = previous
-            open_.last += len(message)
-            open_.ordinal += len(message)
+            # Rowids within one write transaction are consecutive, as the recorder also relies on.
+            positions = range(open_.last + 1, open_.last + 1 + len(message))
+            links = continue_chain(open_.head, positions, message, bytes.fromhex)
+            conn.executemany(SQLITE_INSERT_LINK, links)
+            open_.last, ordinal, link = links[-1]
+            open_.head = (ordinal, link)
         except sqlite3.IntegrityError as err:
             failure = f"conflict {err}"
         except sqlite3.Error as err:
@@ -175,4 +168,4 @@ def serve(db_name: str, events_table: str, frames: BinaryIO, replies: TextIO) ->
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2], sys.stdin.buffer, sys.stdout)
+    serve(sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.stdin.buffer, sys.stdout)

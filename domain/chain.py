@@ -4,10 +4,18 @@ stored event's identity (aggregate id and version), topic and stored bytes."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
+from typing import Any
 from uuid import UUID
 
 GENESIS = bytes(32)
-CHAIN_TABLE = "event_chain"  # on SQLite: (position, ordinal, link), one row per event
+ChainRow = tuple[int, int, bytes]  # (position, ordinal, link)
+
+# On SQLite the chain is a table of its own, one row per event, written in the event's transaction
+# by the ledger's recorder or its bulk appender (domain/persistence.py, domain/appender.py).
+CHAIN_TABLE = "event_chain"
+SQLITE_CHAIN_HEAD = f"SELECT ordinal, link FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1"
+SQLITE_INSERT_LINK = f"INSERT INTO {CHAIN_TABLE} (position, ordinal, link) VALUES (?, ?, ?)"
 
 
 def link(previous: bytes, originator_id: UUID, version: int, topic: str, state: bytes) -> bytes:
@@ -26,3 +34,25 @@ def link_bytes(previous: bytes, originator_id: bytes, version: int, topic: str, 
     digest.update(len(state).to_bytes(8, "big"))
     digest.update(state)
     return digest.digest()
+
+
+def continue_chain(
+    previous: tuple[int, bytes] | None,
+    positions: Iterable[int],
+    events: Iterable[tuple[Any, int, str, bytes]],
+    id_bytes: Callable[[Any], bytes],
+) -> list[ChainRow]:
+    """Chain rows for newly stored events (id, version, topic, state) at these positions,
+    continuing from the chain's last (ordinal, link); `id_bytes` turns an id into its 16 bytes."""
+    ordinal, last = previous or (0, GENESIS)
+    rows = []
+    for position, (originator_id, version, topic, state) in zip(positions, events, strict=True):
+        ordinal += 1
+        last = link_bytes(last, id_bytes(originator_id), version, topic, state)
+        rows.append((position, ordinal, last))
+    return rows
+
+
+def uuid_bytes(originator_id: UUID) -> bytes:
+    """A UUID's 16 bytes (for `continue_chain`)."""
+    return originator_id.bytes

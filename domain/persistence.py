@@ -31,7 +31,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Identifier
 
-from .chain import CHAIN_TABLE, GENESIS, link
+from .chain import CHAIN_TABLE, SQLITE_CHAIN_HEAD, SQLITE_INSERT_LINK, ChainRow, continue_chain, uuid_bytes
 from .errors import StoreError, UndecodableEventError
 from .events import EVENT_TYPES, DomainEvent, ProgressUpdated
 from .schedule_events import SCHEDULE_EVENT_TYPES
@@ -142,20 +142,12 @@ class MsgspecMapper(Mapper[UUID]):
         return msgspec.convert(data, type=cls)
 
 
-ChainRow = tuple[int, int, bytes]  # (position, ordinal, link)
-
-
 def chain_rows(
     previous: tuple[int, bytes] | None, positions: Sequence[int], stored_events: Sequence[StoredEvent]
 ) -> list[ChainRow]:
     """Chain rows for newly stored events, continuing from the last (ordinal, link)."""
-    ordinal, last = previous or (0, GENESIS)
-    rows = []
-    for position, stored in zip(positions, stored_events, strict=True):
-        ordinal += 1
-        last = link(last, stored.originator_id, stored.originator_version, stored.topic, stored.state)  # type: ignore[arg-type]
-        rows.append((position, ordinal, last))
-    return rows
+    events = [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events]
+    return continue_chain(previous, positions, events, uuid_bytes)
 
 
 def _undecodable(topic: str, where: str, err: Exception) -> UndecodableEventError:
@@ -164,9 +156,6 @@ def _undecodable(topic: str, where: str, err: Exception) -> UndecodableEventErro
         f"a stored event {where} ({topic}) cannot be read: {reason}; "
         "run `jobledger audit verify` to see whether the ledger was changed"
     )
-
-
-_INSERT_LINK = f"INSERT INTO {CHAIN_TABLE} (position, ordinal, link) VALUES (?, ?, ?)"
 
 
 class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
@@ -210,9 +199,11 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             )
         return self._writer
 
-    def bulk_target(self) -> tuple[str, str]:
-        """(database name, events table) for a bulk appender of our own (domain/appender.py)."""
-        return self.datastore.pool.db_name, self.events_table_name
+    def bulk_target(self) -> tuple[str, str, float]:
+        """(database name, events table, lock timeout) for a bulk appender of our own
+        (domain/appender.py), so that it waits for the write lock as long as this recorder does."""
+        pool = self.datastore.pool
+        return pool.db_name, self.events_table_name, pool.lock_timeout or SQLITE_LOCK_TIMEOUT_SECONDS
 
     def forget_chain_head(self) -> None:
         """Re-read the chain's head at the next append (someone else appended meanwhile)."""
@@ -266,15 +257,13 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         if head is not None and head[0] == positions[0] - 1:
             previous: tuple[int, bytes] | None = (head[1], head[2])
         else:  # another process appended since, or this is our first append
-            row = conn.execute(
-                f"SELECT ordinal, link FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1"
-            ).fetchone()
+            row = conn.execute(SQLITE_CHAIN_HEAD).fetchone()
             previous = (row[0], bytes(row[1])) if row else None
         rows = chain_rows(previous, positions, stored_events)
         if len(rows) == 1:
-            conn.execute(_INSERT_LINK, rows[0])
+            conn.execute(SQLITE_INSERT_LINK, rows[0])
         else:
-            conn.executemany(_INSERT_LINK, rows)
+            conn.executemany(SQLITE_INSERT_LINK, rows)
         return positions, rows[-1]
 
     def count_events(self) -> int:

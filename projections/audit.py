@@ -14,9 +14,8 @@ from typing import Any
 
 from eventsourcing.persistence import Notification
 
-from jobledger.domain.chain import GENESIS, link
+from jobledger.domain.chain import GENESIS, ChainRow, link
 from jobledger.domain.ledger import JobLedger
-from jobledger.domain.persistence import ChainRow
 
 PAGE = 2000
 _DIGEST = re.compile(r"(\d+):([0-9a-fA-F]{64})")

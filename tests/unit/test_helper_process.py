@@ -23,6 +23,6 @@ def test_a_child_that_cannot_start_says_why_in_one_line() -> None:
 
 
 def test_stopping_a_child_closes_its_input_and_waits_for_it() -> None:
-    child = helper_process.start("jobledger.domain.appender", ":memory:", "stored_events")
+    child = helper_process.start("jobledger.domain.appender", ":memory:", "stored_events", "30")
     helper_process.stop(child)
     assert child.returncode == 0
