@@ -37,6 +37,12 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+def _insert(view: View, table: str, verb: str, *, with_rowid: bool = False) -> str:
+    """The statement inserting whole rows of a view (the rowid first, with `with_rowid`)."""
+    columns = [*(["rowid"] if with_rowid else []), *(f"[{c}]" for c in view.codec.columns)]
+    return f"{verb} INTO [{table}] ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
 class ViewsDatabase:
     """The SQLite file holding the views (the ledger's own file when the store is SQLite)."""
 
@@ -189,9 +195,7 @@ class ViewsDatabase:
         upserts = [view.codec.encode(row) for row in changed.values() if row is not None]
         deletes = [key for key, row in changed.items() if row is None]
         if upserts:
-            columns = ", ".join(f"[{c}]" for c in view.codec.columns)
-            marks = ", ".join("?" * len(view.codec.columns))
-            self.conn.executemany(f"INSERT OR REPLACE INTO [{table}] ({columns}) VALUES ({marks})", upserts)
+            self.conn.executemany(_insert(view, table, "INSERT OR REPLACE"), upserts)
         if deletes:
             where = " AND ".join(f"[{c}] = ?" for c in view.key_columns)
             self.conn.executemany(f"DELETE FROM [{table}] WHERE {where}", deletes)
@@ -199,14 +203,12 @@ class ViewsDatabase:
     def append(self, view: View, table: str, rows: Sequence[Any], slots: Sequence[int] | None = None) -> None:
         """Write a rebuild's rows into a table that has no key index yet: appended, or each into
         its slot (rowid), replacing what an earlier write put there."""
-        columns = ", ".join(f"[{c}]" for c in view.codec.columns)
-        marks = ", ".join("?" * len(view.codec.columns))
         encode = view.codec.encode
         if slots is None:
-            self.conn.executemany(f"INSERT INTO [{table}] ({columns}) VALUES ({marks})", map(encode, rows))
+            self.conn.executemany(_insert(view, table, "INSERT"), map(encode, rows))
         else:
             self.conn.executemany(
-                f"INSERT OR REPLACE INTO [{table}] (rowid, {columns}) VALUES (?, {marks})",
+                _insert(view, table, "INSERT OR REPLACE", with_rowid=True),
                 [(slot, *encode(row)) for slot, row in zip(slots, rows, strict=True)],
             )
 

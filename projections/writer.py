@@ -4,9 +4,9 @@ A rebuild is a fold (Python) and row writes (Python to encode rows, SQLite to in
 the index builds). In one process the two take turns under the GIL, and a writer thread did not
 help for that reason (measured: no faster). So a large rebuild keeps the fold here and hands the
 rows to a child process (domain/helper_process.py) with a connection of its own: both cores
-work. Rows cross a pipe as
-MessagePack, encoded and decoded by msgspec in C. Starting the child (a fresh interpreter that
-imports jobledger) takes a few tenths of a second, more than a small rebuild saves.
+work. Rows cross a pipe as MessagePack, encoded and decoded by msgspec in C. Starting the child
+(a fresh interpreter that imports jobledger) takes a few tenths of a second, more than a small
+rebuild saves.
 
 Every write is a transaction of its own, so the ledger's writers are never held up for long. A
 failure in the child reaches the rebuild as a StoreError at its next call; if the rebuild fails,
