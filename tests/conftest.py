@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from uuid import uuid4
 
-import psycopg
 import pytest
-from psycopg import sql
+from postgres_support import SKIP_REASON, drop_schema, new_schema, postgres_dsn, store_url
 
 from jobledger.domain.ledger import JobLedger
 
-POSTGRES_ENV = "JOBLEDGER_TEST_POSTGRES"
 
-
-def postgres_dsn() -> str | None:
-    """The PostgreSQL server the tests may use, or None when the PostgreSQL leg is off."""
-    return os.environ.get(POSTGRES_ENV) or None
-
-
-def _drop_schema(dsn: str, schema: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+@pytest.fixture(autouse=True)
+def _no_jobledger_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caller's JOBLEDGER_DB / JOBLEDGER_VIEWS must not steer the commands under test."""
+    for name in ("JOBLEDGER_DB", "JOBLEDGER_VIEWS"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -31,15 +24,43 @@ def db(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> Iterator[s
     if request.param == "sqlite":
         yield os.path.join(tmp_path, "ledger.db")
         return
+    yield from _postgres_store()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL store URL with a schema of its own (JobLedger creates it; dropped after)."""
+    yield from _postgres_store()
+
+
+def _postgres_store() -> Iterator[str]:
     dsn = postgres_dsn()
     if dsn is None:
-        pytest.skip(f"{POSTGRES_ENV} is not set; PostgreSQL leg skipped")
-    schema = f"t_{uuid4().hex}"
-    separator = "&" if "?" in dsn else "?"
+        pytest.skip(SKIP_REASON)
+    schema = new_schema()
     try:
-        yield f"{dsn}{separator}schema={schema}"
+        yield store_url(dsn, schema)
     finally:
-        _drop_schema(dsn, schema)
+        drop_schema(dsn, schema)
+
+
+@pytest.fixture
+def postgres_schemas() -> Iterator[Callable[[], str]]:
+    """Makes fresh PostgreSQL store URLs on demand (one per hypothesis example); drops them after."""
+    dsn = postgres_dsn()
+    if dsn is None:
+        pytest.skip(SKIP_REASON)
+    made: list[str] = []
+
+    def _new() -> str:
+        made.append(new_schema())
+        return store_url(dsn, made[-1])
+
+    try:
+        yield _new
+    finally:
+        for schema in made:
+            drop_schema(dsn, schema)
 
 
 @pytest.fixture

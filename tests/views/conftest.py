@@ -1,27 +1,20 @@
-"""Fixtures of the views tests: a ledger in a real SQLite file, its projector, a PostgreSQL store."""
+"""Fixtures of the views tests: a ledger in a real SQLite file and its projector."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
-from views_support import drop_schema
 
 from jobledger.domain.ledger import JobLedger
 from jobledger.projections import open_projector
 from jobledger.projections.runner import Projector
 
-POSTGRES_ENV = "JOBLEDGER_TEST_POSTGRES"
-
 
 @pytest.fixture(autouse=True)
-def _no_jobledger_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The caller's JOBLEDGER_DB / JOBLEDGER_VIEWS must not steer the commands under test."""
-    for name in ("JOBLEDGER_DB", "JOBLEDGER_VIEWS"):
-        monkeypatch.delenv(name, raising=False)
+def _eighty_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables are drawn for an 80-column terminal, whatever the caller's."""
     monkeypatch.setenv("COLUMNS", "80")
 
 
@@ -49,37 +42,3 @@ def projector(job_ledger: JobLedger) -> Iterator[Projector]:
         yield opened
     finally:
         opened.db.close()
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL store URL with a schema of its own (JobLedger creates it; dropped after)."""
-    dsn = os.environ.get(POSTGRES_ENV)
-    if not dsn:
-        pytest.skip(f"{POSTGRES_ENV} is not set; PostgreSQL leg skipped")
-    schema = f"t_{uuid4().hex}"
-    separator = "&" if "?" in dsn else "?"
-    try:
-        yield f"{dsn}{separator}schema={schema}"
-    finally:
-        drop_schema(dsn, schema)
-
-
-@pytest.fixture
-def postgres_schemas() -> Iterator[Callable[[], str]]:
-    """Makes fresh PostgreSQL store URLs on demand (one per hypothesis example); drops them after."""
-    dsn = os.environ.get(POSTGRES_ENV)
-    if not dsn:
-        pytest.skip(f"{POSTGRES_ENV} is not set; PostgreSQL leg skipped")
-    made: list[str] = []
-    separator = "&" if "?" in dsn else "?"
-
-    def _new() -> str:
-        made.append(f"t_{uuid4().hex}")
-        return f"{dsn}{separator}schema={made[-1]}"
-
-    try:
-        yield _new
-    finally:
-        for schema in made:
-            drop_schema(dsn, schema)

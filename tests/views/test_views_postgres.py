@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from postgres_support import drop_schema
 from views_support import (
     ASSET_LOG_KEYS,
     DETAIL_KEYS,
     JOB_LOG_KEYS,
     Catalogue,
-    drop_schema,
     invoke,
     run_jobledger,
     seed_catalogue,

@@ -16,9 +16,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from click.testing import CliRunner, Result
-from psycopg import sql
 
 from jobledger.cli.main import cli
 from jobledger.domain.commands import (
@@ -450,12 +448,6 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("JOBLEDGER_")}
     env.update(extra or {})
     return env
-
-
-def drop_schema(dsn: str, schema: str) -> None:
-    """Drop a PostgreSQL test schema and everything in it."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 def assert_usage_error(result: Result, *needles: str) -> None:
