@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg
+from cli_checks import explain
 from click.testing import CliRunner, Result
 from psycopg import sql
 
@@ -91,13 +91,6 @@ def run(store: Store, *args: str, stdin: bytes | None = None) -> Result:
     return CliRunner().invoke(cli, [*store.options(), *args], input=stdin, env=CLEAN_ENV)
 
 
-def explain(result: Result) -> str:
-    crash = ""
-    if result.exc_info is not None and not isinstance(result.exception, SystemExit):
-        crash = "".join(traceback.format_exception(*result.exc_info))
-    return f"exit {result.exit_code}\nstdout: {result.stdout!r}\nstderr: {result.stderr!r}\n{crash}"
-
-
 def ok(store: Store, *args: str, stdin: bytes | None = None) -> str:
     """Run a command that must succeed without a word on stderr; its stdout."""
     result = run(store, *args, stdin=stdin)
@@ -109,21 +102,6 @@ def ok(store: Store, *args: str, stdin: bytes | None = None) -> str:
 def as_json(store: Store, *args: str) -> Any:
     """A command's `--format json` output, parsed."""
     return json.loads(ok(store, *args, "--format", "json"))
-
-
-def assert_one_line_error(result: Result, exit_code: int, *fragments: str) -> str:
-    """The command failed with this exit code, printed nothing on stdout and one `Error:` line."""
-    explained = explain(result)
-    assert result.exit_code == exit_code, explained
-    assert isinstance(result.exception, SystemExit), f"crashed instead of reporting:\n{explained}"
-    assert "Traceback" not in result.output, explained
-    assert result.stdout == "", explained
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, f"stderr is not one line:\n{explained}"
-    assert lines[0].startswith("Error: "), explained
-    for fragment in fragments:
-        assert fragment in lines[0], f"{fragment!r} is not named:\n{explained}"
-    return lines[0]
 
 
 def event_count(store: Store) -> int:

@@ -21,12 +21,10 @@ from audit_support import (
     Store,
     StoreFactory,
     Tables,
-    assert_one_line_error,
     at,
     child_env,
     digest_of,
     event_count,
-    explain,
     iso,
     ok,
     payload,
@@ -34,6 +32,7 @@ from audit_support import (
     run,
     write_history,
 )
+from cli_checks import assert_one_line_error, explain
 
 ENVELOPE_KEYS = {
     "format",

@@ -8,18 +8,8 @@ import re
 from uuid import uuid4
 
 import pytest
-from audit_support import (
-    GENESIS,
-    Store,
-    StoreFactory,
-    Tables,
-    assert_one_line_error,
-    digest_of,
-    fill,
-    ok,
-    recomputed_links,
-    run,
-)
+from audit_support import GENESIS, Store, StoreFactory, Tables, digest_of, fill, ok, recomputed_links, run
+from cli_checks import assert_one_line_error
 
 EVENTS = 34  # the history of audit_support.write_history
 

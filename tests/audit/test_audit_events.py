@@ -9,19 +9,8 @@ import time
 from typing import Any
 
 import pytest
-from audit_support import (
-    OPTIMIZE,
-    Child,
-    Handles,
-    Store,
-    StoreFactory,
-    assert_one_line_error,
-    at,
-    fill,
-    ok,
-    payload,
-    run,
-)
+from audit_support import OPTIMIZE, Child, Handles, Store, StoreFactory, at, fill, ok, payload, run
+from cli_checks import assert_one_line_error
 
 RECORD_KEYS = {"position", "event", "handle", "companyHandle", "version", "timestamp", "fields"}
 

@@ -9,18 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from audit_support import (
-    OPTIMIZE,
-    UPLOAD,
-    Store,
-    StoreFactory,
-    assert_one_line_error,
-    at,
-    event_count,
-    iso,
-    ok,
-    run,
-)
+from audit_support import OPTIMIZE, UPLOAD, Store, StoreFactory, at, event_count, iso, ok, run
+from cli_checks import assert_one_line_error
 
 TASKS = json.dumps([{"taskType": "UrlFetch", "numProcessed": 2, "numPending": 2, "progress": 0.5}])
 

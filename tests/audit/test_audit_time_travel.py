@@ -10,19 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
-from audit_support import (
-    OPTIMIZE,
-    Handles,
-    Store,
-    StoreFactory,
-    assert_one_line_error,
-    at,
-    iso,
-    ok,
-    payload,
-    run,
-    write_history,
-)
+from audit_support import OPTIMIZE, Handles, Store, StoreFactory, at, iso, ok, payload, run, write_history
+from cli_checks import assert_one_line_error
 
 LIST_QUERIES: dict[str, list[tuple[str, ...]]] = {
     "active": [

@@ -13,16 +13,8 @@ from uuid import UUID
 
 import msgspec
 import pytest
-from audit_support import (
-    Store,
-    StoreFactory,
-    Tables,
-    assert_one_line_error,
-    digest_of,
-    ok,
-    recomputed_links,
-    run,
-)
+from audit_support import Store, StoreFactory, Tables, digest_of, ok, recomputed_links, run
+from cli_checks import assert_one_line_error
 from eventsourcing.persistence import StoredEvent
 
 from jobledger.domain.events import ProgressUpdated

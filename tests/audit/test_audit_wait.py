@@ -15,14 +15,13 @@ from audit_support import (
     Child,
     Store,
     StoreFactory,
-    assert_one_line_error,
     at,
     child_env,
-    explain,
     ok,
     payload,
     run,
 )
+from cli_checks import assert_one_line_error, explain
 
 from jobledger.domain.ledger import JobLedger
 

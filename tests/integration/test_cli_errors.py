@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cli_support import assert_one_line_error, event_count, run
+from cli_checks import assert_one_line_error
+from cli_support import event_count, run
 from samples import OPTIMIZE, UPLOAD_DIRECTORY, at
 
 from jobledger.domain.ledger import JobLedger

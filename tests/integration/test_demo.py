@@ -13,7 +13,8 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from cli_support import assert_one_line_error, event_count, ok, run
+from cli_checks import assert_one_line_error
+from cli_support import event_count, ok, run
 
 from jobledger.domain.batch import fold_any
 from jobledger.domain.commands import Command, Delete, Execute, Fire, JobCommand, Pause, Resume, Submit

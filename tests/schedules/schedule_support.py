@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cli_checks import explain
 from click.testing import CliRunner, Result
 
 from jobledger.cli.main import cli
@@ -57,14 +57,6 @@ CLEAN_ENV: dict[str, str | None] = {"JOBLEDGER_DB": None, "JOBLEDGER_VIEWS": Non
 def run(db: str, *args: str) -> Result:
     """`jobledger --db DB ARGS...` in-process, stdout and stderr kept apart."""
     return CliRunner().invoke(cli, ["--db", db, *args], env=CLEAN_ENV)
-
-
-def explain(result: Result) -> str:
-    """What a CLI result printed, and its traceback if it crashed."""
-    crash = ""
-    if result.exc_info is not None and not isinstance(result.exception, SystemExit):
-        crash = "".join(traceback.format_exception(*result.exc_info))
-    return f"exit {result.exit_code}\nstdout: {result.stdout!r}\nstderr: {result.stderr!r}\n{crash}"
 
 
 def ok(db: str, *args: str) -> str:
