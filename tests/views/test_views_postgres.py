@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from postgres_support import drop_schema
 from views_support import (
     ASSET_LOG_KEYS,
     DETAIL_KEYS,
@@ -143,17 +142,13 @@ def test_the_views_file_may_come_from_the_environment(
 
 
 def test_a_views_file_built_from_one_postgresql_schema_is_refused_for_another(
-    seeded: Catalogue, postgres_url: str, views_file: str
+    seeded: Catalogue, postgres_url: str, postgres_schemas: Callable[[], str], views_file: str
 ) -> None:
-    other = postgres_url.replace("schema=t_", "schema=t_other_")
+    other = postgres_schemas()
     JobLedger(other).close()
-    try:
-        assert invoke("--db", postgres_url, "--views", views_file, "logs").exit_code == 0
+    assert invoke("--db", postgres_url, "--views", views_file, "logs").exit_code == 0
 
-        result = invoke("--db", other, "--views", views_file, "logs")
-    finally:
-        dsn, _, schema = other.rpartition("schema=")
-        drop_schema(dsn[:-1], schema)
+    result = invoke("--db", other, "--views", views_file, "logs")
 
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: views database")
