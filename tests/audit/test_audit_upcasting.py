@@ -9,13 +9,12 @@ import base64
 import json
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import msgspec
 import pytest
 from audit_support import Store, StoreFactory, Tables, digest_of, ok, recomputed_links, run
 from cli_checks import assert_one_line_error
-from eventsourcing.persistence import StoredEvent
+from old_events import stored_events
 
 from jobledger.domain.events import ProgressUpdated
 
@@ -30,17 +29,7 @@ def load(store: Store, fixture: dict[str, Any]) -> None:
     """Store the fixture's events byte for byte, as an old jobledger left them."""
     ledger = store.open()
     try:
-        ledger.append_stored(
-            [
-                StoredEvent(
-                    originator_id=UUID(row["originator_id"]),
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes.fromhex(row["state"]),
-                )
-                for row in fixture["events"]
-            ]
-        )
+        ledger.append_stored(stored_events(fixture))
     finally:
         ledger.close()
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from uuid import UUID
 
 import pytest
 from click.testing import CliRunner
-from eventsourcing.persistence import StoredEvent
+from old_events import stored_events
 
 from jobledger.cli.main import cli
 from jobledger.domain.events import ProgressUpdated
@@ -22,17 +21,7 @@ UPLOAD, PUBLISH = FIXTURE["handles"]
 def old_ledger(tmp_path: Path) -> str:
     path = str(tmp_path / "old.db")
     ledger = JobLedger(path)
-    ledger.append_stored(
-        [
-            StoredEvent(
-                originator_id=UUID(row["originator_id"]),
-                originator_version=row["originator_version"],
-                topic=row["topic"],
-                state=bytes.fromhex(row["state"]),
-            )
-            for row in FIXTURE["events"]
-        ]
-    )
+    ledger.append_stored(stored_events(FIXTURE))
     ledger.close()
     return path
 
