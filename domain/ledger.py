@@ -259,8 +259,6 @@ class JobLedger(Application[UUID]):
         Either every command is recorded or, on the first broken rule, none is. Returns the
         state of the run or schedule after each command.
         """
-        if len(commands) == 1:  # a runner's every command: skip the context manager's cost
-            return self._record_batch(commands)[0]
         with collector_paused(len(commands)):
             return self._record_batch(commands)[0]
 
