@@ -3,8 +3,8 @@ stored event's identity (aggregate id and version), topic and stored bytes."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
+from hashlib import sha256
 from typing import Any
 from uuid import UUID
 
@@ -25,15 +25,33 @@ def link(previous: bytes, originator_id: UUID, version: int, topic: str, state: 
 
 def link_bytes(previous: bytes, originator_id: bytes, version: int, topic: str, state: bytes) -> bytes:
     """`link`, given the aggregate id as its 16 bytes."""
-    digest = hashlib.sha256(previous)
-    digest.update(originator_id)
-    digest.update(version.to_bytes(8, "big", signed=True))
+    framed = _FRAMED_TOPICS.get(topic) or _framed(topic)
+    # One buffer hashed in one call: the same digest as updating field by field, with a third of
+    # the calls (this runs once for every event appended or verified).
+    return sha256(
+        b"".join(
+            (
+                previous,
+                originator_id,
+                version.to_bytes(8, "big", signed=True),
+                framed,
+                len(state).to_bytes(8, "big"),
+                state,
+            )
+        )
+    ).digest()
+
+
+_FRAMED_TOPICS: dict[str, bytes] = {}
+
+
+def _framed(topic: str) -> bytes:
+    """A topic as hashed: its UTF-8 length (4 bytes) and bytes; remembered for the few topics there are."""
     encoded = topic.encode()
-    digest.update(len(encoded).to_bytes(4, "big"))
-    digest.update(encoded)
-    digest.update(len(state).to_bytes(8, "big"))
-    digest.update(state)
-    return digest.digest()
+    framed = len(encoded).to_bytes(4, "big") + encoded
+    if len(_FRAMED_TOPICS) < 1024:  # a tampered store could hold any number of topics
+        _FRAMED_TOPICS[topic] = framed
+    return framed
 
 
 def continue_chain(
