@@ -22,7 +22,7 @@ import msgspec
 from .commands import Command, Complete, Execute, Fire, JobCommand, Submit, decide, decide_on_schedule
 from .errors import IdempotencyConflictError, RuleError, UnknownHandleError
 from .events import Completed, DomainEvent, IdempotencyKeyClaimed, JobEvent
-from .handles import idempotency_id, job_id, run_handle, run_name, schedule_handle
+from .handles import idempotency_id, run_handle, run_name, schedule_handle
 from .model import Job, check_submission, check_text, decide_submit, evolve, follow_on_plan
 from .payloads import AnyPayload, job_type, payload_kind
 from .schedule_events import ScheduleEvent
@@ -110,7 +110,7 @@ class Batch:
     def __init__(self, ledger: JobLedger, *, fresh: bool) -> None:
         self.ledger = ledger
         self.fresh = fresh
-        self.used_cache: set[UUID] = set()
+        self.used_cache: set[str] = set()  # handles decided on a cached state
         self.created_runs: list[str] = []  # runs a schedule fired or executed in this batch
         # By handle: a string's hash is cached, a UUID's is computed in Python on every lookup.
         self.states: dict[str, Aggregate] = {}
@@ -142,7 +142,7 @@ class Batch:
         if state is None:
             state, cached = self.ledger._cached_or_load(handle, company, fresh=self.fresh)
             if cached:
-                self.used_cache.add(state.id)
+                self.used_cache.add(handle)
             return state
         if company is not None and state.companyHandle != company:
             raise UnknownHandleError(handle, company)
@@ -155,7 +155,7 @@ class Batch:
             # A first attempt trusts new handles to be free (a read of the store costs about 36 us
             # on SQLite, a round trip on PostgreSQL); if one was taken, the append fails on the
             # store's uniqueness and the batch is decided again, fresh, with this check made.
-            return job_id(handle) in self.ledger._cache
+            return handle in self.ledger._cache
         return self.ledger._exists(handle)
 
     def _add(self, state: Aggregate, new_events: Sequence[DomainEvent]) -> Aggregate:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -40,6 +40,7 @@ from .handles import idempotency_id, job_id
 from .model import Job
 from .payloads import AnyPayload
 from .persistence import (
+    Row,
     describe_store_failure,
     ensure_postgres_schema,
     is_postgres_url,
@@ -73,10 +74,15 @@ class JobLedger(Application[UUID]):
         self.db = db
         # Recently written jobs, so a runner's next command need not read the store. A stale
         # entry is harmless: its next append conflicts and the job is reloaded.
-        self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._cache: OrderedDict[str, Aggregate] = OrderedDict()  # by handle: a str caches its hash
         # A child process that appends large batches (domain/appender.py), started by the first.
         self._bulk: ChildAppender | None = None
         self._bulk_lock = threading.Lock()
+        # Our SQLite recorder takes plain-encoded events as rows, without StoredEvent objects.
+        plain = not (self.mapper.cipher or self.mapper.compressor)
+        self._insert_rows: Callable[[list[Row]], list[int]] | None = (
+            getattr(self.recorder, "insert_rows", None) if plain else None
+        )
 
     # --- commands ------------------------------------------------------------------------
 
@@ -293,8 +299,8 @@ class JobLedger(Application[UUID]):
                     bulk.rollback()
                 if attempt == 1 and batch.used_cache:
                     # Decided on a cached state another writer may have moved on: read and decide again.
-                    for uuid in batch.used_cache:
-                        self._cache.pop(uuid, None)
+                    for handle in batch.used_cache:
+                        self._cache.pop(handle, None)
                     continue
                 raise
             try:
@@ -305,7 +311,7 @@ class JobLedger(Application[UUID]):
             except IntegrityError:
                 # Another writer appended to one of these jobs (or took a handle) meanwhile.
                 for state in batch.states.values():
-                    self._cache.pop(state.id, None)
+                    self._cache.pop(state.jobHandle, None)
                 if attempt == 2:
                     raise ConcurrencyError(
                         "another writer kept changing these jobs; try the command again"
@@ -443,8 +449,7 @@ class JobLedger(Application[UUID]):
 
     def _cached_or_load(self, handle: str, company: str | None, *, fresh: bool) -> tuple[Aggregate, bool]:
         """The state to decide on, and whether it came from the cache (and so may be stale)."""
-        uuid = job_id(handle)
-        job = None if fresh else self._cache.get(uuid)
+        job = None if fresh else self._cache.get(handle)
         if job is None:
             return self._load(handle, company), False
         if company is not None and job.companyHandle != company:
@@ -461,17 +466,21 @@ class JobLedger(Application[UUID]):
     def _append(self, events: Sequence[DomainEvent]) -> None:
         if not events:
             return
-        to_stored = self.mapper.to_stored_event
         try:
-            self.recorder.insert_events([to_stored(event) for event in events])
+            if self._insert_rows is not None:
+                to_row = self.mapper.to_row  # type: ignore[attr-defined]
+                self._insert_rows([to_row(event) for event in events])
+            else:
+                to_stored = self.mapper.to_stored_event
+                self.recorder.insert_events([to_stored(event) for event in events])
         except IntegrityError:
             raise
         except PersistenceError as err:
             raise StoreError(describe_store_failure(self.db, err)) from None
 
     def _remember(self, state: Aggregate) -> None:
-        self._cache[state.id] = state
-        self._cache.move_to_end(state.id)
+        self._cache[state.jobHandle] = state
+        self._cache.move_to_end(state.jobHandle)
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
 

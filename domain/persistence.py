@@ -31,12 +31,23 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Identifier
 
-from .chain import CHAIN_TABLE, SQLITE_CHAIN_HEAD, SQLITE_INSERT_LINK, ChainRow, continue_chain, uuid_bytes
+from .chain import (
+    CHAIN_TABLE,
+    SQLITE_CHAIN_HEAD,
+    SQLITE_INSERT_LINK,
+    ChainRow,
+    continue_chain,
+    link_bytes,
+    uuid_bytes,
+)
 from .errors import StoreError, UndecodableEventError
 from .events import EVENT_TYPES, DomainEvent, ProgressUpdated
 from .schedule_events import SCHEDULE_EVENT_TYPES
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+Row = tuple[
+    str, int, str, bytes
+]  # an event as the SQLite events table holds it: id as hex, version, topic, state
 
 # Upcasters by (event class, stored version): each brings a decoded dict one version forward.
 UPCASTERS: dict[tuple[type[DomainEvent], int], Upcaster] = {}
@@ -97,7 +108,7 @@ class MsgspecMapper(Mapper[UUID]):
             state=state,
         )
 
-    def to_row(self, domain_event: DomainEvent) -> tuple[str, int, str, bytes]:
+    def to_row(self, domain_event: DomainEvent) -> Row:
         """The event as our SQLite recorder stores it: (id as hex, version, topic, state). Only
         with no cipher or compressor configured (the ledger checks)."""
         return (
@@ -218,17 +229,26 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 self._writer = None
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        if not stored_events:
+        return self.insert_rows(
+            [(s.originator_id.hex, s.originator_version, s.topic, s.state) for s in stored_events]  # type: ignore[union-attr]
+        )
+
+    def insert_rows(self, rows: Sequence[Row]) -> list[int]:
+        """Append stored events given as rows (id as hex, version, topic, state) in one
+        transaction with their chain links; their positions. The ledger's own path: no
+        StoredEvent objects to build for what is written as a row anyway."""
+        if not rows:
             return []
         with self._writer_lock:
-            conn = self._writer_connection()
+            conn = self._writer or self._writer_connection()
+            head = self._chain_head
             try:
                 # With the chain's head known, the insert is the first statement and takes the
                 # write lock itself (waiting, with the busy timeout); otherwise the head is read
                 # first, and a read lock that must later become a write lock could fail at once,
                 # so the write lock is taken up front. (IMMEDIATE costs ~5 us more per append.)
-                conn.execute("BEGIN" if self._chain_head is not None else "BEGIN IMMEDIATE")
-                positions, head = self._append(conn, stored_events)
+                conn.execute("BEGIN" if head is not None else "BEGIN IMMEDIATE")
+                positions, head = self._append(conn, rows, head)
                 conn.execute("COMMIT")
             except sqlite3.Error as err:
                 if conn.in_transaction:
@@ -241,30 +261,27 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         return positions
 
     def _append(
-        self, conn: sqlite3.Connection, stored_events: Sequence[StoredEvent]
+        self, conn: sqlite3.Connection, rows: Sequence[Row], head: tuple[int, int, bytes] | None
     ) -> tuple[list[int], tuple[int, int, bytes]]:
-        params = [
-            (s.originator_id.hex, s.originator_version, s.topic, s.state)  # type: ignore[union-attr]
-            for s in stored_events
-        ]
-        if len(params) == 1:  # the common case: one command's event; its rowid comes back free
-            last = conn.execute(self.insert_events_statement, params[0]).lastrowid or 0
+        if len(rows) == 1:  # the common case, one command's event: its rowid comes back free
+            row = rows[0]
+            position = conn.execute(self.insert_events_statement, row).lastrowid or 0
+            if head is not None and head[0] == position - 1:
+                link = link_bytes(head[2], bytes.fromhex(row[0]), row[1], row[2], row[3])
+                new_head = (position, head[1] + 1, link)
+                conn.execute(SQLITE_INSERT_LINK, new_head)
+                return [position], new_head
+            last = position
         else:
-            conn.executemany(self.insert_events_statement, params)
+            conn.executemany(self.insert_events_statement, rows)
             last = int(conn.execute(self.select_max_notification_id_statement).fetchone()[0])
-        positions = list(range(last - len(stored_events) + 1, last + 1))
-        head = self._chain_head
-        if head is not None and head[0] == positions[0] - 1:
-            previous: tuple[int, bytes] | None = (head[1], head[2])
-        else:  # another process appended since, or this is our first append
-            row = conn.execute(SQLITE_CHAIN_HEAD).fetchone()
-            previous = (row[0], bytes(row[1])) if row else None
-        rows = chain_rows(previous, positions, stored_events)
-        if len(rows) == 1:
-            conn.execute(SQLITE_INSERT_LINK, rows[0])
-        else:
-            conn.executemany(SQLITE_INSERT_LINK, rows)
-        return positions, rows[-1]
+        # Another process appended since, or this is our first append: read the chain's head.
+        found = conn.execute(SQLITE_CHAIN_HEAD).fetchone()
+        previous = (found[0], bytes(found[1])) if found else None
+        positions = range(last - len(rows) + 1, last + 1)
+        links = continue_chain(previous, positions, rows, bytes.fromhex)
+        conn.executemany(SQLITE_INSERT_LINK, links)
+        return list(positions), links[-1]
 
     def count_events(self) -> int:
         """How many events are stored."""
