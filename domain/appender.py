@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import marshal
 import queue
-import re
 import sqlite3
 import sys
 import threading
@@ -29,18 +28,15 @@ from collections.abc import Sequence
 from typing import BinaryIO, TextIO
 
 from . import helper_process
-from .chain import SQLITE_CHAIN_HEAD, SQLITE_INSERT_LINK, continue_chain
+from .sqlite_chain import Head, Row, SQLiteChain
 
 BULK_APPEND_AT = 10_000  # commands; below this, starting the child costs more than it saves
 
-# An event as the SQLite recorder stores it: (originator id as hex, version, topic, state).
-StoredRow = tuple[str, int, str, bytes]
 # A frame: rows to insert, or "commit" / "rollback", in marshal's format: the child runs this
 # very interpreter, and marshal needs no import, which the child's start-up is mostly made of
 # (importing msgspec alone took 22 ms of ~50).
-_Message = list[StoredRow] | str
+_Message = list[Row] | str
 _QUEUED_FRAMES = 64  # frames waiting for the pipe at most (2,000 events each)
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class AppendConflict(Exception):
@@ -64,7 +60,7 @@ class ChildAppender:
         self._feeder = threading.Thread(target=self._feed, name="jobledger-bulk-feeder", daemon=True)
         self._feeder.start()
 
-    def send(self, rows: Sequence[StoredRow]) -> None:
+    def send(self, rows: Sequence[Row]) -> None:
         """Insert these rows in the open transaction (opening it with the first)."""
         if rows:
             self._frame(list(rows))
@@ -119,52 +115,36 @@ class ChildAppender:
         return f"the bulk appender stopped ({helper_process.why_stopped(self._child)})"
 
 
-class _Transaction:
-    """The child's open transaction: the last position taken, and the chain's head."""
-
-    def __init__(self, conn: sqlite3.Connection, events_table: str) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        self.last = int(conn.execute(f"SELECT MAX(rowid) FROM {events_table}").fetchone()[0] or 0)
-        head = conn.execute(SQLITE_CHAIN_HEAD).fetchone()
-        self.head: tuple[int, bytes] | None = (int(head[0]), bytes(head[1])) if head else None
-
-
 def serve(db_name: str, events_table: str, timeout: float, frames: BinaryIO, replies: TextIO) -> None:
-    """The child: insert rows as they come, with their chain links; commit or roll back when told."""
-    if not _IDENTIFIER.fullmatch(events_table):
-        raise ValueError(f"not a table name: {events_table!r}")
+    """The child: insert rows as they come, linked into the chain; commit or roll back when told."""
+    chain = SQLiteChain(events_table)
     conn = sqlite3.connect(db_name, uri=True, isolation_level=None, timeout=timeout)
-    insert_event = f"INSERT INTO {events_table} VALUES (?, ?, ?, ?)"
-    open_: _Transaction | None = None
+    head: Head | None = None  # the chain's head while a transaction is open
     failure = ""
     for data in helper_process.frames(frames):
         message: _Message = marshal.loads(data)
         if isinstance(message, str):  # commit or rollback ends the transaction either way
-            if open_ is not None:
+            if conn.in_transaction:
                 conn.execute("COMMIT" if message == "commit" and not failure else "ROLLBACK")
             replies.write((failure or "ok") + "\n")
             replies.flush()
-            open_, failure = None, ""
+            head, failure = None, ""
             continue
         if failure:
             continue  # the rest of a failed batch is dropped; the failure waits for the commit
         try:
-            if open_ is None:
-                open_ = _Transaction(conn, events_table)
-            conn.executemany(insert_event, message)
-            # Rowids within one write transaction are consecutive, as the recorder also relies on.
-            positions = range(open_.last + 1, open_.last + 1 + len(message))
-            links = continue_chain(open_.head, positions, message, bytes.fromhex)
-            conn.executemany(SQLITE_INSERT_LINK, links)
-            open_.last, ordinal, link = links[-1]
-            open_.head = (ordinal, link)
+            if head is None:
+                conn.execute("BEGIN IMMEDIATE")
+                head = chain.head(conn)
+            _, head = chain.append(conn, message, head)
         except sqlite3.IntegrityError as err:
             failure = f"conflict {err}"
         except sqlite3.Error as err:
             failure = f"error {err}"
-        if failure and open_ is not None:
-            conn.execute("ROLLBACK")
-            open_ = None
+        if failure:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            head = None
 
 
 if __name__ == "__main__":

@@ -11,11 +11,8 @@ from uuid import UUID
 GENESIS = bytes(32)
 ChainRow = tuple[int, int, bytes]  # (position, ordinal, link)
 
-# On SQLite the chain is a table of its own, one row per event, written in the event's transaction
-# by the ledger's recorder or its bulk appender (domain/persistence.py, domain/appender.py).
-CHAIN_TABLE = "event_chain"
-SQLITE_CHAIN_HEAD = f"SELECT ordinal, link FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1"
-SQLITE_INSERT_LINK = f"INSERT INTO {CHAIN_TABLE} (position, ordinal, link) VALUES (?, ?, ?)"
+# SQLite keeps each link in its event's row (domain/sqlite_chain.py); PostgreSQL, in a table of its
+# own (domain/persistence.py).
 
 
 def link(previous: bytes, originator_id: UUID, version: int, topic: str, state: bytes) -> bytes:

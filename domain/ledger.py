@@ -40,13 +40,13 @@ from .handles import idempotency_id, job_id
 from .model import Job
 from .payloads import AnyPayload
 from .persistence import (
-    Row,
     describe_store_failure,
     ensure_postgres_schema,
     is_postgres_url,
     store_env,
 )
 from .schedule_model import Schedule
+from .sqlite_chain import Row
 
 CACHE_SIZE = 4096
 FIRE_ATTEMPTS = 5

@@ -31,23 +31,13 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Identifier
 
-from .chain import (
-    CHAIN_TABLE,
-    SQLITE_CHAIN_HEAD,
-    SQLITE_INSERT_LINK,
-    ChainRow,
-    continue_chain,
-    link_bytes,
-    uuid_bytes,
-)
+from .chain import ChainRow, continue_chain, uuid_bytes
 from .errors import StoreError, UndecodableEventError
 from .events import EVENT_TYPES, DomainEvent, ProgressUpdated
 from .schedule_events import SCHEDULE_EVENT_TYPES
+from .sqlite_chain import ChainBrokenError, Head, Row, SQLiteChain
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
-Row = tuple[
-    str, int, str, bytes
-]  # an event as the SQLite events table holds it: id as hex, version, topic, state
 
 # Upcasters by (event class, stored version): each brings a decoded dict one version forward.
 UPCASTERS: dict[tuple[type[DomainEvent], int], Upcaster] = {}
@@ -170,32 +160,34 @@ def _undecodable(topic: str, where: str, err: Exception) -> UndecodableEventErro
 
 
 class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
-    """Inserts a batch with one executemany, and links the events into the hash chain.
+    """Inserts a batch with one executemany, each event linked into the hash chain in its own row.
 
     The stock recorder runs one statement per row to collect each `lastrowid`. Inside the write
     transaction rowids are assigned consecutively, so the batch's ids follow from the maximum.
-    The chain rows are written in the same transaction, so an event that was not appended through
-    the ledger has no link.
+    The links are written with the events (domain/sqlite_chain.py), so an event that was not
+    appended through the ledger has no link.
 
     Appends go through one long-lived connection of this recorder's own, with a statement cache,
-    starting each transaction with BEGIN IMMEDIATE (so it waits for the write lock up front), and
-    the chain's head is remembered between appends; measured, the library's pooled connections
+    and the chain's head is remembered between appends; measured, the library's pooled connections
     (which compile every statement anew) and re-reading the head took a third of an append.
     Reads still use the library's pool.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._chain = SQLiteChain(kwargs.get("events_table_name", "stored_events"))
         super().__init__(*args, **kwargs)
         self._writer: sqlite3.Connection | None = None
         self._writer_lock = threading.Lock()
-        self._chain_head: tuple[int, int, bytes] | None = None  # (position, ordinal, link)
+        self._chain_head: Head | None = None
 
     def construct_create_table_statements(self) -> list[str]:
-        return [
-            *super().construct_create_table_statements(),
-            f"CREATE TABLE IF NOT EXISTS {CHAIN_TABLE} ("
-            "position INTEGER PRIMARY KEY, ordinal INTEGER NOT NULL, link BLOB NOT NULL)",
-        ]
+        return [self._chain.create_statement()]
+
+    def create_table(self) -> None:
+        super().create_table()
+        # A ledger written before the chain moved into the event rows gets its columns now.
+        with self._writer_lock:
+            self._chain.migrate(self._writer or self._writer_connection())
 
     def _writer_connection(self) -> sqlite3.Connection:
         if self._writer is None:
@@ -235,7 +227,7 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
 
     def insert_rows(self, rows: Sequence[Row]) -> list[int]:
         """Append stored events given as rows (id as hex, version, topic, state) in one
-        transaction with their chain links; their positions. The ledger's own path: no
+        transaction, linked into the chain; their positions. The ledger's own path: no
         StoredEvent objects to build for what is written as a row anyway."""
         if not rows:
             return []
@@ -243,12 +235,16 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             conn = self._writer or self._writer_connection()
             head = self._chain_head
             try:
-                # With the chain's head known, the insert is the first statement and takes the
-                # write lock itself (waiting, with the busy timeout); otherwise the head is read
-                # first, and a read lock that must later become a write lock could fail at once,
-                # so the write lock is taken up front. (IMMEDIATE costs ~5 us more per append.)
-                conn.execute("BEGIN" if head is not None else "BEGIN IMMEDIATE")
-                positions, head = self._append(conn, rows, head)
+                if head is None:
+                    # The head is read first, and a read lock that must later become a write
+                    # lock could fail at once, so the write lock is taken up front.
+                    conn.execute("BEGIN IMMEDIATE")
+                    head = self._chain.head(conn)
+                else:
+                    # The insert is the first statement and takes the write lock itself
+                    # (waiting, with the busy timeout). (IMMEDIATE costs ~5 us more per append.)
+                    conn.execute("BEGIN")
+                positions, head = self._chain.append(conn, rows, head)
                 conn.execute("COMMIT")
             except sqlite3.Error as err:
                 if conn.in_transaction:
@@ -258,30 +254,7 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                     raise IntegrityError(err) from err
                 raise OperationalError(err) from err
             self._chain_head = head
-        return positions
-
-    def _append(
-        self, conn: sqlite3.Connection, rows: Sequence[Row], head: tuple[int, int, bytes] | None
-    ) -> tuple[list[int], tuple[int, int, bytes]]:
-        if len(rows) == 1:  # the common case, one command's event: its rowid comes back free
-            row = rows[0]
-            position = conn.execute(self.insert_events_statement, row).lastrowid or 0
-            if head is not None and head[0] == position - 1:
-                link = link_bytes(head[2], bytes.fromhex(row[0]), row[1], row[2], row[3])
-                new_head = (position, head[1] + 1, link)
-                conn.execute(SQLITE_INSERT_LINK, new_head)
-                return [position], new_head
-            last = position
-        else:
-            conn.executemany(self.insert_events_statement, rows)
-            last = int(conn.execute(self.select_max_notification_id_statement).fetchone()[0])
-        # Another process appended since, or this is our first append: read the chain's head.
-        found = conn.execute(SQLITE_CHAIN_HEAD).fetchone()
-        previous = (found[0], bytes(found[1])) if found else None
-        positions = range(last - len(rows) + 1, last + 1)
-        links = continue_chain(previous, positions, rows, bytes.fromhex)
-        conn.executemany(SQLITE_INSERT_LINK, links)
-        return list(positions), links[-1]
+        return list(positions)
 
     def count_events(self) -> int:
         """How many events are stored."""
@@ -292,19 +265,12 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     def last_chain_row(self) -> ChainRow | None:
         """The head of the chain."""
         with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT position, ordinal, link FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1")
-            row = c.fetchone()
-            return (row[0], row[1], bytes(row[2])) if row else None
+            return self._chain.last(c.sqlite_cursor)
 
     def select_chain(self, after: int, limit: int) -> list[ChainRow]:
-        """Chain rows after a position, in order."""
+        """Chain rows after a position, in order (with a row for a deleted event, see SQLiteChain)."""
         with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                f"SELECT position, ordinal, link FROM {CHAIN_TABLE} WHERE position > ?"
-                " ORDER BY position LIMIT ?",
-                (after, limit),
-            )
-            return [(row[0], row[1], bytes(row[2])) for row in c.fetchall()]
+            return self._chain.rows_after(c.sqlite_cursor, after, limit)
 
 
 class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
@@ -516,5 +482,7 @@ def describe_store_failure(db: str, err: Exception) -> str:
     """One line saying why the store at --db could not be opened."""
     if is_postgres_url(db):
         return _postgres_problem(_postgres_env(db), err)
+    if isinstance(err.__cause__, ChainBrokenError):  # the ledger opened; the append was refused
+        return str(err.__cause__)
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return f"cannot open ledger {db}: {first}"

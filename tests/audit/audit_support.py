@@ -332,8 +332,8 @@ class Tables:
                 "notification_id",
                 "jobledger_events_chain",
             )
-        else:
-            self.events_table, self.position, self.chain_table = "stored_events", "rowid", "event_chain"
+        else:  # the chain is in the event rows (chain_ordinal, chain_link, chain_next)
+            self.events_table, self.position, self.chain_table = "stored_events", "rowid", ""
 
     def _execute(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         if self.store.is_postgres:
@@ -382,18 +382,32 @@ class Tables:
         )
 
     def chain(self) -> list[tuple[int, int, bytes]]:
-        return [
-            (p, o, bytes(link))
-            for p, o, link in self._execute(
-                f"SELECT position, ordinal, link FROM {self.chain_table} ORDER BY position"
+        if self.store.is_postgres:
+            found = self._execute(f"SELECT position, ordinal, link FROM {self.chain_table} ORDER BY position")
+        else:  # SQLite keeps each link in its event's row
+            found = self._execute(
+                "SELECT rowid, chain_ordinal, chain_link FROM stored_events"
+                " WHERE chain_link IS NOT NULL ORDER BY rowid"
             )
-        ]
+        return [(p, o, bytes(link)) for p, o, link in found]
 
     def set_link(self, position: int, link: bytes) -> None:
-        self._execute(f"UPDATE {self.chain_table} SET link = ? WHERE position = ?", (link, position))
+        if self.store.is_postgres:
+            self._execute(f"UPDATE {self.chain_table} SET link = ? WHERE position = ?", (link, position))
+        else:
+            self._execute("UPDATE stored_events SET chain_link = ? WHERE rowid = ?", (link, position))
 
     def delete_link(self, position: int) -> None:
-        self._execute(f"DELETE FROM {self.chain_table} WHERE position = ?", (position,))
+        """Erase every trace of a position's link (on SQLite: the link, and the mark on the row
+        before that says a row followed it)."""
+        if self.store.is_postgres:
+            self._execute(f"DELETE FROM {self.chain_table} WHERE position = ?", (position,))
+        else:
+            self._execute(
+                "UPDATE stored_events SET chain_ordinal = NULL, chain_link = NULL WHERE rowid = ?",
+                (position,),
+            )
+            self._execute("UPDATE stored_events SET chain_next = 0 WHERE rowid = ?", (position - 1,))
 
     def relink(self) -> None:
         """Rewrite the whole chain to match the stored events as they now are (a consistent forgery)."""

@@ -184,14 +184,17 @@ def test_verify_locates_an_altered_link_of_the_chain(filled: Store) -> None:
     verify_fails_at(filled, 12)
 
 
-def test_verify_after_an_event_and_its_link_are_both_deleted_names_the_event_after_the_gap(
+def test_verify_after_an_event_and_its_link_are_both_deleted_names_the_gap_or_the_event_after_it(
     filled: Store,
 ) -> None:
     tables = Tables(filled)
     tables.delete(17)
     tables.delete_link(17)
 
-    verify_fails_at(filled, 18)
+    if filled.is_postgres:  # positions there may skip (a writer that lost a race used one up)
+        verify_fails_at(filled, 18)
+    else:  # SQLite's never do: the gap itself is named
+        assert "deleted" in verify_fails_at(filled, 17)
 
 
 UPLOAD = "acme||upload_2026-03-02-08:00:00"  # the history's first run; its Started event is at position 4

@@ -188,7 +188,7 @@ def _view_tables(path: str) -> list[str]:
         tables = [
             name
             for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-            if name not in ("stored_events", "event_chain")
+            if name != "stored_events"
         ]
         return [
             f"{table}: {row}" for table in tables for row in conn.execute(f"SELECT * FROM {table} ORDER BY 1")

@@ -122,19 +122,24 @@ def test_a_bulk_batch_decided_on_a_stale_cache_is_decided_again(open_ledger: Ope
     assert audit.verify(a) is None
 
 
+JAM = "jobledger_test_jam"
+
+
 def test_a_failing_bulk_append_is_one_store_error_appends_nothing_and_the_ledger_recovers(
     sqlite_db: str,
 ) -> None:
     ledger = JobLedger(sqlite_db)
     try:
         ledger.record(stream(2))
-        with closing(sqlite3.connect(sqlite_db)) as conn, conn:
-            conn.execute("ALTER TABLE event_chain RENAME TO event_chain_aside")
-        with pytest.raises(StoreError, match=r"^cannot append the batch: no such table: event_chain$"):
+        with closing(sqlite3.connect(sqlite_db)) as conn, conn:  # every insert now fails in SQLite
+            conn.execute(
+                f"CREATE TRIGGER {JAM} AFTER INSERT ON stored_events BEGIN INSERT INTO {JAM} VALUES (1); END"
+            )
+        with pytest.raises(StoreError, match=rf"^cannot append the batch: no such table: main.{JAM}$"):
             ledger.record(stream(4)[10:])
         assert ledger.event_count() == 10
         with closing(sqlite3.connect(sqlite_db)) as conn, conn:
-            conn.execute("ALTER TABLE event_chain_aside RENAME TO event_chain")
+            conn.execute(f"DROP TRIGGER {JAM}")
         ledger.record(stream(4)[10:])
         assert ledger.event_count() == 20
         assert audit.verify(ledger) is None
