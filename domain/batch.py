@@ -54,8 +54,11 @@ def collector_paused(work: int) -> AbstractContextManager[None]:
     command) gets a plain null context: a generator-based one cost a few microseconds each time.
     """
     if work < LARGE_WORK or not gc.isenabled():
-        return nullcontext()
+        return _NOT_PAUSED
     return _paused()
+
+
+_NOT_PAUSED: AbstractContextManager[None] = nullcontext()  # holds no state: one serves every caller
 
 
 @contextmanager

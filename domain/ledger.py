@@ -269,7 +269,8 @@ class JobLedger(Application[UUID]):
             return self._record_batch(commands)[0]
 
     def _record_batch(self, commands: Sequence[Command]) -> tuple[list[Aggregate], Batch]:
-        if not self._bulk_wanted(len(commands)):
+        # Large batches on SQLite (plain encoding: the rows are ours to write) go to the appender.
+        if len(commands) < appender.BULK_APPEND_AT or self._insert_rows is None:
             return self._decide_and_append(commands, None)
         with self._bulk_lock:  # one batch at a time through the appender
             if self._bulk is None:
@@ -321,14 +322,6 @@ class JobLedger(Application[UUID]):
                 self._remember(state)
             return results, batch
         raise AssertionError("unreachable")
-
-    def _bulk_wanted(self, commands: int) -> bool:
-        """Whether a batch this large goes through the bulk appender (SQLite, plain encoding)."""
-        return (
-            commands >= appender.BULK_APPEND_AT
-            and hasattr(self.recorder, "bulk_target")
-            and not (self.mapper.cipher or self.mapper.compressor)
-        )
 
     def _close_bulk(self) -> None:
         if self._bulk is not None:
