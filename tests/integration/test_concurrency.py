@@ -20,6 +20,7 @@ from jobledger.domain.errors import InvalidTransitionError, RuleError
 from jobledger.domain.events import ProgressUpdated, Started, Submitted
 from jobledger.domain.ledger import JobLedger
 from jobledger.domain.payloads import decode_payload
+from jobledger.projections import audit
 
 PAYLOAD = decode_payload("optimizeImagesJob", OPTIMIZE)
 OpenLedger = Callable[[], JobLedger]
@@ -199,6 +200,9 @@ def test_two_processes_appending_to_one_sqlite_file_never_see_database_is_locked
             handles = {e.jobHandle for e in _submitted(ledger, who)}
             assert len(handles) == JOBS_PER_PROCESS
             assert all(ledger.get(h).state == "Done" for h in handles)
+        # Each writer's remembered chain head went stale whenever the other appended between
+        # two of its commands: its rows were linked again from the real head, in its transaction.
+        assert audit.verify(ledger) is None
     finally:
         ledger.close()
 
