@@ -174,15 +174,17 @@ class Batch:
             schedule_events = decide_on_schedule(command, target, at)
             return self._add(apply_events(target, schedule_events), schedule_events)
         new_events = decide(command, target, at)
-        state = apply_events(target, new_events)
-        follow_on_events: list[JobEvent] = []
-        if isinstance(command, Complete) and isinstance(state, Job):
+        state = target
+        for event in new_events:  # a run's own events: `evolve` directly (this runs per command)
+            state = evolve(event, state)
+        if isinstance(command, Complete):
             new_events, follow_on_events = self._follow_on(state, new_events, at)
-            state = apply_events(target, new_events)
-        self._add(state, new_events)
-        # The follow-on run is created in the same transaction, after the event that names it.
-        self.events.extend(follow_on_events)
-        return state
+            if follow_on_events:
+                named = self._add(apply_events(target, new_events), new_events)
+                # The follow-on run is created in the same transaction, after the event that names it.
+                self.events.extend(follow_on_events)
+                return named
+        return self._add(state, new_events)
 
     def _follow_on(
         self, done: Job, new_events: list[JobEvent], at: datetime
