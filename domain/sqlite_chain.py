@@ -87,13 +87,15 @@ class SQLiteChain:
             link = link_bytes(link, bytes.fromhex(row[0]), row[1], row[2], row[3])
             last = conn.execute(self.insert, (*row, ordinal, link, 0)).lastrowid or 0
         else:
-            linked = []
-            for row in rows:
-                ordinal += 1
-                link = link_bytes(link, bytes.fromhex(row[0]), row[1], row[2], row[3])
-                linked.append((*row, ordinal, link, 1))
-            linked[-1] = (*rows[-1], ordinal, link, 0)
+            # The links' first field numbers the rows here: their positions come from the insert.
+            links = continue_chain(head[1:], range(len(rows)), rows, bytes.fromhex)
+            followed = len(rows) - 1  # every row but the last has its successor in the batch
+            linked = [
+                (*row, o, chain_link, int(n < followed))
+                for row, (n, o, chain_link) in zip(rows, links, strict=True)
+            ]
             conn.executemany(self.insert, linked)
+            _, ordinal, link = links[-1]
             # Rowids within one write transaction are consecutive.
             last = int(conn.execute(self._last_rowid).fetchone()[0])
         first = last - len(rows) + 1
