@@ -13,6 +13,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -174,7 +175,6 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._chain = SQLiteChain(kwargs.get("events_table_name", "stored_events"))
         super().__init__(*args, **kwargs)
         self._writer: sqlite3.Connection | None = None
         self._writer_lock = threading.Lock()
@@ -183,11 +183,18 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     def construct_create_table_statements(self) -> list[str]:
         return [self._chain.create_statement()]
 
+    @cached_property
+    def _chain(self) -> SQLiteChain:
+        # The library asks for the create statements from its own __init__, before ours runs.
+        return SQLiteChain(self.events_table_name)
+
     def create_table(self) -> None:
         super().create_table()
-        # A ledger written before the chain moved into the event rows gets its columns now.
-        with self._writer_lock:
-            self._chain.migrate(self._writer or self._writer_connection())
+        with self.datastore.transaction(commit=False) as c:
+            current = self._chain.has_columns(c.sqlite_cursor)
+        if not current:  # a ledger written before the chain moved into the event rows
+            with self._writer_lock:
+                self._chain.migrate(self._writer or self._writer_connection())
 
     def _writer_connection(self) -> sqlite3.Connection:
         if self._writer is None:

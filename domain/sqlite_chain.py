@@ -143,24 +143,23 @@ class SQLiteChain:
 
     # --- ledgers written before the chain moved into the rows -----------------------------------
 
+    def has_columns(self, conn: Executor) -> bool:
+        """Whether the events table has the chain columns (or does not exist yet)."""
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({self.table})")}
+        return not present or set(COLUMNS) <= present
+
     def migrate(self, conn: sqlite3.Connection) -> None:
         """Add the chain columns to an events table that lacks them, taking the links from the old
-        chain table; in one transaction, so a second process opening the file waits, then finds
-        nothing to do."""
-        if self._has_columns(conn):
-            return
+        chain table; in one transaction, under the write lock, so a second process opening the
+        file meanwhile waits, then finds nothing to do."""
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if not self._has_columns(conn):
+            if not self.has_columns(conn):
                 self._move_chain(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-
-    def _has_columns(self, conn: sqlite3.Connection) -> bool:
-        present = {row[1] for row in conn.execute(f"PRAGMA table_info({self.table})")}
-        return not present or set(COLUMNS) <= present
 
     def _move_chain(self, conn: sqlite3.Connection) -> None:
         for name, kind in COLUMNS.items():
