@@ -57,7 +57,7 @@ import workload
 
 import jobledger.domain
 from jobledger.domain.commands import Command, Complete, LogDetail, Start, Submit, UpdateProgress
-from jobledger.domain.ledger import JobLedger
+from jobledger.service.ledger import JobLedger
 
 Row = tuple[str, int, str, bytes]
 T = TypeVar("T")

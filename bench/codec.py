@@ -35,7 +35,7 @@ import msgspec
 import workload
 
 from jobledger.domain.events import DomainEvent
-from jobledger.domain.persistence import MsgspecMapper
+from jobledger.store.codec import MsgspecMapper
 
 Encode = Callable[[Any], bytes]
 Decode = Callable[[bytes], Any]

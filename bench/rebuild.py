@@ -41,23 +41,22 @@ from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import get_topic
 
+from jobledger.domain.aggregates import ALL_EVENT_TYPES
 from jobledger.domain.commands import Command, Complete, LogDetail, Start, Submit, UpdateProgress
 from jobledger.domain.events import TaskProgress
 from jobledger.domain.handles import run_handle, run_name
-from jobledger.domain.ledger import JobLedger
 from jobledger.domain.payloads import (
     ImageServingPublishJob,
     OptimizeImagesJob,
     UploadUrlsJob,
     VideoPublishJob,
 )
-from jobledger.domain.persistence import (
-    ALL_EVENT_TYPES,
-    FastSQLiteApplicationRecorder,
-    event_topic,
-    store_env,
-)
-from jobledger.projections import open_projector, queries
+from jobledger.projections import queries
+from jobledger.service.ledger import JobLedger
+from jobledger.service.opening import open_projector
+from jobledger.store.codec import event_topic
+from jobledger.store.config import store_env
+from jobledger.store.sqlite_recorder import FastSQLiteApplicationRecorder
 
 COMPANIES = ("47", "6", "1203", "388")
 SERVERS = ("ips-1", "ips-2", "ips-3", "ips-4")

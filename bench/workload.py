@@ -30,7 +30,7 @@ from jobledger.domain.commands import (
 )
 from jobledger.domain.events import DomainEvent, JobLogDetailAux, TaskProgress
 from jobledger.domain.handles import run_handle, run_name
-from jobledger.domain.model import Job, decide_submit, evolve
+from jobledger.domain.job import Job, decide_submit, evolve
 from jobledger.domain.payloads import (
     AnyPayload,
     ExportJob,

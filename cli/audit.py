@@ -12,15 +12,16 @@ from pathlib import Path
 
 import click
 
-from jobledger.cli.main import Config, cli, pass_config
+from jobledger.audit import archive
+from jobledger.audit import chain as audit
+from jobledger.audit.eventlog import EVENT_NAMES, Entry, EventLog
+from jobledger.cli.group import Config, cli, pass_config
 from jobledger.cli.records import job_record
 from jobledger.cli.render import emit_json, emit_ndjson, emit_record, emit_table, output_options
 from jobledger.cli.signals import stop_on_signals
 from jobledger.cli.views import progress_bar, short_time
 from jobledger.domain.handles import job_id
-from jobledger.domain.model import Job
-from jobledger.projections import archive, audit
-from jobledger.projections.eventlog import EVENT_NAMES, Entry, EventLog
+from jobledger.domain.job import Job
 
 FOLLOW_POLL_SECONDS = 0.2
 # `wait` exit codes: like timeout(1) for a timeout; 3 and 4 tell failures from stops.
@@ -70,7 +71,7 @@ def events(
     fmt: str,
 ) -> None:
     """Print events in global order with their positions."""
-    log = EventLog(config.ledger())
+    log = EventLog(config.ledger().reader)
     uuid = job_id(job) if job else None
 
     def wanted(entry: Entry) -> bool:
@@ -165,7 +166,7 @@ def audit_group() -> None:
 @pass_config
 def digest(config: Config) -> None:
     """Print the head of the hash chain as POSITION:HEX; keep it somewhere else."""
-    click.echo(str(audit.digest(config.ledger())))
+    click.echo(str(audit.digest(config.ledger().reader)))
 
 
 def _parse_digest(ctx: click.Context, param: click.Parameter, value: str | None) -> audit.Digest | None:
@@ -185,10 +186,10 @@ def _parse_digest(ctx: click.Context, param: click.Parameter, value: str | None)
 def verify(config: Config, expected: audit.Digest | None) -> None:
     """Recompute the chain from the stored events; exit 1 naming the first position that differs."""
     ledger = config.ledger()
-    finding = audit.verify(ledger, expected)
+    finding = audit.verify(ledger.reader, expected)
     if finding is not None:
         raise click.ClickException(f"the chain does not verify at {finding}")
-    head = audit.digest(ledger)
+    head = audit.digest(ledger.reader)
     checked = f" and matches the digest at position {expected.ordinal}" if expected else ""
     click.echo(f"chain intact: {head.ordinal} events{checked}; head {head}")
 
@@ -217,14 +218,14 @@ def export(config: Config, company: str | None, after: int, output: str | None) 
     if output is None:
         # Spooled, so that a ledger that cannot be read leaves stdout empty rather than cut short.
         with tempfile.TemporaryFile() as spool:
-            archive.export(ledger, spool, company=company, after=after)
+            archive.export(ledger.reader, spool, company=company, after=after)
             spool.seek(0)
             shutil.copyfileobj(spool, sys.stdout.buffer)
         sys.stdout.flush()
         return
     partial = Path(output + ".partial")
     with partial.open("wb") as out, progress_bar(total, "exporting") as advance:
-        written = archive.export(ledger, out, company=company, after=after, progress=advance)
+        written = archive.export(ledger.reader, out, company=company, after=after, progress=advance)
     partial.replace(output)
     click.echo(f"exported {written} events to {output}", err=True)
 
@@ -247,4 +248,4 @@ def import_(config: Config, source: str) -> None:
             raise click.ClickException(f"no export file at {source}")
         with progress_bar(archive.count_lines(path), "importing") as advance:
             appended = archive.import_path(ledger, path, progress=advance)
-    click.echo(f"imported {appended} events; head {audit.digest(ledger)}")
+    click.echo(f"imported {appended} events; head {audit.digest(ledger.reader)}")

@@ -13,16 +13,16 @@ from typing import Any, NamedTuple
 
 import click
 
-from jobledger.cli.main import Config, cli, pass_config
+from jobledger.cli.group import Config, cli, pass_config
 from jobledger.cli.options import ISO_TIME
 from jobledger.cli.render import emit_table
 from jobledger.cli.views import progress_bar
-from jobledger.domain.batch import Aggregate
+from jobledger.demo.day import record_demo
+from jobledger.domain.aggregates import Aggregate
 from jobledger.domain.commands import Command, Execute, Fire, Submit
 from jobledger.domain.constants import OUTCOMES
-from jobledger.domain.demo import record_demo
-from jobledger.domain.model import Job
-from jobledger.domain.schedule_model import Schedule
+from jobledger.domain.job import Job
+from jobledger.domain.schedule import Schedule
 
 LIVE = ("New", "Running", "Stopping")
 

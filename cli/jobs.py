@@ -9,7 +9,7 @@ from typing import Any
 import click
 import msgspec
 
-from jobledger.cli.main import Config, cli, pass_config
+from jobledger.cli.group import Config, cli, pass_config
 from jobledger.cli.options import ISO_TIME, JSON_TEXT, at_option, company_option
 from jobledger.cli.records import event_record, job_record
 from jobledger.cli.render import emit_json, emit_ndjson, emit_record, emit_table, output_options

@@ -7,8 +7,8 @@ from typing import Any
 import msgspec
 
 from jobledger.domain.events import DomainEvent
-from jobledger.domain.model import Job
-from jobledger.domain.schedule_model import Schedule
+from jobledger.domain.job import Job
+from jobledger.domain.schedule import Schedule
 
 # Bookkeeping of the aggregate that is not part of what IPS or an operator reads.
 _HIDDEN = {"id", "payload", "payloadKind", "lastEventTime"}

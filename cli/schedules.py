@@ -7,12 +7,13 @@ from datetime import datetime
 
 import click
 
-from jobledger.cli.main import Config, cli, pass_config
+from jobledger.cli.group import Config, cli, pass_config
 from jobledger.cli.options import ISO_TIME
 from jobledger.cli.render import emit, emit_table, output_options
 from jobledger.cli.signals import stop_on_signals
 from jobledger.cli.views import as_of_option, short_time, views_for
-from jobledger.projections import queries, scheduler
+from jobledger.projections import queries
+from jobledger.service import scheduler
 
 
 @cli.command("scheduled")
@@ -60,7 +61,7 @@ def scheduler_group() -> None:
 @pass_config
 def tick(config: Config, at: datetime | None) -> None:
     """Fire every schedule due at this time and print the runs created, one handle a line."""
-    for handle in scheduler.tick(config.projector(), at):
+    for handle in scheduler.tick(config.ledger(), config.projector(), at):
         click.echo(handle)
 
 
@@ -79,5 +80,7 @@ def run(config: Config, interval: float) -> None:
     stop = threading.Event()
     click.echo(f"firing due schedules every {interval}s; stop with Ctrl-C", err=True)
     with stop_on_signals(stop):
-        scheduler.run(projector, interval, stop, lambda handles: click.echo("\n".join(handles)))
+        scheduler.run(
+            config.ledger(), projector, interval, stop, lambda handles: click.echo("\n".join(handles))
+        )
     click.echo("scheduler stopped", err=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from jobledger.cli.main import Config, cli, pass_config
+from jobledger.cli.group import Config, cli, pass_config
 from jobledger.cli.options import ISO_TIME, company_option
 from jobledger.cli.render import emit, emit_json, emit_record, emit_table, output_options
 from jobledger.cli.signals import stop_on_signals

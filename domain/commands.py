@@ -11,7 +11,7 @@ from datetime import datetime
 import msgspec
 
 from .events import Counters, JobEvent, JobLogDetailAux, TaskProgress
-from .model import (
+from .job import (
     Job,
     decide_complete,
     decide_delete,
@@ -21,14 +21,16 @@ from .model import (
     decide_stop,
 )
 from .payloads import AnyPayload
-from .schedule_events import ScheduleEvent
-from .schedule_model import (
+from .schedule import (
+    NotARunError,
     Schedule,
+    ScheduleOnlyError,
     ScheduleRuleError,
     decide_delete_schedule,
     decide_pause,
     decide_resume,
 )
+from .schedule_events import ScheduleEvent
 
 
 class Command(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -161,13 +163,19 @@ def decide(command: JobCommand, job: Job, at: datetime) -> list[JobEvent]:
             where = (
                 f"its schedule {job.scheduleHandle}" if job.scheduleHandle else "the schedule that runs it"
             )
-            raise ScheduleRuleError(
+            raise ScheduleOnlyError(
                 f"cannot {verb} run {job.jobHandle}: {verb} acts on schedules (IPS runs have no paused"
-                f" state); stop the run with `jobledger stop`, or {verb} {where}"
+                f" state); stop the run, or {verb} {where}",
+                verb=verb,
+                run=job.jobHandle,
+                schedule=job.scheduleHandle,
             )
         case Execute() | Fire():
-            raise ScheduleRuleError(
-                f"cannot execute run {job.jobHandle}: execute acts on schedules; submit the job again"
+            raise ScheduleOnlyError(
+                f"cannot execute run {job.jobHandle}: execute acts on schedules; submit the job again",
+                verb="execute",
+                run=job.jobHandle,
+                schedule=job.scheduleHandle,
             )
     raise TypeError(f"unknown command {type(command).__name__}")
 
@@ -194,7 +202,7 @@ def decide_on_schedule(command: JobCommand, schedule: Schedule, at: datetime) ->
                 f"cannot stop schedule {schedule.jobHandle}: stop acts on runs; pause or delete the schedule"
             )
     action = _VERBS.get(type(command).__name__, type(command).__name__.lower())
-    raise ScheduleRuleError(
-        f"cannot {action} {schedule.jobHandle}: it is a schedule, not a run; its runs are listed by"
-        f" `jobledger active --original-name {schedule.originalName}`"
+    raise NotARunError(
+        f"cannot {action} {schedule.jobHandle}: it is a schedule, not a run",
+        original_name=schedule.originalName,
     )

@@ -1,4 +1,8 @@
-"""Domain errors. Each message is one line that names the problem and, where useful, what to do."""
+"""Domain and store errors. Each message is one line that says what is wrong.
+
+They carry no shell advice: a Python caller has no `jobledger` command to run. The CLI adds the
+command to run, keyed by the error's type (cli/hints.py); the attributes here are what it needs.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ class InvalidTransitionError(RuleError):
     """A command does not apply in the job's current state."""
 
     def __init__(self, handle: str, state: str, action: str, hint: str = "") -> None:
+        self.handle, self.state, self.action = handle, state, action
         message = f"cannot {action} job {handle}: it is {state}"
         super().__init__(f"{message}; {hint}" if hint else message)
 
@@ -42,3 +47,19 @@ class UndecodableEventError(LedgerError, ValueError):
 
 class StoreError(LedgerError):
     """The event store cannot be opened or used (bad path, not a ledger, unreachable server)."""
+
+
+class NoLedgerError(StoreError):
+    """A read was asked of a ledger that does not exist (reads never create one)."""
+
+
+class ViewsFileNeededError(StoreError):
+    """A PostgreSQL store keeps its views in a local SQLite file, and none was given."""
+
+
+class ViewsMismatchError(StoreError):
+    """The views file was built from another store."""
+
+
+class LedgerChangedError(StoreError):
+    """The stored events or their chain were changed outside the ledger."""

@@ -113,7 +113,7 @@ class ProgressUpdated(JobEvent, frozen=True, kw_only=True):
     """The running job reported how far it has got, overall and per task.
 
     Version 2 added serverName: the server that sent the report (None for version 1 events,
-    which did not say; see the upcaster in domain/persistence.py).
+    which did not say; see the upcaster in store/codec.py).
     """
 
     class_version: ClassVar[int] = 2

@@ -51,13 +51,13 @@ class Fired(ScheduleEvent, frozen=True, kw_only=True):
     manual: bool = False
 
 
-class Deleted(ScheduleEvent, frozen=True, kw_only=True):
+class ScheduleDeleted(ScheduleEvent, frozen=True, kw_only=True):
     """The schedule was deleted; it never fires again. Its runs are not touched."""
 
     requestedBy: str = ""
 
 
-class Completed(ScheduleEvent, frozen=True, kw_only=True):
+class ScheduleCompleted(ScheduleEvent, frozen=True, kw_only=True):
     """The schedule has no more fire times (a one-off fired, or a year field ran out)."""
 
 
@@ -66,6 +66,6 @@ SCHEDULE_EVENT_TYPES: tuple[type[ScheduleEvent], ...] = (
     Paused,
     Resumed,
     Fired,
-    Deleted,
-    Completed,
+    ScheduleDeleted,
+    ScheduleCompleted,
 )

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import msgspec
 
 from jobledger.domain.events import DomainEvent, JobEvent, ProgressUpdated, Submitted
-from jobledger.domain.model import Job, evolve
+from jobledger.domain.job import Job, evolve
 
 NAME = "active_jobs"
 

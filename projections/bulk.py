@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from jobledger.domain.events import DomainEvent, JobEvent, ProgressUpdated
-from jobledger.domain.model import Job, evolve
+from jobledger.domain.job import Job, evolve
 from jobledger.projections import active_jobs, job_logs
 from jobledger.projections.views import Key, View
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-from jobledger.domain.errors import StoreError
+from jobledger.domain.errors import StoreError, ViewsMismatchError
 from jobledger.projections.views import Key, View
 
 POSITIONS = "view_positions"
@@ -106,10 +106,7 @@ class ViewsDatabase:
             self.conn.execute(f"INSERT OR IGNORE INTO {META} (key, value) VALUES ('store', ?)", (identity,))
             row = self.conn.execute(f"SELECT value FROM {META} WHERE key = 'store'").fetchone()
         if row[0] != identity:
-            raise StoreError(
-                f"views database {self.path} was built from another store ({row[0]}); "
-                "give a different --views file"
-            )
+            raise ViewsMismatchError(f"views database {self.path} was built from another store ({row[0]})")
 
     def _ensure_positions(self) -> None:
         with self.writing():

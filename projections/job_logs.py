@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from jobledger.domain.events import DomainEvent, JobEvent
-from jobledger.domain.model import Job, evolve
+from jobledger.domain.job import Job, evolve
 
 NAME = "job_logs"
 

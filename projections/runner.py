@@ -1,6 +1,6 @@
 """Keeps the views caught up with the event store: catch-up, run, blue/green rebuild, verify, status.
 
-Each batch of notifications is folded into every view that has not seen it, and the changed rows
+Each page of events is folded into every view that has not seen it, and the changed rows
 and the new positions are written in one transaction. The write lock is held while a batch is
 applied and the positions are re-read under it, so two processes catching up at once never apply
 an event twice: the second one skips what the first has written.
@@ -12,17 +12,15 @@ import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from eventsourcing.persistence import Notification
-
-from jobledger.domain.batch import collector_paused
+from jobledger.domain.collector import collector_paused
 from jobledger.domain.events import DomainEvent
-from jobledger.domain.ledger import JobLedger
 from jobledger.projections.bulk import BulkFold, Page
 from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.views import VIEWS, Key, View
 from jobledger.projections.writer import open_writer
+from jobledger.store.reader import EventReader
 
 BATCH_SIZE = 2000
 REBUILD_BATCH_SIZE = 10_000
@@ -53,13 +51,11 @@ class Difference:
 
 
 class Projector:
-    """Folds the ledger's events into the views database."""
+    """Folds the ledger's events, read through the store's reader port, into the views database."""
 
-    def __init__(self, ledger: JobLedger, views: ViewsDatabase) -> None:
-        self.ledger = ledger
+    def __init__(self, reader: EventReader, views: ViewsDatabase) -> None:
+        self.reader = reader
         self.db = views
-        self._decode = cast(Callable[[Notification], DomainEvent], ledger.mapper.to_domain_event)
-        self._same_file = views.path == ledger.db
         for view in VIEWS.values():
             self.db.ensure_table(view, view.name)
         # Rows this projector wrote, per table, valid at the position noted beside them; dropped
@@ -71,42 +67,11 @@ class Projector:
 
     def head(self) -> int:
         """Position of the last event in the store."""
-        if self._same_file:
-            row = self.db.conn.execute("SELECT MAX(rowid) FROM stored_events").fetchone()
-            return int(row[0] or 0)
-        return self.ledger.head_position()
-
-    def _notifications(self, after: int, stop: int) -> Iterator[list[Notification]]:
-        while after < stop:
-            page = self.ledger.recorder.select_notifications(
-                start=after, limit=BATCH_SIZE, stop=stop, inclusive_of_start=False
-            )
-            if not page:
-                return
-            yield list(page)
-            after = page[-1].id
+        return self.reader.head()
 
     def _pages(self, after: int, stop: int, size: int | None = None) -> Iterator[Page]:
         """Pages of (position, originator id as hex, event) after a position, up to `stop`."""
-        if not self._same_file:
-            for page in self._notifications(after, stop):
-                events = [(n.id, self._decode(n)) for n in page]
-                yield [(position, event.originator_id.hex, event) for position, event in events]
-            return
-        # The views share the ledger's SQLite file: read the events table directly, skipping the
-        # library's Notification objects (most of the cost of reading, when measured). Our
-        # recorder stores originator ids as hex, which is how the views key runs.
-        decode = self.ledger.mapper.decode_state  # type: ignore[attr-defined]
-        sql = (
-            "SELECT rowid, originator_id, topic, state FROM stored_events WHERE rowid > ? AND rowid <= ?"
-            " ORDER BY rowid LIMIT ?"
-        )
-        while after < stop:
-            rows = self.db.conn.execute(sql, (after, stop, size or BATCH_SIZE)).fetchall()
-            if not rows:
-                return
-            yield [(at, hexid, decode(topic, state, at)) for at, hexid, topic, state in rows]
-            after = rows[-1][0]
+        return self.reader.pages(after, stop, size=size or BATCH_SIZE)
 
     def events(self, after: int = 0, stop: int | None = None) -> Iterator[tuple[int, DomainEvent]]:
         """(position, event) in global order after a position, up to `stop` (default: the head)."""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from jobledger.domain.events import DomainEvent
+from jobledger.domain.schedule import Schedule, evolve
 from jobledger.domain.schedule_events import Scheduled, ScheduleEvent
-from jobledger.domain.schedule_model import Schedule, evolve_schedule
 
 NAME = "scheduled_jobs"
 
@@ -22,7 +22,7 @@ def apply(row: Schedule | None, event: DomainEvent) -> Schedule | None:
         return row
     if row is None and not isinstance(event, Scheduled):
         return None
-    schedule = evolve_schedule(event, row)
+    schedule = evolve(event, row)
     if schedule.deleted or schedule.triggerState == "Complete":
         return None
     return schedule

@@ -3,7 +3,7 @@
 A rebuild is a fold (Python) and row writes (Python to encode rows, SQLite to insert them, then
 the index builds). In one process the two take turns under the GIL, and a writer thread did not
 help for that reason (measured: no faster). So a large rebuild keeps the fold here and hands the
-rows to a child process (domain/helper_process.py) with a connection of its own: both cores
+rows to a child process (store/processes.py) with a connection of its own: both cores
 work. Rows cross a pipe as MessagePack, encoded and decoded by msgspec in C. Starting the child
 (a fresh interpreter that imports jobledger) takes a few tenths of a second, more than a small
 rebuild saves.
@@ -23,11 +23,11 @@ from typing import Any, BinaryIO, Protocol, TextIO
 
 import msgspec
 
-from jobledger.domain import helper_process
 from jobledger.domain.errors import StoreError
 from jobledger.projections.bulk import Rows
 from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.views import VIEWS, View
+from jobledger.store import processes
 
 # From this many events on, a rebuild writes from a child process.
 PROCESS_AT = 100_000
@@ -93,7 +93,7 @@ class ChildWriter:
 
     def __init__(self, path: str, tables: dict[str, View]) -> None:
         names = {table: view.name for table, view in tables.items()}
-        self._child = helper_process.start(__name__, path, json.dumps(names))
+        self._child = processes.start(__name__, path, json.dumps(names))
         self._encode = msgspec.msgpack.Encoder().encode
 
     def write(self, settled: dict[str, Rows]) -> None:
@@ -112,14 +112,14 @@ class ChildWriter:
         self._reply()
 
     def close(self) -> None:
-        helper_process.stop(self._child)
+        processes.stop(self._child)
 
     def _send(self, message: _Message) -> None:
         if self._child.poll() is not None:  # the child ends early only when it failed
             self._reply()
         assert self._child.stdin is not None
         try:
-            self._child.stdin.write(helper_process.frame(self._encode(message)))
+            self._child.stdin.write(processes.frame(self._encode(message)))
         except OSError:
             self._reply()
 
@@ -128,7 +128,7 @@ class ChildWriter:
         reply = self._child.stdout.read().decode(errors="replace").strip()
         if reply == _DONE:
             return
-        reason = reply or f"the writer process stopped ({helper_process.why_stopped(self._child)})"
+        reason = reply or f"the writer process stopped ({processes.why_stopped(self._child)})"
         raise StoreError(f"rebuild failed writing rows: {reason}")
 
 
@@ -144,7 +144,7 @@ def serve(path: str, names: dict[str, str], frames: BinaryIO, replies: TextIO) -
     # The rebuilding process waits while the indexes are built: let SQLite's sorter use both cores.
     db.conn.execute(f"PRAGMA threads={os.cpu_count() or 1}")
     try:
-        for data in helper_process.frames(frames):
+        for data in processes.frames(frames):
             message = decode_message(data)
             if isinstance(message, int):
                 finish_tables(db, tables, message)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from postgres_support import SKIP_REASON, drop_schema, new_schema, postgres_dsn, store_url
 
-from jobledger.domain.ledger import JobLedger
+from jobledger.service.ledger import JobLedger
 
 
 @pytest.fixture(autouse=True)

@@ -26,8 +26,8 @@ from psycopg import sql
 
 from jobledger.cli.main import cli
 from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
-from jobledger.domain.ledger import JobLedger
 from jobledger.domain.payloads import AnyPayload, decode_payload
+from jobledger.service.ledger import JobLedger
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 JOBLEDGER = str(Path(sys.executable).parent / "jobledger")

@@ -13,11 +13,11 @@ import pytest
 from audit_support import Store, Tables, digest_of, event_count, fill, ok, recomputed_links, run
 from cli_checks import assert_one_line_error
 
+from jobledger.audit import chain as audit
 from jobledger.domain.commands import LogDetail
 from jobledger.domain.errors import StoreError
-from jobledger.domain.ledger import JobLedger
-from jobledger.domain.sqlite_chain import EMPTY_HEAD, OLD_CHAIN_TABLE, SQLiteChain
-from jobledger.projections import audit
+from jobledger.service.ledger import JobLedger
+from jobledger.store.sqlite_chain import EMPTY_HEAD, OLD_CHAIN_TABLE, SQLiteChain
 
 EVENTS_WRITTEN = 34  # the history of audit_support.write_history
 OLD_LAYOUT = [
@@ -132,8 +132,8 @@ def test_writers_whose_remembered_heads_went_stale_link_after_each_other(sqlite_
             writer.record(
                 [LogDetail(handle=handles.runs["waiting"], log_type="UploadSuccess", message=f"row {n}")]
             )
-        assert audit.verify(first) is None
-        assert str(audit.digest(first)) == str(audit.digest(second)) == digest_of(sqlite_store)
+        assert audit.verify(first.reader) is None
+        assert str(audit.digest(first.reader)) == str(audit.digest(second.reader)) == digest_of(sqlite_store)
         links = [link for _, _, link in Tables(sqlite_store).chain()]
         assert links == recomputed_links(Tables(sqlite_store).rows())
         assert len(links) == EVENTS_WRITTEN + 6

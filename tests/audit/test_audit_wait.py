@@ -23,7 +23,7 @@ from audit_support import (
 )
 from cli_checks import assert_one_line_error, explain
 
-from jobledger.domain.ledger import JobLedger
+from jobledger.service.ledger import JobLedger
 
 Runs = tuple[Store, dict[str, str]]
 

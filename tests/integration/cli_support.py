@@ -9,7 +9,7 @@ from cli_checks import explain
 from click.testing import CliRunner, Result
 
 from jobledger.cli.main import cli
-from jobledger.domain.ledger import JobLedger
+from jobledger.service.ledger import JobLedger
 
 
 def run(db: str, *args: str) -> Result:

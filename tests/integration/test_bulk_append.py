@@ -14,13 +14,13 @@ from contextlib import closing
 import pytest
 from samples import OPTIMIZE, at
 
-from jobledger.domain import appender
+from jobledger.audit import chain as audit
 from jobledger.domain.commands import Command, Complete, LogDetail, Start, Submit, UpdateProgress
 from jobledger.domain.errors import InvalidTransitionError, RuleError, StoreError
 from jobledger.domain.handles import run_handle, run_name
-from jobledger.domain.ledger import JobLedger
 from jobledger.domain.payloads import decode_payload
-from jobledger.projections import audit
+from jobledger.service.ledger import JobLedger
+from jobledger.store import appender
 
 PAYLOAD = decode_payload("optimizeImagesJob", OPTIMIZE)
 OpenLedger = Callable[[], JobLedger]
@@ -34,9 +34,7 @@ def bulk_from_two_commands(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Events go to the appender five at a time, so a batch spans several frames."""
-    from jobledger.domain import ledger
-
-    monkeypatch.setattr(ledger._Streaming, "CHUNK", 5)
+    monkeypatch.setattr(appender.Streaming, "CHUNK", 5)
     yield
 
 
@@ -58,9 +56,9 @@ def stream(jobs: int) -> list[Command]:
 def stored(ledger: JobLedger) -> list[tuple[object, ...]]:
     """Every stored event and its chain link, in position order."""
     events = [
-        (n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in audit.notifications(ledger)
+        (n.position, n.originator_id, n.originator_version, n.topic, n.state) for n in ledger.reader.stored()
     ]
-    return [(*event, link) for event, link in zip(events, audit.chain_rows(ledger), strict=True)]
+    return [(*event, link) for event, link in zip(events, ledger.reader.chain_rows(), strict=True)]
 
 
 @pytest.mark.usefixtures("small_chunks")
@@ -73,7 +71,7 @@ def test_a_bulk_batch_stores_the_very_rows_and_chain_an_in_process_batch_stores(
         ledger.record(stream(7))
         ledger.record(lifecycle(50)[:1])  # a batch of one: in-process, after a bulk one
         bulk = stored(ledger)
-        assert audit.verify(ledger) is None
+        assert audit.verify(ledger.reader) is None
         assert ledger.event_count() == 37
     finally:
         ledger.close()
@@ -102,7 +100,7 @@ def test_a_rule_broken_late_in_a_bulk_batch_appends_nothing_and_the_next_batch_g
     assert ledger.event_count() == 0
     ledger.record(stream(6))
     assert ledger.event_count() == 30
-    assert audit.verify(ledger) is None
+    assert audit.verify(ledger.reader) is None
 
 
 def test_a_bulk_batch_decided_on_a_stale_cache_is_decided_again(open_ledger: OpenLedger) -> None:
@@ -119,7 +117,7 @@ def test_a_bulk_batch_decided_on_a_stale_cache_is_decided_again(open_ledger: Ope
     assert [e.originator_version for e in b.history(handle)] == [1, 2, 3, 4]
     assert b.get(handle).progress == 60
     assert a.event_count() == 15 + 2 + 1 + 1 + 5
-    assert audit.verify(a) is None
+    assert audit.verify(a.reader) is None
 
 
 JAM = "jobledger_test_jam"
@@ -142,7 +140,7 @@ def test_a_failing_bulk_append_is_one_store_error_appends_nothing_and_the_ledger
             conn.execute(f"DROP TRIGGER {JAM}")
         ledger.record(stream(4)[10:])
         assert ledger.event_count() == 20
-        assert audit.verify(ledger) is None
+        assert audit.verify(ledger.reader) is None
     finally:
         ledger.close()
 

@@ -16,8 +16,8 @@ from cli_checks import assert_one_line_error
 from cli_support import event_count, run
 from samples import OPTIMIZE, UPLOAD_DIRECTORY, at
 
-from jobledger.domain.ledger import JobLedger
 from jobledger.domain.payloads import decode_payload
+from jobledger.service.ledger import JobLedger
 
 
 @dataclass(frozen=True)

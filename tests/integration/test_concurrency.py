@@ -16,11 +16,11 @@ from uuid import UUID
 import pytest
 from samples import OPTIMIZE, at
 
+from jobledger.audit import chain as audit
 from jobledger.domain.errors import InvalidTransitionError, RuleError
 from jobledger.domain.events import ProgressUpdated, Started, Submitted
-from jobledger.domain.ledger import JobLedger
 from jobledger.domain.payloads import decode_payload
-from jobledger.projections import audit
+from jobledger.service.ledger import JobLedger
 
 PAYLOAD = decode_payload("optimizeImagesJob", OPTIMIZE)
 OpenLedger = Callable[[], JobLedger]
@@ -129,7 +129,7 @@ WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from jobledger.domain.ledger import JobLedger
+    from jobledger.service.ledger import JobLedger
     from jobledger.domain.payloads import decode_payload
 
     db, who, jobs = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -202,7 +202,7 @@ def test_two_processes_appending_to_one_sqlite_file_never_see_database_is_locked
             assert all(ledger.get(h).state == "Done" for h in handles)
         # Each writer's remembered chain head went stale whenever the other appended between
         # two of its commands: its rows were linked again from the real head, in its transaction.
-        assert audit.verify(ledger) is None
+        assert audit.verify(ledger.reader) is None
     finally:
         ledger.close()
 

@@ -16,17 +16,17 @@ import pytest
 from cli_checks import assert_one_line_error
 from cli_support import event_count, ok, run
 
-from jobledger.domain.batch import fold_any
+from jobledger.demo.day import DAY_MS, demo_commands, record_demo
+from jobledger.domain.aggregates import fold as fold_any
 from jobledger.domain.commands import Command, Delete, Execute, Fire, JobCommand, Pause, Resume, Submit
 from jobledger.domain.cron import next_fire_time
-from jobledger.domain.demo import DAY_MS, demo_commands, record_demo
 from jobledger.domain.events import DetailLogged, Submitted
-from jobledger.domain.ledger import JobLedger
-from jobledger.domain.model import Job
+from jobledger.domain.job import Job
 from jobledger.domain.payloads import PAYLOAD_KINDS
-from jobledger.domain.persistence import event_topic
+from jobledger.domain.schedule import Schedule
 from jobledger.domain.schedule_events import Fired, Paused, Resumed, Scheduled
-from jobledger.domain.schedule_model import Schedule
+from jobledger.service.ledger import JobLedger
+from jobledger.store.codec import event_topic
 
 START = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # a Friday
 END = "2026-11-28T09:00:00Z"  # the CLI's --end for the same day
@@ -226,7 +226,7 @@ def _schedule_handles(ledger: JobLedger) -> list[str]:
     topic = event_topic(Scheduled)
     handles = []
     for notification in ledger.recorder.select_notifications(0, 10**7, topics=[topic]):
-        head = ledger.history_head(notification.originator_id)
+        head = ledger.reader.first_event(notification.originator_id)
         assert isinstance(head, Scheduled)
         handles.append(head.jobHandle)
     return handles

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from samples import OPTIMIZE, T0, UPLOAD_DIRECTORY, at
 
+from jobledger.domain.aggregates import fold
 from jobledger.domain.commands import Complete, LogDetail, Start, Submit, UpdateProgress
 from jobledger.domain.errors import (
     IdempotencyConflictError,
@@ -29,10 +30,9 @@ from jobledger.domain.events import (
     TaskProgress,
 )
 from jobledger.domain.handles import run_handle, run_name
-from jobledger.domain.ledger import JobLedger
-from jobledger.domain.model import fold
 from jobledger.domain.payloads import decode_payload
-from jobledger.domain.persistence import MsgspecMapper
+from jobledger.service.ledger import JobLedger
+from jobledger.store.codec import MsgspecMapper
 
 OptimizePayload = decode_payload("optimizeImagesJob", OPTIMIZE)
 

@@ -11,7 +11,7 @@ from old_events import stored_events
 
 from jobledger.cli.main import cli
 from jobledger.domain.events import ProgressUpdated
-from jobledger.domain.ledger import JobLedger
+from jobledger.service.ledger import JobLedger
 
 FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures" / "events_v1.json").read_text())
 UPLOAD, PUBLISH = FIXTURE["handles"]

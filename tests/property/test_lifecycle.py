@@ -11,12 +11,13 @@ import strategies
 from hypothesis import HealthCheck, given, settings
 from samples import OPTIMIZE, T0, at
 
+from jobledger.domain.aggregates import fold
 from jobledger.domain.commands import Delete, JobCommand, decide
 from jobledger.domain.errors import RuleError
 from jobledger.domain.events import JobEvent
-from jobledger.domain.ledger import JobLedger
-from jobledger.domain.model import Job, decide_complete, decide_start, decide_submit, evolve, fold
+from jobledger.domain.job import Job, decide_complete, decide_start, decide_submit, evolve
 from jobledger.domain.payloads import decode_payload
+from jobledger.service.ledger import JobLedger
 
 STATE_ORDER = {"New": 0, "Running": 1, "Stopping": 2, "Done": 3}
 HANDLE = "acme||nightly_2026-01-01-09:00:00"

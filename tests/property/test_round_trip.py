@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobledger.domain.events import EVENT_TYPES, DomainEvent
-from jobledger.domain.persistence import MsgspecMapper, event_topic
+from jobledger.store.codec import MsgspecMapper, event_topic
 
 MAPPERS = {"plain": lambda: MsgspecMapper(), "zlib": lambda: MsgspecMapper(compressor=ZlibCompressor())}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jobledger.domain.ledger import JobLedger
+from jobledger.service.ledger import JobLedger
 
 
 @pytest.fixture

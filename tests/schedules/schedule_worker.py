@@ -12,9 +12,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from jobledger.domain.ledger import JobLedger
-from jobledger.projections import open_projector
-from jobledger.projections.scheduler import tick
+from jobledger.service.ledger import JobLedger
+from jobledger.service.opening import open_projector
+from jobledger.service.scheduler import tick
 
 
 def main(db: str, views: str, times: list[str]) -> None:
@@ -30,7 +30,7 @@ def main(db: str, views: str, times: list[str]) -> None:
             while not Path(go).exists() and time.monotonic() < deadline:
                 time.sleep(0.005)
         for text in times:
-            for handle in tick(projector, datetime.fromisoformat(text)):
+            for handle in tick(ledger, projector, datetime.fromisoformat(text)):
                 print(handle, flush=True)
     finally:
         ledger.close()

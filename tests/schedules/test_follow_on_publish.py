@@ -12,10 +12,10 @@ from schedule_support import PUBLISH_JSON, T0, as_json, ok, upload
 
 from jobledger.domain.errors import InvalidTransitionError, RuleError
 from jobledger.domain.events import Completed, Counters, Submitted
-from jobledger.domain.ledger import JobLedger
 from jobledger.domain.payloads import decode_payload
-from jobledger.projections import open_projector
 from jobledger.projections.queries import job_logs
+from jobledger.service.ledger import JobLedger
+from jobledger.service.opening import open_projector
 
 SERVING = json.loads(PUBLISH_JSON)
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from schedule_support import OPTIMIZE_JSON, as_json, fails, fire_times, iso, ok, run, utc
 
-from jobledger.domain.ledger import JobLedger
+from jobledger.service.ledger import JobLedger
 
 WEEK_START = datetime(2026, 3, 23, tzinfo=UTC)  # a Monday; Berlin moves its clocks on Sunday 29 March
 WEEK_END = WEEK_START + timedelta(days=7)

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from schedule_support import T0, fire_times, iso, jobledger_command, optimize, subprocess_env
 
-from jobledger.domain.ledger import JobLedger
+from jobledger.domain.schedule import Schedule
 from jobledger.domain.schedule_events import Fired
-from jobledger.domain.schedule_model import Schedule
+from jobledger.service.ledger import JobLedger
 
 WORKER = str(Path(__file__).with_name("schedule_worker.py"))
 RULES = [

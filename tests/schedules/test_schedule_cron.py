@@ -12,10 +12,10 @@ from schedule_support import every, fire_times, optimize
 
 from jobledger.domain.cron import CronError, next_fire_time, validate
 from jobledger.domain.errors import RuleError
-from jobledger.domain.ledger import JobLedger
 from jobledger.domain.schedule_events import Fired
-from jobledger.projections import open_projector
-from jobledger.projections.scheduler import tick
+from jobledger.service.ledger import JobLedger
+from jobledger.service.opening import open_projector
+from jobledger.service.scheduler import tick
 
 
 def fires(expression: str, zone: str, after: datetime, count: int) -> list[datetime]:
@@ -324,7 +324,7 @@ def _ticked_trigger_times(path: str, expression: str, zone: str, ticks: list[dat
         )
         projector = open_projector(ledger)
         for moment in ticks:
-            tick(projector, moment)
+            tick(ledger, projector, moment)
         runs = [ledger.get_job(e.runHandle) for e in ledger.history(handle) if isinstance(e, Fired)]
         return [run.triggerTime for run in runs if run.triggerTime is not None]
     finally:

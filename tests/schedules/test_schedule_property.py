@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 from schedule_support import T0, next_after, optimize
 
 from jobledger.domain.events import Submitted
-from jobledger.domain.ledger import JobLedger
+from jobledger.domain.schedule import Schedule
 from jobledger.domain.schedule_events import Fired
-from jobledger.domain.schedule_model import Schedule
-from jobledger.projections import open_projector
-from jobledger.projections.scheduler import tick
+from jobledger.service.ledger import JobLedger
+from jobledger.service.opening import open_projector
+from jobledger.service.scheduler import tick
 
 RULES = [
     "0 0 * * * ?",
@@ -84,7 +84,7 @@ def test_ticks_create_one_run_per_due_fire_time_and_missed_times_collapse(
                     (ledger.resume if paused else ledger.pause)(handle, at=moment)
                     paused = not paused
                     continue
-                fired = tick(projector, moment)
+                fired = tick(ledger, projector, moment)
                 assert len(fired) <= 1, fired
                 if paused:
                     assert fired == [], "a paused schedule fired"
@@ -127,7 +127,7 @@ def test_a_paused_schedule_creates_no_runs_however_often_it_is_ticked(
             moment = T0
             for gap in ticks:
                 moment += timedelta(minutes=gap)
-                assert tick(projector, moment) == []
+                assert tick(ledger, projector, moment) == []
             assert not any(isinstance(e, Fired) for e in ledger.history(handle))
         finally:
             ledger.close()

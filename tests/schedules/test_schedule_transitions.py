@@ -11,19 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from schedule_support import T0, optimize
 
+from jobledger.domain.aggregates import fold
 from jobledger.domain.errors import RuleError, UnknownHandleError
-from jobledger.domain.ledger import JobLedger
-from jobledger.domain.model import Job
-from jobledger.domain.schedule_events import (
-    Completed,
-    Deleted,
-    Fired,
-    Paused,
-    Resumed,
-    Scheduled,
-    ScheduleEvent,
-)
-from jobledger.domain.schedule_model import (
+from jobledger.domain.job import Job
+from jobledger.domain.schedule import (
     Schedule,
     ScheduleRuleError,
     decide_delete_schedule,
@@ -32,11 +23,20 @@ from jobledger.domain.schedule_model import (
     decide_pause,
     decide_resume,
     decide_schedule,
-    fold_schedule,
     is_due,
 )
-from jobledger.projections import open_projector
+from jobledger.domain.schedule_events import (
+    Fired,
+    Paused,
+    Resumed,
+    ScheduleCompleted,
+    Scheduled,
+    ScheduleDeleted,
+    ScheduleEvent,
+)
 from jobledger.projections.queries import scheduled_jobs
+from jobledger.service.ledger import JobLedger
+from jobledger.service.opening import open_projector
 
 HANDLE = "acme|Nightly|"
 HOURLY = "0 0 * * * ?"
@@ -69,7 +69,7 @@ def created(
 
 
 def state(*events: ScheduleEvent) -> Schedule:
-    folded = fold_schedule(events)
+    folded = fold(events)
     assert folded is not None
     return folded
 
@@ -79,7 +79,7 @@ def then(schedule: Schedule, events: list[ScheduleEvent]) -> Schedule:
     for offset, event in enumerate(events, start=1):
         assert event.originator_id == schedule.id
         assert event.originator_version == schedule.version + offset
-    folded = fold_schedule(events, schedule)
+    folded = fold(events, schedule)
     assert folded is not None
     return folded
 
@@ -229,7 +229,7 @@ def test_missed_fire_times_fire_once_at_the_earliest_and_the_next_is_the_first_a
 
 def test_fire_turns_a_one_off_complete_with_no_next_fire_time() -> None:
     events = decide_fire(ONE_OFF, "acme||Nightly_x", at(3))
-    assert [type(e) for e in events] == [Fired, Completed]
+    assert [type(e) for e in events] == [Fired, ScheduleCompleted]
     complete = then(ONE_OFF, events)
     assert (complete.triggerState, complete.nextFireTime, complete.runCount) == ("Complete", None, 1)
     assert decide_fire(complete, "acme||Nightly_y", at(9)) == []
@@ -283,7 +283,7 @@ def test_execute_refuses_a_complete_one_off() -> None:
 
 def test_delete_is_terminal() -> None:
     events = decide_delete_schedule(RECURRING, "ops", at(0.5))
-    assert [type(e) for e in events] == [Deleted]
+    assert [type(e) for e in events] == [ScheduleDeleted]
     deleted = then(RECURRING, events)
     assert (deleted.deleted, deleted.nextFireTime) == (True, None)
     assert decide_fire(deleted, "acme||Nightly_x", at(9)) == []

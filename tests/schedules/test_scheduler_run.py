@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from schedule_support import jobledger_command, optimize, subprocess_env
 
-from jobledger.domain.ledger import JobLedger
 from jobledger.domain.schedule_events import Fired
+from jobledger.service.ledger import JobLedger
 
 
 def _fired(path: str, handle: str) -> list[Fired]:

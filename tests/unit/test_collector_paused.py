@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from jobledger.domain.batch import LARGE_WORK, collector_paused
+from jobledger.domain.collector import LARGE_WORK, collector_paused
 
 
 def test_large_work_runs_with_the_collector_paused_and_it_comes_back() -> None:

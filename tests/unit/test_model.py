@@ -9,6 +9,7 @@ import msgspec
 import pytest
 from samples import MINIMAL_PAYLOADS, at
 
+from jobledger.domain.aggregates import fold
 from jobledger.domain.errors import InvalidTransitionError, RuleError
 from jobledger.domain.events import (
     Completed,
@@ -23,7 +24,7 @@ from jobledger.domain.events import (
     Submitted,
     TaskProgress,
 )
-from jobledger.domain.model import (
+from jobledger.domain.job import (
     Job,
     check_submission,
     decide_complete,
@@ -34,7 +35,6 @@ from jobledger.domain.model import (
     decide_stop,
     decide_submit,
     evolve,
-    fold,
 )
 from jobledger.domain.payloads import decode_payload, job_type
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from samples import MINIMAL_PAYLOADS, UPLOAD_DIRECTORY
 
-from jobledger.domain.model import check_submission
+from jobledger.domain.job import check_submission
 from jobledger.domain.payloads import (
     PAYLOAD_KINDS,
     ExportJob,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from jobledger.domain.ledger import JobLedger
-from jobledger.projections import open_projector
 from jobledger.projections.runner import Projector
+from jobledger.service.ledger import JobLedger
+from jobledger.service.opening import open_projector
 
 
 @pytest.fixture(autouse=True)

@@ -21,9 +21,9 @@ from views_support import (
     seed_catalogue,
 )
 
-from jobledger.domain.ledger import JobLedger
-from jobledger.projections import open_projector
 from jobledger.projections.views import VIEWS
+from jobledger.service.ledger import JobLedger
+from jobledger.service.opening import open_projector
 
 ISSUE_VIEWS = ("active_jobs", "job_logs", "job_log_details")
 

@@ -26,7 +26,7 @@ from views_support import (
     seed_catalogue,
 )
 
-from jobledger.domain.ledger import JobLedger
+from jobledger.service.ledger import JobLedger
 
 FORMATS = ["table", "json", "ndjson", "csv"]
 

@@ -13,17 +13,18 @@ from pathlib import Path
 import pytest
 from views_support import JOBLEDGER, PYTHON, busy_ledger, child_env
 
-from jobledger.domain.ledger import JobLedger
-from jobledger.projections import open_projector
 from jobledger.projections.views import VIEWS
+from jobledger.service.ledger import JobLedger
+from jobledger.service.opening import open_projector
 
 JOBS = 1060  # about 30,000 events
 
 # A catch-up through the library, in small batches so that there are many commits to land between.
 CATCH_UP = """
 import sys
-from jobledger.domain.ledger import JobLedger
-from jobledger.projections import open_projector, runner
+from jobledger.service.ledger import JobLedger
+from jobledger.projections import runner
+from jobledger.service.opening import open_projector
 runner.BATCH_SIZE = int(sys.argv[2])
 open_projector(JobLedger(sys.argv[1], create=False)).catch_up()
 """

@@ -22,7 +22,7 @@ from views_support import (
     seed_catalogue,
 )
 
-from jobledger.domain.ledger import JobLedger
+from jobledger.service.ledger import JobLedger
 
 NEEDS_VIEWS = (
     "Error: with a PostgreSQL store the views need a local SQLite file:"

@@ -33,10 +33,11 @@ from views_support import (
 from jobledger.domain.commands import Command, LogDetail, Start, UpdateProgress
 from jobledger.domain.errors import RuleError
 from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
-from jobledger.domain.ledger import JobLedger
-from jobledger.projections import open_projector, runner
+from jobledger.projections import runner
 from jobledger.projections.runner import Projector
 from jobledger.projections.views import VIEWS
+from jobledger.service.ledger import JobLedger
+from jobledger.service.opening import open_projector
 
 PAYLOADS = [UPLOAD, PUBLISH, METADATA, OPTIMIZE, EXPORT, URLS]
 LOG_TYPES = [

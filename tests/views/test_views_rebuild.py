@@ -21,10 +21,11 @@ from views_support import (
 )
 
 from jobledger.domain.errors import LedgerError
-from jobledger.domain.ledger import JobLedger
-from jobledger.projections import open_projector, queries, runner
+from jobledger.projections import queries, runner
 from jobledger.projections.runner import Projector
 from jobledger.projections.views import VIEWS
+from jobledger.service.ledger import JobLedger
+from jobledger.service.opening import open_projector
 
 # Runs `jobledger projections rebuild` again and again in one process until told to stop.
 REBUILD_LOOP = """

@@ -9,11 +9,11 @@ import pytest
 from views_support import busy_ledger, folded_rows, stored_rows
 
 from jobledger.domain.errors import StoreError
-from jobledger.domain.ledger import JobLedger
 from jobledger.projections import runner, writer
 from jobledger.projections.bulk import BulkFold
 from jobledger.projections.runner import Projector
 from jobledger.projections.views import VIEWS
+from jobledger.service.ledger import JobLedger
 
 
 @pytest.fixture

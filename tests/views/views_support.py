@@ -43,7 +43,6 @@ from jobledger.domain.events import (
     TaskProgress,
 )
 from jobledger.domain.handles import job_id
-from jobledger.domain.ledger import JobLedger
 from jobledger.domain.payloads import (
     ExportJob,
     ImageServingPublishJob,
@@ -55,6 +54,7 @@ from jobledger.domain.payloads import (
 from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.runner import Projector, fold_view
 from jobledger.projections.views import VIEWS
+from jobledger.service.ledger import JobLedger
 
 T0 = datetime(2026, 1, 1, 9, 0, 0, tzinfo=UTC)
 PYTHON = sys.executable

@@ -11,8 +11,8 @@ from uuid import UUID
 GENESIS = bytes(32)
 ChainRow = tuple[int, int, bytes]  # (position, ordinal, link)
 
-# SQLite keeps each link in its event's row (domain/sqlite_chain.py); PostgreSQL, in a table of its
-# own (domain/persistence.py).
+# SQLite keeps each link in its event's row (store/sqlite_chain.py); PostgreSQL, in a table of its
+# own (store/postgres_recorder.py).
 
 
 def link(previous: bytes, originator_id: UUID, version: int, topic: str, state: bytes) -> bytes:

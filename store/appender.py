@@ -27,7 +27,13 @@ import threading
 from collections.abc import Sequence
 from typing import BinaryIO, TextIO
 
-from . import helper_process
+from eventsourcing.persistence import IntegrityError
+
+from jobledger.domain.errors import StoreError
+from jobledger.domain.events import DomainEvent
+
+from . import processes
+from .codec import MsgspecMapper
 from .sqlite_chain import Head, Row, SQLiteChain
 
 BULK_APPEND_AT = 10_000  # commands; below this, starting the child costs more than it saves
@@ -52,7 +58,7 @@ class ChildAppender:
 
     def __init__(self, db_name: str, events_table: str, timeout: float) -> None:
         """Append to `events_table` of `db_name`, waiting up to `timeout` seconds for its lock."""
-        self._child = helper_process.start(__name__, db_name, events_table, str(timeout))
+        self._child = processes.start(__name__, db_name, events_table, str(timeout))
         # Frames go through a thread: writing to a full pipe blocks, and a thread blocked in a
         # write holds no GIL, so the ledger goes on deciding while the child catches up.
         self._frames: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUED_FRAMES)
@@ -83,12 +89,12 @@ class ChildAppender:
         """Stop the child (what it holds uncommitted is rolled back)."""
         self._frames.put(None)
         self._feeder.join()  # it closes the child's stdin when the queue is done
-        helper_process.stop(self._child)
+        processes.stop(self._child)
 
     def _frame(self, message: _Message) -> None:
         if self._broken:
             raise AppenderFailed(self._stopped())
-        self._frames.put(helper_process.frame(marshal.dumps(message)))
+        self._frames.put(processes.frame(marshal.dumps(message)))
 
     def _feed(self) -> None:
         stdin = self._child.stdin
@@ -112,7 +118,7 @@ class ChildAppender:
         return line
 
     def _stopped(self) -> str:
-        return f"the bulk appender stopped ({helper_process.why_stopped(self._child)})"
+        return f"the bulk appender stopped ({processes.why_stopped(self._child)})"
 
 
 def serve(db_name: str, events_table: str, timeout: float, frames: BinaryIO, replies: TextIO) -> None:
@@ -121,7 +127,7 @@ def serve(db_name: str, events_table: str, timeout: float, frames: BinaryIO, rep
     conn = sqlite3.connect(db_name, uri=True, isolation_level=None, timeout=timeout)
     head: Head | None = None  # the chain's head while a transaction is open
     failure = ""
-    for data in helper_process.frames(frames):
+    for data in processes.frames(frames):
         message: _Message = marshal.loads(data)
         if isinstance(message, str):  # commit or rollback ends the transaction either way
             if conn.in_transaction:
@@ -145,6 +151,40 @@ def serve(db_name: str, events_table: str, timeout: float, frames: BinaryIO, rep
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             head = None
+
+
+class Streaming:
+    """Hands a batch's events to a bulk appender as they are decided, a chunk at a time."""
+
+    CHUNK = 2000
+
+    def __init__(self, bulk: ChildAppender, mapper: MsgspecMapper) -> None:
+        self._bulk = bulk
+        self._to_row = mapper.to_row
+        self._sent = 0
+
+    def feed(self, events: Sequence[DomainEvent]) -> None:
+        """The batch's events so far (earlier ones never change); sends a full chunk."""
+        if len(events) - self._sent >= self.CHUNK:
+            self._send(events)
+
+    def finish(self, events: Sequence[DomainEvent]) -> None:
+        """Send the rest and commit; IntegrityError if another writer got there first."""
+        self._send(events)
+        try:
+            self._bulk.commit()
+        except AppendConflict as err:
+            raise IntegrityError(str(err)) from None
+        except AppenderFailed as err:
+            raise StoreError(f"cannot append the batch: {err}") from None
+
+    def _send(self, events: Sequence[DomainEvent]) -> None:
+        to_row = self._to_row
+        try:
+            self._bulk.send([to_row(event) for event in events[self._sent :]])
+        except AppenderFailed as err:
+            raise StoreError(f"cannot append the batch: {err}") from None
+        self._sent = len(events)
 
 
 if __name__ == "__main__":

@@ -19,13 +19,12 @@ from typing import IO, Any
 from uuid import UUID
 
 import msgspec
-from eventsourcing.persistence import StoredEvent
 
-from jobledger.domain.chain import GENESIS, link
-from jobledger.domain.errors import LedgerError
-from jobledger.domain.ledger import JobLedger
-from jobledger.projections.audit import chain_rows
-from jobledger.projections.eventlog import ENVELOPE_FORMAT, EventLog
+from jobledger.audit.eventlog import ENVELOPE_FORMAT, EventLog
+from jobledger.domain.errors import LedgerChangedError, LedgerError
+from jobledger.service.ledger import JobLedger
+from jobledger.store.chain import GENESIS, link
+from jobledger.store.reader import EventStore, Stored
 
 BATCH = 1000
 _decode_line = msgspec.json.Decoder().decode
@@ -37,7 +36,7 @@ class ImportError_(LedgerError):
 
 
 def export(
-    ledger: JobLedger,
+    store: EventStore,
     out: IO[bytes],
     *,
     company: str | None = None,
@@ -45,15 +44,14 @@ def export(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Write the events after a position (of one company, if given); return how many."""
-    links = chain_rows(ledger, after)
+    links = store.chain_rows(after)
     written = 0
-    for entry in EventLog(ledger).entries(after):
+    for entry in EventLog(store).entries(after):
         # Chain rows and events share positions; both come in position order.
         row = next(links, None)
         if row is None or row[0] != entry.position:
-            raise LedgerError(
-                f"the event at position {entry.position} is not linked into the chain as stored; "
-                "run `jobledger audit verify` to see where the ledger was changed"
+            raise LedgerChangedError(
+                f"the event at position {entry.position} is not linked into the chain as stored"
             )
         if company is None or entry.company == company:
             out.write(_encode_line(entry.envelope(row[1], row[2])))
@@ -67,7 +65,7 @@ def export(
 @dataclass(frozen=True)
 class _Checked:
     ordinal: int
-    stored: StoredEvent
+    stored: Stored
 
 
 def _envelopes(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -86,14 +84,15 @@ def _envelopes(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def _checked(ledger: JobLedger, number: int, envelope: dict[str, Any]) -> _Checked:
     try:
-        stored = StoredEvent(
+        stored = Stored(
+            position=0,
             originator_id=UUID(envelope["originator_id"]),
             originator_version=int(envelope["originator_version"]),
             topic=str(envelope["topic"]),
             state=base64.b64decode(envelope["state"], validate=True),
         )
         ordinal = int(envelope["ordinal"])
-        event = ledger.mapper.to_domain_event(stored)
+        event = ledger.reader.decode(stored)
     except Exception as err:  # a malformed envelope can fail in many ways; report the line
         raise ImportError_(f"line {number}: the stored event cannot be read: {err}") from None
     fields = msgspec.to_builtins(event)
@@ -118,7 +117,7 @@ def import_file(
 
 def import_path(ledger: JobLedger, path: Path, *, progress: Callable[[int], None] | None = None) -> int:
     """Check a whole export file, then append what the ledger lacks; return how many were appended."""
-    held = list(chain_rows(ledger))
+    held = list(ledger.reader.chain_rows())
     start = _check(ledger, path, held)
     return _append(ledger, path, start, progress)
 
@@ -151,11 +150,11 @@ def _check(ledger: JobLedger, path: Path, held: list[tuple[int, int, bytes]]) ->
         elif checked.ordinal != expected_ordinal:
             raise ImportError_(
                 f"line {number}: position {checked.ordinal} follows {expected_ordinal - 1}; "
-                "a filtered export (--company) cannot be imported"
+                "a filtered export (of one company) cannot be imported"
             )
         assert previous is not None
         s = checked.stored
-        previous = link(previous, s.originator_id, s.originator_version, s.topic, s.state)  # type: ignore[arg-type]
+        previous = link(previous, s.originator_id, s.originator_version, s.topic, s.state)
         if previous.hex() != envelope.get("link"):
             raise ImportError_(f"line {number}: the chain does not verify at position {checked.ordinal}")
         if checked.ordinal <= len(held) and held[checked.ordinal - 1][2] != previous:
@@ -177,7 +176,7 @@ def _check(ledger: JobLedger, path: Path, held: list[tuple[int, int, bytes]]) ->
 
 
 def _append(ledger: JobLedger, path: Path, start: int, progress: Callable[[int], None] | None) -> int:
-    batch: list[StoredEvent] = []
+    batch: list[Stored] = []
     appended = 0
     for number, envelope in _envelopes(path):
         checked = _checked(ledger, number, envelope)

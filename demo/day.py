@@ -33,8 +33,8 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 import msgspec
 
-from .batch import FOLLOW_ON_PREFIX, Aggregate
-from .commands import (
+from jobledger.domain.aggregates import Aggregate
+from jobledger.domain.commands import (
     Command,
     Complete,
     Delete,
@@ -49,10 +49,11 @@ from .commands import (
     Submit,
     UpdateProgress,
 )
-from .constants import EmailSetting, ExportFormat, PublishType, TaskState
-from .events import JobLogDetailAux, TaskItemProgress, TaskProgress
-from .handles import run_handle, run_name, schedule_handle
-from .payloads import (
+from jobledger.domain.constants import EmailSetting, ExportFormat, PublishType, TaskState
+from jobledger.domain.decider import FOLLOW_ON_PREFIX
+from jobledger.domain.events import JobLogDetailAux, TaskItemProgress, TaskProgress
+from jobledger.domain.handles import run_handle, run_name, schedule_handle
+from jobledger.domain.payloads import (
     OPENING_LOG_TYPES,
     AnyPayload,
     AutomatedSetGenerationJob,
@@ -70,7 +71,7 @@ from .payloads import (
     VideoPublishJob,
     job_type,
 )
-from .schedule_model import Schedule
+from jobledger.domain.schedule import Schedule
 
 T = TypeVar("T")
 

@@ -1,6 +1,6 @@
 """Helper processes fed frames on their stdin: how they start, frame, read and stop.
 
-The bulk appender (domain/appender.py) and the rebuild's row writer (projections/writer.py) each
+The bulk appender (store/appender.py) and the rebuild's row writer (projections/writer.py) each
 run a module of ours as `python -m MODULE` in a child process: a plain subprocess rather than
 multiprocessing, whose spawn re-imports the caller's main module (breaking any script without a
 __main__ guard). Frames are a length, then that many bytes; the child answers on stdout, and a

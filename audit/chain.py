@@ -1,23 +1,18 @@
 """Audit of the hash chain: the head digest, and a full recomputation that locates tampering.
 
 The ledger's recorder links every appended event into the chain in the same transaction (see
-domain/persistence.py), so verification can tell an altered, removed or reordered event (its
+store/sqlite_recorder.py), so verification can tell an altered, removed or reordered event (its
 recomputed link differs) from one appended behind the ledger's back (it has no link at all).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
-from eventsourcing.persistence import Notification
+from jobledger.store.chain import GENESIS, link
+from jobledger.store.reader import EventStore
 
-from jobledger.domain.chain import GENESIS, ChainRow, link
-from jobledger.domain.ledger import JobLedger
-
-PAGE = 2000
 _DIGEST = re.compile(r"(\d+):([0-9a-fA-F]{64})")
 
 
@@ -51,49 +46,33 @@ class Finding:
         return f"position {self.position}: {self.problem}"
 
 
-def _recorder(ledger: JobLedger) -> Any:
-    return ledger.recorder
-
-
-def chain_rows(ledger: JobLedger, after: int = 0) -> Iterator[ChainRow]:
-    """The stored chain, in position order."""
-    while rows := _recorder(ledger).select_chain(after, PAGE):
-        yield from rows
-        after = rows[-1][0]
-
-
-def notifications(ledger: JobLedger, after: int = 0) -> Iterator[Notification]:
-    """Every stored event, in position order."""
-    while page := ledger.recorder.select_notifications(start=after, limit=PAGE, inclusive_of_start=False):
-        yield from page
-        after = page[-1].id
-
-
-def digest(ledger: JobLedger) -> Digest:
+def digest(store: EventStore) -> Digest:
     """The head of the chain as stored."""
-    last: ChainRow | None = _recorder(ledger).last_chain_row()
+    last = store.chain_head()
     if last is None:
         return Digest(0, GENESIS)
     return Digest(last[1], last[2])
 
 
-def verify(ledger: JobLedger, expected: Digest | None = None) -> Finding | None:
+def verify(store: EventStore, expected: Digest | None = None) -> Finding | None:
     """Recompute the chain from the stored events; the first disagreement, or None if intact."""
     previous = GENESIS
     ordinal = 0
     at_expected: bytes | None = GENESIS if expected and expected.ordinal == 0 else None
-    chain = chain_rows(ledger)
+    chain = store.chain_rows()
     row = next(chain, None)
-    for note in notifications(ledger):
-        if row is not None and row[0] < note.id:
+    for note in store.stored():
+        if row is not None and row[0] < note.position:
             return Finding(row[0], "the chain links an event that is missing from the store (deleted)")
         ordinal += 1
-        previous = link(previous, note.originator_id, note.originator_version, note.topic, note.state)  # type: ignore[arg-type]
-        if row is None or row[0] != note.id:
-            return Finding(note.id, "this event is not linked into the chain (appended outside the ledger)")
+        previous = link(previous, note.originator_id, note.originator_version, note.topic, note.state)
+        if row is None or row[0] != note.position:
+            return Finding(
+                note.position, "this event is not linked into the chain (appended outside the ledger)"
+            )
         if row[2] != previous or row[1] != ordinal:
             return Finding(
-                note.id,
+                note.position,
                 "this event does not match the chain (altered, or an event before it removed or reordered)",
             )
         if expected is not None and ordinal == expected.ordinal:

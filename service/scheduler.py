@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from jobledger.projections.rows import iso
 from jobledger.projections.runner import Projector
 
+from .ledger import JobLedger
 
-def tick(projector: Projector, at: datetime | None = None) -> list[str]:
+
+def tick(ledger: JobLedger, projector: Projector, at: datetime | None = None) -> list[str]:
     """Fire what is due at `at` (default now); return the handles of the runs created."""
     moment = at or datetime.now(UTC)
     projector.catch_up()
@@ -26,13 +28,14 @@ def tick(projector: Projector, at: datetime | None = None) -> list[str]:
     )
     fired = []
     for (handle,) in due:
-        run = projector.ledger.fire(handle, at=moment)
+        run = ledger.fire(handle, at=moment)
         if run is not None:
             fired.append(run)
     return fired
 
 
 def run(
+    ledger: JobLedger,
     projector: Projector,
     interval: float,
     stop: threading.Event,
@@ -40,7 +43,7 @@ def run(
 ) -> None:
     """Tick every `interval` seconds until `stop` is set."""
     while not stop.is_set():
-        fired = tick(projector)
+        fired = tick(ledger, projector)
         if fired and on_fire is not None:
             on_fire(fired)
         stop.wait(interval)

@@ -15,12 +15,11 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
+from eventsourcing.persistence import IntegrityError
 
-from . import appender
-from .appender import AppendConflict, AppenderFailed, ChildAppender
-from .batch import Aggregate, Batch, collector_paused, fold_any
-from .commands import (
+from jobledger.domain.aggregates import Aggregate, fold
+from jobledger.domain.collector import collector_paused
+from jobledger.domain.commands import (
     Command,
     Complete,
     Delete,
@@ -34,19 +33,26 @@ from .commands import (
     Submit,
     UpdateProgress,
 )
-from .errors import ConcurrencyError, RuleError, StoreError, UnknownHandleError
-from .events import Counters, DomainEvent, IdempotencyKeyClaimed, JobLogDetailAux, TaskProgress
-from .handles import idempotency_id, job_id
-from .model import Job
-from .payloads import AnyPayload
-from .persistence import (
-    describe_store_failure,
-    ensure_postgres_schema,
-    is_postgres_url,
-    store_env,
+from jobledger.domain.decider import Decider
+from jobledger.domain.errors import ConcurrencyError, RuleError, StoreError, UnknownHandleError
+from jobledger.domain.events import (
+    Counters,
+    DomainEvent,
+    IdempotencyKeyClaimed,
+    JobLogDetailAux,
+    TaskProgress,
 )
-from .schedule_model import Schedule
-from .sqlite_chain import Row
+from jobledger.domain.handles import idempotency_id, job_id
+from jobledger.domain.job import Job
+from jobledger.domain.payloads import AnyPayload
+from jobledger.domain.schedule import Schedule
+from jobledger.store import appender
+from jobledger.store.appender import ChildAppender, Streaming
+from jobledger.store.codec import MsgspecMapper
+from jobledger.store.config import ensure_postgres_schema, is_postgres_url, store_env
+from jobledger.store.failures import describe_store_failure, store_failures
+from jobledger.store.reader import Stored, StoreReader
+from jobledger.store.sqlite_chain import Row
 
 CACHE_SIZE = 4096
 FIRE_ATTEMPTS = 5
@@ -72,17 +78,26 @@ class JobLedger(Application[UUID]):
                     continue  # two processes creating a new ledger's tables at once
                 raise StoreError(describe_store_failure(db, err)) from None
         self.db = db
+        mapper = self.mapper
+        assert isinstance(mapper, MsgspecMapper)
+        self._mapper = mapper
+        self.reader = StoreReader(db, self.recorder, mapper)
         # Recently written jobs, so a runner's next command need not read the store. A stale
         # entry is harmless: its next append conflicts and the job is reloaded.
         self._cache: OrderedDict[str, Aggregate] = OrderedDict()  # by handle: a str caches its hash
-        # A child process that appends large batches (domain/appender.py), started by the first.
+        # A child process that appends large batches (store/appender.py), started by the first.
         self._bulk: ChildAppender | None = None
         self._bulk_lock = threading.Lock()
         # Our SQLite recorder takes plain-encoded events as rows, without StoredEvent objects.
-        plain = not (self.mapper.cipher or self.mapper.compressor)
+        plain = not (mapper.cipher or mapper.compressor)
         self._insert_rows: Callable[[list[Row]], list[int]] | None = (
             getattr(self.recorder, "insert_rows", None) if plain else None
         )
+        self._bulk_target: Callable[[], tuple[str, str, float]] | None = getattr(
+            self.recorder, "bulk_target", None
+        )
+        self._forget_chain_head: Callable[[], None] = getattr(self.recorder, "forget_chain_head", _nothing)
+        self._close_writer: Callable[[], None] = getattr(self.recorder, "close_writer", _nothing)
 
     # --- commands ------------------------------------------------------------------------
 
@@ -268,31 +283,32 @@ class JobLedger(Application[UUID]):
         with collector_paused(len(commands)):
             return self._record_batch(commands)[0]
 
-    def _record_batch(self, commands: Sequence[Command]) -> tuple[list[Aggregate], Batch]:
+    def _record_batch(self, commands: Sequence[Command]) -> tuple[list[Aggregate], Decider]:
         # Large batches on SQLite (plain encoding: the rows are ours to write) go to the appender.
-        if len(commands) < appender.BULK_APPEND_AT or self._insert_rows is None:
+        target = self._bulk_target
+        if len(commands) < appender.BULK_APPEND_AT or self._insert_rows is None or target is None:
             return self._decide_and_append(commands, None)
         with self._bulk_lock:  # one batch at a time through the appender
             if self._bulk is None:
-                self._bulk = ChildAppender(*self.recorder.bulk_target())  # type: ignore[attr-defined]
+                self._bulk = ChildAppender(*target())
             try:
                 return self._decide_and_append(commands, self._bulk)
             except StoreError:
                 self._close_bulk()  # a fresh appender for the next batch
                 raise
             finally:
-                self.recorder.forget_chain_head()  # type: ignore[attr-defined]  # the child moved it
+                self._forget_chain_head()  # the child moved it
 
     def _decide_and_append(
         self, commands: Sequence[Command], bulk: ChildAppender | None
-    ) -> tuple[list[Aggregate], Batch]:
+    ) -> tuple[list[Aggregate], Decider]:
         for attempt in (1, 2):
-            batch = Batch(self, fresh=attempt == 2)
-            streaming = _Streaming(bulk, self.mapper) if bulk is not None else None
+            batch = Decider(_LedgerState(self, fresh=attempt == 2))
+            streaming = Streaming(bulk, self._mapper) if bulk is not None else None
             try:
                 results = []
                 for index, command in enumerate(commands):
-                    results.append(batch.apply(index, command))
+                    results.append(batch.decide(index, command))
                     if streaming is not None:
                         streaming.feed(batch.events)
             except RuleError:
@@ -334,9 +350,7 @@ class JobLedger(Application[UUID]):
         """Close the store's connections (and stop the bulk appender, if one was started)."""
         with self._bulk_lock:
             self._close_bulk()
-        close_writer = getattr(self.recorder, "close_writer", None)
-        if close_writer is not None:
-            close_writer()
+        self._close_writer()
         super().close()
 
     def get(self, handle: str, company: str | None = None) -> Aggregate:
@@ -353,7 +367,7 @@ class JobLedger(Application[UUID]):
     def history(self, handle: str, company: str | None = None) -> list[DomainEvent]:
         """Every event of a run or schedule, in order."""
         events = self._events(job_id(handle))
-        state = fold_any(events)
+        state = fold(events)
         if state is None or (company is not None and state.companyHandle != company):
             raise UnknownHandleError(handle, company)
         return events
@@ -381,40 +395,25 @@ class JobLedger(Application[UUID]):
                 raise RuleError(
                     f"{handle} did not exist at {moment.isoformat()}; it was created at {first.isoformat()}"
                 )
-        state = fold_any(events)
+        state = fold(events)
         assert state is not None
         return state
 
-    def history_head(self, uuid: UUID) -> DomainEvent | None:
-        """The first event of an aggregate (it names the run or schedule)."""
-        events = list(self.events.get(uuid, limit=1))
-        return events[0] if events else None  # type: ignore[return-value]
+    def shared_reader(self) -> StoreReader:
+        """A reader of this ledger's store that keeps the ledger open for as long as it is used."""
+        return StoreReader(self.db, self.recorder, self._mapper, owner=self)
 
-    def append_stored(self, stored_events: Sequence[StoredEvent]) -> None:
-        """Append already-encoded events in one transaction (the batch path of `import`)."""
-        try:
-            self.recorder.insert_events(stored_events)
-        except IntegrityError:
-            raise RuleError(
-                "the ledger already holds an event the import would add; it changed during the import"
-            ) from None
-        except PersistenceError as err:
-            raise StoreError(describe_store_failure(self.db, err)) from None
+    def append_stored(self, records: Sequence[Stored]) -> None:
+        """Append already-stored events in one transaction (the batch path of `import`)."""
+        self.reader.append_stored(records)
 
     def event_count(self) -> int:
         """How many events the ledger holds."""
-        try:
-            return int(self.recorder.count_events())  # type: ignore[attr-defined]
-        except PersistenceError as err:
-            raise StoreError(describe_store_failure(self.db, err)) from None
+        return self.reader.count()
 
     def head_position(self) -> int:
-        """Position of the last stored event (0 for an empty ledger). On PostgreSQL positions can
-        have gaps (a writer that lost a race used one up), so this may exceed event_count()."""
-        try:
-            return int(self.recorder.max_notification_id() or 0)
-        except PersistenceError as err:
-            raise StoreError(describe_store_failure(self.db, err)) from None
+        """Position of the last stored event (0 for an empty ledger); see StoreReader.head."""
+        return self.reader.head()
 
     # --- internals -----------------------------------------------------------------------
 
@@ -429,47 +428,25 @@ class JobLedger(Application[UUID]):
         return state
 
     def _events(self, uuid: UUID) -> list[Any]:
-        try:
+        with store_failures(self.db):
             return list(self.events.get(uuid))
-        except PersistenceError as err:
-            raise StoreError(describe_store_failure(self.db, err)) from None
 
     def _load(self, handle: str, company: str | None) -> Aggregate:
-        state = fold_any(self._events(job_id(handle)))
+        state = fold(self._events(job_id(handle)))
         if state is None or (company is not None and state.companyHandle != company):
             raise UnknownHandleError(handle, company)
         return state
 
-    def _cached_or_load(self, handle: str, company: str | None, *, fresh: bool) -> tuple[Aggregate, bool]:
-        """The state to decide on, and whether it came from the cache (and so may be stale)."""
-        job = None if fresh else self._cache.get(handle)
-        if job is None:
-            return self._load(handle, company), False
-        if company is not None and job.companyHandle != company:
-            raise UnknownHandleError(handle, company)
-        return job, True
-
-    def _exists(self, handle: str) -> bool:
-        return bool(self.recorder.select_events(job_id(handle), limit=1))
-
-    def _claim(self, company: str, key: str) -> IdempotencyKeyClaimed | None:
-        events = self._events(idempotency_id(company, key))
-        return events[0] if events else None
-
     def _append(self, events: Sequence[DomainEvent]) -> None:
         if not events:
             return
-        try:
+        with store_failures(self.db):
             if self._insert_rows is not None:
-                to_row = self.mapper.to_row  # type: ignore[attr-defined]
+                to_row = self._mapper.to_row
                 self._insert_rows([to_row(event) for event in events])
             else:
-                to_stored = self.mapper.to_stored_event
+                to_stored = self._mapper.to_stored_event
                 self.recorder.insert_events([to_stored(event) for event in events])
-        except IntegrityError:
-            raise
-        except PersistenceError as err:
-            raise StoreError(describe_store_failure(self.db, err)) from None
 
     def _remember(self, state: Aggregate) -> None:
         self._cache[state.jobHandle] = state
@@ -478,35 +455,35 @@ class JobLedger(Application[UUID]):
             self._cache.popitem(last=False)
 
 
-class _Streaming:
-    """Hands a batch's events to a bulk appender as they are decided, a chunk at a time."""
+class _LedgerState:
+    """The state a decision reads: the ledger's cache of recent states, then the store.
 
-    CHUNK = 2000
+    A first attempt decides on cached states and trusts new handles to be free (a read of the
+    store costs about 36 us on SQLite, a round trip on PostgreSQL); if either was wrong, the
+    append fails on the store's uniqueness and the batch is decided again, fresh, with every
+    state read and every new handle checked in the store.
+    """
 
-    def __init__(self, bulk: ChildAppender, mapper: Any) -> None:
-        self._bulk = bulk
-        self._to_row = mapper.to_row
-        self._sent = 0
+    def __init__(self, ledger: JobLedger, *, fresh: bool) -> None:
+        self._ledger = ledger
+        self._fresh = fresh
 
-    def feed(self, events: Sequence[DomainEvent]) -> None:
-        """The batch's events so far (earlier ones never change); sends a full chunk."""
-        if len(events) - self._sent >= self.CHUNK:
-            self._send(events)
+    def cached(self, handle: str) -> Aggregate | None:
+        return None if self._fresh else self._ledger._cache.get(handle)
 
-    def finish(self, events: Sequence[DomainEvent]) -> None:
-        """Send the rest and commit; IntegrityError if another writer got there first."""
-        self._send(events)
-        try:
-            self._bulk.commit()
-        except AppendConflict as err:
-            raise IntegrityError(str(err)) from None
-        except AppenderFailed as err:
-            raise StoreError(f"cannot append the batch: {err}") from None
+    def load(self, handle: str) -> Aggregate | None:
+        return fold(self._ledger._events(job_id(handle)))
 
-    def _send(self, events: Sequence[DomainEvent]) -> None:
-        to_row = self._to_row
-        try:
-            self._bulk.send([to_row(event) for event in events[self._sent :]])
-        except AppenderFailed as err:
-            raise StoreError(f"cannot append the batch: {err}") from None
-        self._sent = len(events)
+    def exists(self, handle: str) -> bool:
+        if not self._fresh:
+            return handle in self._ledger._cache
+        with store_failures(self._ledger.db):
+            return bool(self._ledger.recorder.select_events(job_id(handle), limit=1))
+
+    def claim(self, company: str, key: str) -> IdempotencyKeyClaimed | None:
+        events = self._ledger._events(idempotency_id(company, key))
+        return events[0] if events else None
+
+
+def _nothing() -> None:
+    """What a recorder without a method of ours does for it."""

@@ -7,10 +7,9 @@ scheduler that lost the race to fire it simply does nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
 from datetime import datetime
-from functools import singledispatch
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -20,12 +19,12 @@ from .errors import RuleError
 from .handles import job_id
 from .payloads import AnyPayload, payload_kind
 from .schedule_events import (
-    Completed,
-    Deleted,
     Fired,
     Paused,
     Resumed,
+    ScheduleCompleted,
     Scheduled,
+    ScheduleDeleted,
     ScheduleEvent,
 )
 
@@ -64,19 +63,40 @@ class ScheduleRuleError(RuleError):
     """An operation does not apply to this schedule (or to a run, for schedule-only operations)."""
 
 
-@singledispatch
-def evolve_schedule(event: ScheduleEvent, schedule: Schedule | None) -> Schedule:
-    """The schedule's state after one more event."""
-    raise TypeError(f"no evolve rule for {type(event).__name__}")
+class ScheduleOnlyError(ScheduleRuleError):
+    """A schedule's operation (pause, resume, execute) was asked of a run."""
+
+    def __init__(self, message: str, *, verb: str, run: str, schedule: str | None) -> None:
+        self.verb, self.run, self.schedule = verb, run, schedule
+        super().__init__(message)
 
 
-def _next(schedule: Schedule | None, event: ScheduleEvent) -> Schedule:
+class NotARunError(ScheduleRuleError):
+    """A run's operation was asked of a schedule."""
+
+    def __init__(self, message: str, *, original_name: str) -> None:
+        self.original_name = original_name
+        super().__init__(message)
+
+
+def evolve(event: ScheduleEvent, schedule: Schedule | None) -> Schedule:
+    """The schedule's state after one more event: the only place a Schedule changes.
+
+    Every event moves the version and lastEventTime on; what else changes is each event's own rule.
+    """
+    if type(event) is Scheduled:
+        return _scheduled(event, schedule)
     assert schedule is not None, f"{type(event).__name__} before Scheduled"
-    return schedule
+    try:
+        changes = _CHANGES[type(event)](event, schedule)
+    except KeyError:
+        raise TypeError(f"no evolve rule for {type(event).__name__}") from None
+    return msgspec.structs.replace(
+        schedule, version=event.originator_version, lastEventTime=event.timestamp, **changes
+    )
 
 
-@evolve_schedule.register
-def _(event: Scheduled, schedule: Schedule | None) -> Schedule:
+def _scheduled(event: Scheduled, schedule: Schedule | None) -> Schedule:
     return Schedule(
         id=event.originator_id,
         version=event.originator_version,
@@ -102,67 +122,22 @@ def _(event: Scheduled, schedule: Schedule | None) -> Schedule:
     )
 
 
-@evolve_schedule.register
-def _(event: Paused, schedule: Schedule | None) -> Schedule:
-    return msgspec.structs.replace(
-        _next(schedule, event),
-        version=event.originator_version,
-        triggerState="Paused",
-        lastEventTime=event.timestamp,
-    )
+def _fired(event: Fired, schedule: Schedule) -> dict[str, Any]:
+    return {
+        "nextFireTime": schedule.nextFireTime if event.manual else event.nextFireTime,
+        "lastFireTime": event.fireTime,
+        "lastRunHandle": event.runHandle,
+        "runCount": schedule.runCount + 1,
+    }
 
 
-@evolve_schedule.register
-def _(event: Resumed, schedule: Schedule | None) -> Schedule:
-    return msgspec.structs.replace(
-        _next(schedule, event),
-        version=event.originator_version,
-        triggerState="Normal",
-        lastEventTime=event.timestamp,
-    )
-
-
-@evolve_schedule.register
-def _(event: Fired, schedule: Schedule | None) -> Schedule:
-    current = _next(schedule, event)
-    return msgspec.structs.replace(
-        current,
-        version=event.originator_version,
-        nextFireTime=current.nextFireTime if event.manual else event.nextFireTime,
-        lastFireTime=event.fireTime,
-        lastRunHandle=event.runHandle,
-        runCount=current.runCount + 1,
-        lastEventTime=event.timestamp,
-    )
-
-
-@evolve_schedule.register
-def _(event: Deleted, schedule: Schedule | None) -> Schedule:
-    return msgspec.structs.replace(
-        _next(schedule, event),
-        version=event.originator_version,
-        deleted=True,
-        nextFireTime=None,
-        lastEventTime=event.timestamp,
-    )
-
-
-@evolve_schedule.register
-def _(event: Completed, schedule: Schedule | None) -> Schedule:
-    return msgspec.structs.replace(
-        _next(schedule, event),
-        version=event.originator_version,
-        triggerState="Complete",
-        nextFireTime=None,
-        lastEventTime=event.timestamp,
-    )
-
-
-def fold_schedule(events: Iterable[ScheduleEvent], schedule: Schedule | None = None) -> Schedule | None:
-    """The state after the given events."""
-    for event in events:
-        schedule = evolve_schedule(event, schedule)
-    return schedule
+_CHANGES: dict[type, Callable[[Any, Schedule], dict[str, Any]]] = {
+    Paused: lambda event, schedule: {"triggerState": "Paused"},
+    Resumed: lambda event, schedule: {"triggerState": "Normal"},
+    Fired: _fired,
+    ScheduleDeleted: lambda event, schedule: {"deleted": True, "nextFireTime": None},
+    ScheduleCompleted: lambda event, schedule: {"triggerState": "Complete", "nextFireTime": None},
+}
 
 
 # --- decide ------------------------------------------------------------------------------------
@@ -306,7 +281,9 @@ def decide_fire(schedule: Schedule, run_handle: str, at: datetime) -> list[Sched
     ]
     if following is None:
         events.append(
-            Completed(originator_id=schedule.id, originator_version=schedule.version + 2, timestamp=at)
+            ScheduleCompleted(
+                originator_id=schedule.id, originator_version=schedule.version + 2, timestamp=at
+            )
         )
     return events
 
@@ -333,7 +310,7 @@ def decide_delete_schedule(schedule: Schedule, requested_by: str, at: datetime) 
     """Delete a schedule; it never fires again."""
     _check(schedule, "delete", at)
     return [
-        Deleted(
+        ScheduleDeleted(
             originator_id=schedule.id,
             originator_version=schedule.version + 1,
             timestamp=at,

@@ -9,7 +9,7 @@ A deleted event stays detectable: positions (rowids) never skip, so one deleted 
 leaves a gap, and the last one leaves its predecessor marked as followed. An append that would
 take a deleted event's position is refused (ChainBrokenError) rather than linked over it.
 
-The ledger's recorder (domain/persistence.py) and its bulk appender (domain/appender.py) both
+The ledger's recorder (store/sqlite_recorder.py) and its bulk appender (store/appender.py) both
 append through `SQLiteChain.append`, inside a write transaction of their own.
 """
 
@@ -109,8 +109,7 @@ class SQLiteChain:
             # The row before was already followed: what followed it was deleted behind the
             # ledger's back, and these rows took its place. Linking them would hide that.
             raise ChainBrokenError(
-                f"the event at position {first} was deleted behind the ledger's back; nothing was"
-                " appended; run `jobledger audit verify`"
+                f"the event at position {first} was deleted behind the ledger's back; nothing was appended"
             )
         return range(first, last + 1), (last, ordinal, link)
 

@@ -10,13 +10,11 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from eventsourcing.persistence import Notification
 
+from jobledger.domain.aggregates import ALL_EVENT_TYPES
 from jobledger.domain.events import DomainEvent, IdempotencyKeyClaimed
-from jobledger.domain.ledger import JobLedger
-from jobledger.domain.persistence import ALL_EVENT_TYPES
+from jobledger.store.reader import EventStore, Stored
 
-PAGE = 2000
 EVENT_NAMES: tuple[str, ...] = tuple(sorted({cls.__name__ for cls in ALL_EVENT_TYPES}))
 ENVELOPE_FORMAT = "jobledger-event/1"
 
@@ -26,7 +24,7 @@ class Entry:
     """One stored event with where it stands and whose it is."""
 
     position: int
-    notification: Notification
+    stored: Stored
     event: DomainEvent
     handle: str
     company: str
@@ -63,13 +61,13 @@ class Entry:
             "ordinal": ordinal,
             "originator_id": str(self.event.originator_id),
             "originator_version": self.event.originator_version,
-            "topic": self.notification.topic,
+            "topic": self.stored.topic,
             "event": self.name,
             "handle": self.handle,
             "companyHandle": self.company,
             "timestamp": msgspec.to_builtins(self.event.timestamp),
             "fields": self.fields(),
-            "state": base64.b64encode(self.notification.state).decode(),
+            "state": base64.b64encode(self.stored.state).decode(),
             "link": link.hex(),
         }
 
@@ -77,8 +75,8 @@ class Entry:
 class EventLog:
     """Reads the ledger's events in global order and names their owners."""
 
-    def __init__(self, ledger: JobLedger) -> None:
-        self.ledger = ledger
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
         self._owners: dict[UUID, tuple[str, str]] = {}
 
     def owner(self, event: DomainEvent) -> tuple[str, str]:
@@ -87,20 +85,15 @@ class EventLog:
             return event.jobHandle, event.companyHandle
         uuid = event.originator_id
         if uuid not in self._owners:
-            first = event if event.originator_version == 1 else self.ledger.history_head(uuid)
+            first = event if event.originator_version == 1 else self.store.first_event(uuid)
             handle = getattr(first, "jobHandle", "")
             self._owners[uuid] = (handle, getattr(first, "companyHandle", ""))
         return self._owners[uuid]
 
     def entries(self, after: int = 0, stop: int | None = None) -> Iterator[Entry]:
         """Every event after a position (up to `stop`), in order."""
-        decode = self.ledger.mapper.to_domain_event
-        recorder = self.ledger.recorder
-        while page := recorder.select_notifications(
-            start=after, limit=PAGE, stop=stop, inclusive_of_start=False
-        ):
-            for note in page:
-                event: DomainEvent = decode(note)  # type: ignore[assignment]
-                handle, company = self.owner(event)
-                yield Entry(note.id, note, event, handle, company)
-            after = page[-1].id
+        decode = self.store.decode
+        for stored in self.store.stored(after, stop):
+            event = decode(stored)
+            handle, company = self.owner(event)
+            yield Entry(stored.position, stored, event, handle, company)

@@ -1,73 +1,46 @@
-"""One batch of commands, decided against the current state before anything is appended.
+"""The decider: a batch of commands turned into events against the current state, with no I/O.
 
-A batch tracks the state of every run and schedule it touches, so later commands in the batch
-see the effects of earlier ones, and collects the events to append in one transaction. Runs that
-a command creates as a side effect (a schedule firing, a follow-on publish) are part of the same
-batch, so they exist exactly when the event that caused them does.
+Where a submit is decided, a schedule fires, a run is executed, a follow-on publish is created and
+an idempotency key is honoured: all here, in one place. The decider reads the state it needs from
+a StateSource (the service's store and cache, or a dict in a test) and appends nothing; the
+caller appends `events` in one transaction, or discards them.
+
+A decider tracks the state of every run and schedule it touches, so later commands in the batch
+see the effects of earlier ones. Runs that a command creates as a side effect (a schedule firing,
+a follow-on publish) are part of the same batch, so they exist exactly when the event that caused
+them does.
 """
 
 from __future__ import annotations
 
-import gc
 import hashlib
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from itertools import count
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Protocol
 from uuid import UUID
 
 import msgspec
 
+from .aggregates import Aggregate, fold
 from .commands import Command, Complete, Execute, Fire, JobCommand, Submit, decide, decide_on_schedule
 from .errors import IdempotencyConflictError, RuleError, UnknownHandleError
 from .events import Completed, DomainEvent, IdempotencyKeyClaimed, JobEvent
 from .handles import idempotency_id, run_handle, run_name, schedule_handle
-from .model import Job, check_submission, check_text, decide_submit, evolve, follow_on_plan
+from .job import Job, check_submission, check_text, decide_submit, evolve, follow_on_plan
 from .payloads import AnyPayload, job_type, payload_kind
-from .schedule_events import ScheduleEvent
-from .schedule_model import (
+from .schedule import (
     Schedule,
     ScheduleRuleError,
     decide_execute,
     decide_fire,
     decide_schedule,
-    evolve_schedule,
     is_due,
 )
+from .schedule_events import ScheduleEvent
 
-if TYPE_CHECKING:
-    from .ledger import JobLedger
-
-Aggregate: TypeAlias = Job | Schedule
-LARGE_WORK = 1000
 MAX_NAME_COUNTER = 1000
 FOLLOW_ON_PREFIX = "Pub_"
-
-
-def collector_paused(work: int) -> AbstractContextManager[None]:
-    """Pause the cyclic garbage collector for a large piece of work (`work` items or more).
-
-    Folding builds many short-lived objects, and collections triggered by them scan everything
-    alive; measured on large batches and rebuilds, pausing saved a quarter of the time. Nothing
-    here forms reference cycles, and the collector runs again afterwards. Small work (every single
-    command) gets a plain null context: a generator-based one cost a few microseconds each time.
-    """
-    if work < LARGE_WORK or not gc.isenabled():
-        return _NOT_PAUSED
-    return _paused()
-
-
-_NOT_PAUSED: AbstractContextManager[None] = nullcontext()  # holds no state: one serves every caller
-
-
-@contextmanager
-def _paused() -> Iterator[None]:
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def moment(at: datetime | None) -> datetime:
@@ -83,45 +56,40 @@ def request_digest(command: Submit) -> str:
     return hashlib.sha256(msgspec.json.encode(request)).hexdigest()
 
 
-def _step(event: DomainEvent, state: Any) -> Any:
-    if isinstance(event, JobEvent):
-        return evolve(event, state)
-    if isinstance(event, ScheduleEvent):
-        return evolve_schedule(event, state)
-    return state  # an idempotency claim is not part of any run or schedule
+class StateSource(Protocol):
+    """Where a decider reads the state it decides on."""
+
+    def cached(self, handle: str) -> Aggregate | None:
+        """A state remembered from earlier, which may be stale (None: nothing remembered)."""
+        ...
+
+    def load(self, handle: str) -> Aggregate | None:
+        """The current state of a run or schedule (None: no such handle)."""
+        ...
+
+    def exists(self, handle: str) -> bool:
+        """Whether a run or schedule has this handle."""
+        ...
+
+    def claim(self, company: str, key: str) -> IdempotencyKeyClaimed | None:
+        """The earlier claim of a company's idempotency key, if any."""
+        ...
 
 
-def fold_any(events: Sequence[DomainEvent]) -> Aggregate | None:
-    """The state of a run or a schedule from its events."""
-    state: Any = None
-    for event in events:
-        state = _step(event, state)
-    return state  # type: ignore[no-any-return]
+class Decider:
+    """The states and events of one batch of commands (one `JobLedger.record` call)."""
 
-
-def apply_events(state: Aggregate | None, events: Sequence[DomainEvent]) -> Aggregate:
-    """State after more events of the same aggregate."""
-    result: Any = state
-    for event in events:
-        result = _step(event, result)
-    return result  # type: ignore[no-any-return]
-
-
-class Batch:
-    """The aggregates and events of one `JobLedger.record` call."""
-
-    def __init__(self, ledger: JobLedger, *, fresh: bool) -> None:
-        self.ledger = ledger
-        self.fresh = fresh
-        self.used_cache: set[str] = set()  # handles decided on a cached state
+    def __init__(self, source: StateSource) -> None:
+        self.source = source
+        self.used_cache: set[str] = set()  # handles decided on a cached (maybe stale) state
         self.created_runs: list[str] = []  # runs a schedule fired or executed in this batch
         # By handle: a string's hash is cached, a UUID's is computed in Python on every lookup.
         self.states: dict[str, Aggregate] = {}
         self.events: list[DomainEvent] = []
         self.claims: dict[UUID, IdempotencyKeyClaimed] = {}
 
-    def apply(self, index: int, command: Command) -> Aggregate:
-        """Decide one command; its events join the batch."""
+    def decide(self, index: int, command: Command) -> Aggregate:
+        """Decide one command (the `index`th of the batch); its events join the batch."""
         at = moment(command.at)
         try:
             if isinstance(command, Submit):
@@ -143,23 +111,17 @@ class Batch:
     def _state(self, handle: str, company: str | None) -> Aggregate:
         state = self.states.get(handle)
         if state is None:
-            state, cached = self.ledger._cached_or_load(handle, company, fresh=self.fresh)
-            if cached:
+            state = self.source.cached(handle)
+            if state is not None:
                 self.used_cache.add(handle)
-            return state
-        if company is not None and state.companyHandle != company:
+            else:
+                state = self.source.load(handle)
+        if state is None or (company is not None and state.companyHandle != company):
             raise UnknownHandleError(handle, company)
         return state
 
     def _exists(self, handle: str) -> bool:
-        if handle in self.states:
-            return True
-        if not self.fresh:
-            # A first attempt trusts new handles to be free (a read of the store costs about 36 us
-            # on SQLite, a round trip on PostgreSQL); if one was taken, the append fails on the
-            # store's uniqueness and the batch is decided again, fresh, with this check made.
-            return handle in self.ledger._cache
-        return self.ledger._exists(handle)
+        return handle in self.states or self.source.exists(handle)
 
     def _add(self, state: Aggregate, new_events: Sequence[DomainEvent]) -> Aggregate:
         self.states[state.jobHandle] = state
@@ -172,7 +134,7 @@ class Batch:
         target = self._state(command.handle, command.company)
         if isinstance(target, Schedule):
             schedule_events = decide_on_schedule(command, target, at)
-            return self._add(apply_events(target, schedule_events), schedule_events)
+            return self._add(_folded(target, schedule_events), schedule_events)
         new_events = decide(command, target, at)
         state = target
         for event in new_events:  # a run's own events: `evolve` directly (this runs per command)
@@ -180,7 +142,7 @@ class Batch:
         if isinstance(command, Complete):
             new_events, follow_on_events = self._follow_on(state, new_events, at)
             if follow_on_events:
-                named = self._add(apply_events(target, new_events), new_events)
+                named = self._add(_folded(target, new_events), new_events)
                 # The follow-on run is created in the same transaction, after the event that names it.
                 self.events.extend(follow_on_events)
                 return named
@@ -288,7 +250,7 @@ class Batch:
             schedule_events: list[ScheduleEvent] = decide_fire(target, run.jobHandle, at)
         else:
             schedule_events = decide_execute(target, run.jobHandle, at)
-        schedule = self._add(apply_events(target, schedule_events), schedule_events)
+        schedule = self._add(_folded(target, schedule_events), schedule_events)
         self.events.extend(run_events)
         self.created_runs.append(run.jobHandle)
         return schedule
@@ -302,14 +264,14 @@ class Batch:
             check_text("idempotency key", command.idempotency_key)
             digest = request_digest(command)
             claim_id = idempotency_id(company, command.idempotency_key)
-            claim = self.claims.get(claim_id) or self.ledger._claim(company, command.idempotency_key)
+            claim = self.claims.get(claim_id) or self.source.claim(company, command.idempotency_key)
             if claim is not None:
                 if claim.requestDigest != digest:
                     raise IdempotencyConflictError(
                         f"idempotency key {command.idempotency_key!r} was used for a different"
                         f" request (job {claim.jobHandle}); use a new key for a new request"
                     )
-                return self.states.get(claim.jobHandle) or self.ledger._load(claim.jobHandle, company)
+                return self._state(claim.jobHandle, company)
         created: Aggregate
         if command.schedules:
             created = self._schedule(command, company, payload, at)
@@ -360,7 +322,13 @@ class Batch:
             time_zone=command.time_zone,
             at=at,
         )
-        schedule = apply_events(previous, new_events)
+        schedule = fold(new_events, previous)
         assert isinstance(schedule, Schedule)
         self._add(schedule, new_events)
         return schedule
+
+
+def _folded(state: Aggregate, events: Sequence[DomainEvent]) -> Aggregate:
+    folded = fold(events, state)
+    assert folded is not None
+    return folded

@@ -1,0 +1,41 @@
+"""What to run next, added to an error's line: the library's errors say only what is wrong."""
+
+from __future__ import annotations
+
+from jobledger.domain.errors import (
+    InvalidTransitionError,
+    LedgerChangedError,
+    LedgerError,
+    NoLedgerError,
+    UndecodableEventError,
+    ViewsFileNeededError,
+    ViewsMismatchError,
+)
+from jobledger.domain.schedule import NotARunError, ScheduleOnlyError
+
+
+def hint(err: LedgerError) -> str:
+    """What the CLI adds to the error's line (the command to run), or nothing."""
+    match err:
+        case NoLedgerError():
+            return "; submit a job or run `jobledger demo` first"
+        case ViewsFileNeededError():
+            return ": give --views FILE or set JOBLEDGER_VIEWS"
+        case ViewsMismatchError():
+            return "; give a different --views file"
+        case UndecodableEventError():
+            return "; run `jobledger audit verify` to see whether the ledger was changed"
+        case LedgerChangedError():
+            return "; run `jobledger audit verify` to see where the ledger was changed"
+        case ScheduleOnlyError(verb="pause" | "resume"):
+            return "; `jobledger stop` stops a run"
+        case NotARunError():
+            return f"; its runs are listed by `jobledger active --original-name {err.original_name}`"
+        case InvalidTransitionError(state="New", action="report progress on"):
+            return " with `jobledger start`"
+    return ""
+
+
+def with_hint(err: LedgerError) -> str:
+    """The error's line, with the command to run where there is one."""
+    return f"{err}{hint(err)}"

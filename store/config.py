@@ -1,0 +1,161 @@
+"""Where a ledger lives: a --db value (SQLite path or PostgreSQL URL) turned into store settings."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from eventsourcing.utils import get_topic
+
+from jobledger.domain.errors import NoLedgerError, StoreError
+
+from .codec import MsgspecMapper
+from .sqlite_recorder import SQLITE_LOCK_TIMEOUT_SECONDS, FastSQLiteApplicationRecorder
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def is_postgres_url(db: str) -> bool:
+    """Whether --db names a PostgreSQL server rather than an SQLite file."""
+    return db.startswith(("postgresql://", "postgres://"))
+
+
+def store_env(db: str, *, create: bool = True) -> dict[str, str]:
+    """The eventsourcing environment for a --db value; refuses paths that cannot be a ledger."""
+    env = {
+        "MAPPER_TOPIC": get_topic(MsgspecMapper),
+        "ORIGINATOR_ID_TYPE": "uuid",
+        # The library would otherwise read our own settings from os.environ as well.
+        "IS_SNAPSHOTTING_ENABLED": "no",
+    }
+    if is_postgres_url(db):
+        from .postgres_recorder import ChainedPostgresApplicationRecorder  # psycopg only when needed
+
+        env.update(postgres_env(db))
+        env["APPLICATION_RECORDER_TOPIC"] = get_topic(ChainedPostgresApplicationRecorder)
+        return env
+    path = Path(db)
+    _check_sqlite_path(path, create=create)
+    env.update(
+        {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(path),
+            "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT_SECONDS),
+            "APPLICATION_RECORDER_TOPIC": get_topic(FastSQLiteApplicationRecorder),
+        }
+    )
+    return env
+
+
+def _check_sqlite_path(path: Path, *, create: bool) -> None:
+    if path.is_dir():
+        raise StoreError(f"database path {path} is a directory; give a file path")
+    if not path.exists():
+        if not create:
+            raise NoLedgerError(f"no ledger at {path}")
+        if not path.parent.is_dir():
+            raise StoreError(f"cannot create a ledger at {path}: folder {path.parent} does not exist")
+        return
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(_SQLITE_MAGIC))
+    except OSError as err:
+        raise StoreError(f"cannot read database {path}: {err.strerror}") from None
+    if header and header != _SQLITE_MAGIC:
+        raise StoreError(f"{path} is not a jobledger database (not an SQLite file)")
+    if not header:
+        return
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        finally:
+            conn.close()
+    except sqlite3.Error as err:
+        raise StoreError(f"{path} is not a jobledger database: {err}") from None
+    if tables and "stored_events" not in tables:
+        raise StoreError(f"{path} is an SQLite database but not a jobledger ledger")
+
+
+def postgres_env(url: str) -> dict[str, str]:
+    """The library's PostgreSQL settings for a URL."""
+    parts = urlparse(url)
+    query = parse_qs(parts.query)
+    dbname = parts.path.lstrip("/")
+    if not dbname or not parts.hostname:
+        raise StoreError(f"PostgreSQL URL {url!r} needs a host and a database name")
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": unquote(dbname),
+        "POSTGRES_HOST": parts.hostname,
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or os.environ.get("PGUSER", "postgres")),
+        "POSTGRES_PASSWORD": unquote(parts.password or os.environ.get("PGPASSWORD", "")),
+        "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["5"])[0],
+        "POSTGRES_LOCK_TIMEOUT": "30",
+        # A CLI call needs one or two connections; the library's default pool of 5 per process
+        # would let a few dozen concurrent calls exhaust the server's connection limit.
+        "POSTGRES_POOL_SIZE": "2",
+        "POSTGRES_MAX_OVERFLOW": "2",
+    }
+    if "schema" in query:
+        env["POSTGRES_SCHEMA"] = query["schema"][0]
+    return env
+
+
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def ensure_postgres_schema(url: str) -> bool:
+    """Connect once, so a refused login is reported with the server's reason, and create the
+    URL's `?schema=` if it is missing (the library expects it to exist). Returns whether the
+    ledger's tables exist already."""
+    schema = parse_qs(urlparse(url).query).get("schema", [""])[0]
+    if schema and not _SCHEMA_NAME.fullmatch(schema):
+        raise StoreError(f"schema name {schema!r} must be lower case letters, digits and _ (at most 63)")
+    import psycopg
+    from psycopg import sql
+
+    env = postgres_env(url)
+    try:
+        with psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"],
+            host=env["POSTGRES_HOST"],
+            port=int(env["POSTGRES_PORT"]),
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None,
+            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+            autocommit=True,
+        ) as conn:
+            if schema:
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            found = conn.execute(
+                "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL",
+                (f"{schema or 'public'}.jobledger_events", f"{schema or 'public'}.jobledger_events_chain"),
+            ).fetchone()
+    except psycopg.Error as err:
+        raise StoreError(postgres_problem(env, err)) from None
+    return bool(found and found[0])
+
+
+def postgres_problem(env: dict[str, str], err: Exception) -> str:
+    """One line naming the PostgreSQL server and what it said."""
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return (
+        f"cannot use PostgreSQL at {env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}"
+        f"/{env['POSTGRES_DBNAME']}: {first}"
+    )
+
+
+def store_identity(db: str, views: str | None = None) -> str:
+    """What views were built from, without credentials (kept in the views file to refuse a mix-up)."""
+    if not is_postgres_url(db):
+        if views is None or Path(views).resolve() == Path(db).resolve():
+            return "sqlite:same-file"  # moves with the ledger file
+        return f"sqlite:{Path(db).resolve()}"
+    parts = urlparse(db)
+    schema = parse_qs(parts.query).get("schema", ["public"])[0]
+    return f"postgresql://{parts.hostname}:{parts.port or 5432}{parts.path}?schema={schema}"

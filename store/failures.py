@@ -1,0 +1,35 @@
+"""The wording of store failures, and the one place that turns the library's errors into StoreError."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from eventsourcing.persistence import IntegrityError, PersistenceError
+
+from jobledger.domain.errors import LedgerChangedError, StoreError
+
+from .config import is_postgres_url, postgres_env, postgres_problem
+from .sqlite_chain import ChainBrokenError
+
+
+def describe_store_failure(db: str, err: Exception) -> str:
+    """One line saying why the store at --db could not be opened or used."""
+    if is_postgres_url(db):
+        return postgres_problem(postgres_env(db), err)
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return f"cannot open ledger {db}: {first}"
+
+
+@contextmanager
+def store_failures(db: str) -> Iterator[None]:
+    """Report a failure of the store at `db` as one StoreError line; an IntegrityError (a lost
+    race, which the caller handles) passes through unchanged."""
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except PersistenceError as err:
+        if isinstance(err.__cause__, ChainBrokenError):  # the ledger opened; the append was refused
+            raise LedgerChangedError(str(err.__cause__)) from err
+        raise StoreError(describe_store_failure(db, err)) from err
