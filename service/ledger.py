@@ -7,15 +7,13 @@ and decides once more, so a rule that the other writer's events broke is reporte
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError
 
 from jobledger.domain.aggregates import Aggregate, fold
 from jobledger.domain.collector import collector_paused
@@ -46,13 +44,11 @@ from jobledger.domain.handles import idempotency_id, job_id
 from jobledger.domain.job import Job
 from jobledger.domain.payloads import AnyPayload
 from jobledger.domain.schedule import Schedule
-from jobledger.store import appender
-from jobledger.store.appender import ChildAppender, Streaming
 from jobledger.store.codec import MsgspecMapper
 from jobledger.store.config import ensure_postgres_schema, is_postgres_url, store_env
 from jobledger.store.failures import describe_store_failure, store_failures
 from jobledger.store.reader import Stored, StoreReader
-from jobledger.store.sqlite_chain import Row
+from jobledger.store.writer import EventWriter, LostRace
 
 CACHE_SIZE = 4096
 FIRE_ATTEMPTS = 5
@@ -82,22 +78,10 @@ class JobLedger(Application[UUID]):
         assert isinstance(mapper, MsgspecMapper)
         self._mapper = mapper
         self.reader = StoreReader(db, self.recorder, mapper)
+        self._writer = EventWriter(db, self.recorder, mapper)
         # Recently written jobs, so a runner's next command need not read the store. A stale
         # entry is harmless: its next append conflicts and the job is reloaded.
         self._cache: OrderedDict[str, Aggregate] = OrderedDict()  # by handle: a str caches its hash
-        # A child process that appends large batches (store/appender.py), started by the first.
-        self._bulk: ChildAppender | None = None
-        self._bulk_lock = threading.Lock()
-        # Our SQLite recorder takes plain-encoded events as rows, without StoredEvent objects.
-        plain = not (mapper.cipher or mapper.compressor)
-        self._insert_rows: Callable[[list[Row]], list[int]] | None = (
-            getattr(self.recorder, "insert_rows", None) if plain else None
-        )
-        self._bulk_target: Callable[[], tuple[str, str, float]] | None = getattr(
-            self.recorder, "bulk_target", None
-        )
-        self._forget_chain_head: Callable[[], None] = getattr(self.recorder, "forget_chain_head", _nothing)
-        self._close_writer: Callable[[], None] = getattr(self.recorder, "close_writer", _nothing)
 
     # --- commands ------------------------------------------------------------------------
 
@@ -284,73 +268,44 @@ class JobLedger(Application[UUID]):
             return self._record_batch(commands)[0]
 
     def _record_batch(self, commands: Sequence[Command]) -> tuple[list[Aggregate], Decider]:
-        # Large batches on SQLite (plain encoding: the rows are ours to write) go to the appender.
-        target = self._bulk_target
-        if len(commands) < appender.BULK_APPEND_AT or self._insert_rows is None or target is None:
-            return self._decide_and_append(commands, None)
-        with self._bulk_lock:  # one batch at a time through the appender
-            if self._bulk is None:
-                self._bulk = ChildAppender(*target())
-            try:
-                return self._decide_and_append(commands, self._bulk)
-            except StoreError:
-                self._close_bulk()  # a fresh appender for the next batch
-                raise
-            finally:
-                self._forget_chain_head()  # the child moved it
-
-    def _decide_and_append(
-        self, commands: Sequence[Command], bulk: ChildAppender | None
-    ) -> tuple[list[Aggregate], Decider]:
-        for attempt in (1, 2):
-            batch = Decider(_LedgerState(self, fresh=attempt == 2))
-            streaming = Streaming(bulk, self._mapper) if bulk is not None else None
-            try:
-                results = []
-                for index, command in enumerate(commands):
-                    results.append(batch.decide(index, command))
-                    if streaming is not None:
-                        streaming.feed(batch.events)
-            except RuleError:
-                if bulk is not None:
-                    bulk.rollback()
-                if attempt == 1 and batch.used_cache:
-                    # Decided on a cached state another writer may have moved on: read and decide again.
-                    for handle in batch.used_cache:
-                        self._cache.pop(handle, None)
+        with self._writer.appends(len(commands)) as begin:
+            for attempt in (1, 2):
+                batch = Decider(_LedgerState(self, fresh=attempt == 2))
+                append = begin()
+                try:
+                    results = []
+                    for index, command in enumerate(commands):
+                        results.append(batch.decide(index, command))
+                        append.feed(batch.events)
+                except RuleError:
+                    append.abandon()
+                    if attempt == 1 and batch.used_cache:
+                        # Decided on a cached state another writer may have moved on: read and decide again.
+                        for handle in batch.used_cache:
+                            self._cache.pop(handle, None)
+                        continue
+                    raise
+                try:
+                    append.finish(batch.events)
+                except LostRace:
+                    # Another writer appended to one of these jobs (or took a handle) meanwhile.
+                    for state in batch.states.values():
+                        self._cache.pop(state.jobHandle, None)
+                    if attempt == 2:
+                        raise ConcurrencyError(
+                            "another writer kept changing these jobs; try the command again"
+                        ) from None
                     continue
-                raise
-            try:
-                if streaming is not None:
-                    streaming.finish(batch.events)
-                else:
-                    self._append(batch.events)
-            except IntegrityError:
-                # Another writer appended to one of these jobs (or took a handle) meanwhile.
                 for state in batch.states.values():
-                    self._cache.pop(state.jobHandle, None)
-                if attempt == 2:
-                    raise ConcurrencyError(
-                        "another writer kept changing these jobs; try the command again"
-                    ) from None
-                continue
-            for state in batch.states.values():
-                self._remember(state)
-            return results, batch
+                    self._remember(state)
+                return results, batch
         raise AssertionError("unreachable")
-
-    def _close_bulk(self) -> None:
-        if self._bulk is not None:
-            self._bulk.close()
-            self._bulk = None
 
     # --- queries -------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close the store's connections (and stop the bulk appender, if one was started)."""
-        with self._bulk_lock:
-            self._close_bulk()
-        self._close_writer()
+        self._writer.close()
         super().close()
 
     def get(self, handle: str, company: str | None = None) -> Aggregate:
@@ -437,17 +392,6 @@ class JobLedger(Application[UUID]):
             raise UnknownHandleError(handle, company)
         return state
 
-    def _append(self, events: Sequence[DomainEvent]) -> None:
-        if not events:
-            return
-        with store_failures(self.db):
-            if self._insert_rows is not None:
-                to_row = self._mapper.to_row
-                self._insert_rows([to_row(event) for event in events])
-            else:
-                to_stored = self._mapper.to_stored_event
-                self.recorder.insert_events([to_stored(event) for event in events])
-
     def _remember(self, state: Aggregate) -> None:
         self._cache[state.jobHandle] = state
         self._cache.move_to_end(state.jobHandle)
@@ -477,13 +421,8 @@ class _LedgerState:
     def exists(self, handle: str) -> bool:
         if not self._fresh:
             return handle in self._ledger._cache
-        with store_failures(self._ledger.db):
-            return bool(self._ledger.recorder.select_events(job_id(handle), limit=1))
+        return self._ledger._writer.exists(job_id(handle))
 
     def claim(self, company: str, key: str) -> IdempotencyKeyClaimed | None:
         events = self._ledger._events(idempotency_id(company, key))
         return events[0] if events else None
-
-
-def _nothing() -> None:
-    """What a recorder without a method of ours does for it."""

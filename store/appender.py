@@ -27,13 +27,7 @@ import threading
 from collections.abc import Sequence
 from typing import BinaryIO, TextIO
 
-from eventsourcing.persistence import IntegrityError
-
-from jobledger.domain.errors import StoreError
-from jobledger.domain.events import DomainEvent
-
 from . import processes
-from .codec import MsgspecMapper
 from .sqlite_chain import Head, Row, SQLiteChain
 
 BULK_APPEND_AT = 10_000  # commands; below this, starting the child costs more than it saves
@@ -151,40 +145,6 @@ def serve(db_name: str, events_table: str, timeout: float, frames: BinaryIO, rep
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             head = None
-
-
-class Streaming:
-    """Hands a batch's events to a bulk appender as they are decided, a chunk at a time."""
-
-    CHUNK = 2000
-
-    def __init__(self, bulk: ChildAppender, mapper: MsgspecMapper) -> None:
-        self._bulk = bulk
-        self._to_row = mapper.to_row
-        self._sent = 0
-
-    def feed(self, events: Sequence[DomainEvent]) -> None:
-        """The batch's events so far (earlier ones never change); sends a full chunk."""
-        if len(events) - self._sent >= self.CHUNK:
-            self._send(events)
-
-    def finish(self, events: Sequence[DomainEvent]) -> None:
-        """Send the rest and commit; IntegrityError if another writer got there first."""
-        self._send(events)
-        try:
-            self._bulk.commit()
-        except AppendConflict as err:
-            raise IntegrityError(str(err)) from None
-        except AppenderFailed as err:
-            raise StoreError(f"cannot append the batch: {err}") from None
-
-    def _send(self, events: Sequence[DomainEvent]) -> None:
-        to_row = self._to_row
-        try:
-            self._bulk.send([to_row(event) for event in events[self._sent :]])
-        except AppenderFailed as err:
-            raise StoreError(f"cannot append the batch: {err}") from None
-        self._sent = len(events)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ or a table.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
@@ -28,6 +28,8 @@ PAGE = 2000
 
 # (position, originator id as hex, event): the views key runs by the hex id as stored.
 Recorded = tuple[int, str, DomainEvent]
+# (position, originator id as hex, version, topic, state) as the store holds it.
+RawRow = tuple[int, str, int, str, bytes]
 
 
 class Stored(NamedTuple):
@@ -84,6 +86,23 @@ class EventStore(EventReader, Protocol):
         ...
 
 
+class ChainedRecorder(Protocol):
+    """What both of our recorders (store/sqlite_recorder.py, store/postgres_recorder.py) add to
+    the library's: the chain and a count."""
+
+    def count_events(self) -> int:
+        """How many events are stored."""
+        ...
+
+    def last_chain_row(self) -> ChainRow | None:
+        """The head of the chain."""
+        ...
+
+    def select_chain(self, after: int, limit: int) -> list[ChainRow]:
+        """Chain rows after a position, in order."""
+        ...
+
+
 class StoreReader:
     """The port over the ledger's recorder and codec."""
 
@@ -95,10 +114,11 @@ class StoreReader:
         # handed on without it (to a projector) keeps it alive.
         self._owner = owner
         self._recorder = recorder
+        self._chained = cast(ChainedRecorder, recorder)  # the store opens only our recorders
         self._mapper = mapper
         # Our SQLite recorder hands out its rows directly: no Notification objects, which were
         # most of the cost of reading when measured.
-        self._rows = getattr(recorder, "select_stored", None)
+        self._rows: Callable[[int, int, int], list[RawRow]] | None = getattr(recorder, "select_stored", None)
 
     def head(self) -> int:
         """Position of the last stored event (0 for an empty ledger). On PostgreSQL positions can
@@ -109,7 +129,7 @@ class StoreReader:
     def count(self) -> int:
         """How many events are stored."""
         with store_failures(self.db):
-            return int(self._recorder.count_events())  # type: ignore[attr-defined]
+            return self._chained.count_events()
 
     def pages(self, after: int, stop: int, *, size: int = PAGE) -> Iterator[list[Recorded]]:
         """Decoded events after `after`, up to and including `stop`, a page at a time."""
@@ -145,13 +165,13 @@ class StoreReader:
     def chain_head(self) -> ChainRow | None:
         """The last (position, ordinal, link) of the hash chain."""
         with store_failures(self.db):
-            return self._recorder.last_chain_row()  # type: ignore[attr-defined,no-any-return]
+            return self._chained.last_chain_row()
 
     def chain_rows(self, after: int = 0) -> Iterator[ChainRow]:
         """The stored chain after a position, in order."""
         while True:
             with store_failures(self.db):
-                rows: list[ChainRow] = self._recorder.select_chain(after, PAGE)  # type: ignore[attr-defined]
+                rows = self._chained.select_chain(after, PAGE)
             if not rows:
                 return
             yield from rows
@@ -168,10 +188,10 @@ class StoreReader:
                 "the ledger already holds an event the import would add; it changed during the import"
             ) from None
 
-    def _raw_page(self, after: int, stop: int, size: int) -> list[tuple[int, str, int, str, bytes]]:
+    def _raw_page(self, after: int, stop: int, size: int) -> list[RawRow]:
         with store_failures(self.db):
             if self._rows is not None:
-                return self._rows(after, stop, size)  # type: ignore[no-any-return]
+                return self._rows(after, stop, size)
             page = self._recorder.select_notifications(
                 start=after, limit=size, stop=stop, inclusive_of_start=False
             )

@@ -20,7 +20,7 @@ from jobledger.domain.errors import InvalidTransitionError, RuleError, StoreErro
 from jobledger.domain.handles import run_handle, run_name
 from jobledger.domain.payloads import decode_payload
 from jobledger.service.ledger import JobLedger
-from jobledger.store import appender
+from jobledger.store import appender, writer
 
 PAYLOAD = decode_payload("optimizeImagesJob", OPTIMIZE)
 OpenLedger = Callable[[], JobLedger]
@@ -34,7 +34,7 @@ def bulk_from_two_commands(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Events go to the appender five at a time, so a batch spans several frames."""
-    monkeypatch.setattr(appender.Streaming, "CHUNK", 5)
+    monkeypatch.setattr(writer._Streamed, "CHUNK", 5)
     yield
 
 
@@ -148,10 +148,10 @@ def test_a_failing_bulk_append_is_one_store_error_appends_nothing_and_the_ledger
 def test_the_appender_outlives_one_batch_and_stops_with_the_ledger(sqlite_db: str) -> None:
     ledger = JobLedger(sqlite_db)
     ledger.record(stream(2))
-    child = ledger._bulk
+    child = ledger._writer._bulk
     assert child is not None
     ledger.record(stream(4)[10:])
-    assert ledger._bulk is child  # one child for the ledger's large batches
+    assert ledger._writer._bulk is child  # one child for the ledger's large batches
     ledger.close()
     assert child._child.returncode == 0
 
