@@ -18,19 +18,11 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from jobledger.domain.commands import (
-    Command,
-    Complete,
-    JobCommand,
-    LogDetail,
-    Start,
-    Submit,
-    UpdateProgress,
-    decide,
-)
+from jobledger.domain.commands import Command, Complete, LogDetail, Start, Submit, UpdateProgress
+from jobledger.domain.decider import Decider
 from jobledger.domain.events import DomainEvent, JobLogDetailAux, TaskProgress
 from jobledger.domain.handles import run_handle, run_name
-from jobledger.domain.job import Job, decide_submit, evolve
+from jobledger.domain.memory import MemoryState
 from jobledger.domain.payloads import (
     AnyPayload,
     ExportJob,
@@ -40,9 +32,6 @@ from jobledger.domain.payloads import (
     UploadDirectoryJob,
     UploadUrlsJob,
     VideoPublishJob,
-    job_type,
-    payload_kind,
-    validate_payload,
 )
 
 EVENTS_PER_JOB = 18  # submit, start, 5 progress, 10 detail rows, complete
@@ -239,39 +228,16 @@ def commands(jobs: int, *, seed: int = 7, in_flight: int = 16) -> list[Command]:
 
 
 def events(stream: Iterable[Command]) -> Iterator[DomainEvent]:
-    """The events the ledger's rules make of a command stream, decided in memory (no store)."""
-    live: dict[str, Job] = {}
+    """The events the ledger's rules make of a command stream, decided in memory (no store).
+
+    Each command is decided by the ledger's own Decider, one command per batch as
+    `JobLedger.record([command])` would, on a MemoryState that the decided events are committed to.
+    """
+    source = MemoryState()
     for command in stream:
-        at = command.at or START_TIME
-        if isinstance(command, Submit):
-            company = command.company or ""
-            name = run_name(command.name, at)
-            handle = run_handle(company, name)
-            payload = validate_payload(command.payload)
-            new = decide_submit(
-                company=company,
-                handle=handle,
-                name=name,
-                original_name=command.name,
-                payload=payload,
-                job_type=job_type(payload_kind(payload)),
-                user_email=command.user_email,
-                locale=command.locale,
-                description=command.description,
-                at=at,
-            )
-            job = None
-        elif isinstance(command, JobCommand):
-            handle = command.handle
-            job = live[handle]
-            new = decide(command, job, at)
-        else:
-            raise TypeError(f"unexpected command {type(command).__name__}")
-        for event in new:
-            job = evolve(event, job)
-            yield event
-        assert job is not None
-        if job.state == "Done":
-            del live[handle]
-        else:
-            live[handle] = job
+        if command.at is None:
+            command = msgspec.structs.replace(command, at=START_TIME)
+        decider = Decider(source)
+        decider.decide(0, command)
+        source.commit(decider.events)
+        yield from decider.events

@@ -98,7 +98,7 @@ class Decider:
                 return self._fire(command, at)
             if isinstance(command, JobCommand):
                 return self._command(command, at)
-        except RuleError as err:
+        except (RuleError, UnknownHandleError) as err:
             if index == 0:
                 raise
             # Say which command of the batch broke the rule, keeping the error's type.
@@ -144,7 +144,8 @@ class Decider:
             if follow_on_events:
                 named = self._add(_folded(target, new_events), new_events)
                 # The follow-on run is created in the same transaction, after the event that names it.
-                self.events.extend(follow_on_events)
+                follow_on = evolve(follow_on_events[0], None)
+                self._add(follow_on, follow_on_events)
                 return named
         return self._add(state, new_events)
 
@@ -165,7 +166,6 @@ class Decider:
             at=at,
             prefix=FOLLOW_ON_PREFIX,
             follow_on_of=done.jobHandle,
-            emit=False,
         )
         completed = new_events[-1]
         assert isinstance(completed, Completed)
@@ -196,9 +196,9 @@ class Decider:
         schedule_handle: str | None = None,
         follow_on_of: str | None = None,
         prefix: str = "",
-        emit: bool = True,
     ) -> tuple[Job, list[JobEvent]]:
-        """A new run with a free handle; its events join the batch unless `emit` is false."""
+        """A new run with a free handle and its events; the caller adds them to the batch once the
+        command that creates it is decided (a refused command leaves no run behind)."""
         handle, name = self._free_handle(company, prefix + original_name, trigger_time or at)
         new_events = decide_submit(
             company=company,
@@ -215,11 +215,7 @@ class Decider:
             schedule_handle=schedule_handle,
             follow_on_of=follow_on_of,
         )
-        job = evolve(new_events[0], None)
-        self.states[job.jobHandle] = job
-        if emit:
-            self.events.extend(new_events)
-        return job, new_events
+        return evolve(new_events[0], None), new_events
 
     def _fire(self, command: Execute | Fire, at: datetime) -> Aggregate:
         target = self._state(command.handle, command.company)
@@ -244,14 +240,13 @@ class Decider:
             at=at,
             trigger_time=fire_time,
             schedule_handle=target.jobHandle,
-            emit=False,
         )
         if isinstance(command, Fire):
             schedule_events: list[ScheduleEvent] = decide_fire(target, run.jobHandle, at)
         else:
             schedule_events = decide_execute(target, run.jobHandle, at)
         schedule = self._add(_folded(target, schedule_events), schedule_events)
-        self.events.extend(run_events)
+        self._add(run, run_events)  # after the Fired event that names it
         self.created_runs.append(run.jobHandle)
         return schedule
 
@@ -276,7 +271,7 @@ class Decider:
         if command.schedules:
             created = self._schedule(command, company, payload, at)
         else:
-            created, _ = self._new_run(
+            run, run_events = self._new_run(
                 company=company,
                 original_name=command.name,
                 payload=payload,
@@ -285,6 +280,7 @@ class Decider:
                 description=command.description,
                 at=at,
             )
+            created = self._add(run, run_events)
         if claim_id is not None and digest is not None and command.idempotency_key is not None:
             claim = IdempotencyKeyClaimed(
                 originator_id=claim_id,
