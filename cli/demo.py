@@ -17,7 +17,7 @@ from jobledger.cli.group import Config, cli, pass_config
 from jobledger.cli.options import ISO_TIME
 from jobledger.cli.render import emit_table
 from jobledger.cli.views import progress_bar
-from jobledger.demo.day import record_demo
+from jobledger.demo import record_demo
 from jobledger.domain.aggregates import Aggregate
 from jobledger.domain.commands import Command, Execute, Fire, Submit
 from jobledger.domain.constants import OUTCOMES
@@ -144,15 +144,15 @@ class ScheduleTally:
         self.states: dict[str, Schedule] = {}
         self.runs: set[str] = set()
         self.executed = 0
-        self.ticks = 0
+        self.ticks: set[datetime | None] = set()  # the times of the scheduler's Fire commands
 
     def add(self, batch: Sequence[Command], states: Sequence[Aggregate], finals: dict[str, Final]) -> None:
         """Take in one recorded batch; a run a schedule fired is New until a command touches it."""
-        ticked = False
         for command, state in zip(batch, states, strict=True):
             if not isinstance(state, Schedule):
                 continue
-            ticked = ticked or isinstance(command, Fire)
+            if isinstance(command, Fire):
+                self.ticks.add(command.at)
             previous = self.states.get(state.jobHandle)
             if state.lastRunHandle and state.runCount > (previous.runCount if previous else 0):
                 self.runs.add(state.lastRunHandle)
@@ -160,7 +160,6 @@ class ScheduleTally:
                 if state.lastRunHandle not in finals:
                     finals[state.lastRunHandle] = Final(state.companyHandle, "New", None, False, 0)
             self.states[state.jobHandle] = state
-        self.ticks += ticked
 
 
 def _print_summary(finals: dict[str, Final]) -> None:
@@ -221,7 +220,7 @@ def _print_schedules(schedules: ScheduleTally, finals: dict[str, Final]) -> None
     live = sum(1 for handle in schedules.runs if finals[handle].state in LIVE and not finals[handle].deleted)
     click.echo()
     click.echo(
-        f"Runs fired by schedules: {len(schedules.runs):,}, by {schedules.ticks} hourly scheduler ticks"
+        f"Runs fired by schedules: {len(schedules.runs):,}, by {len(schedules.ticks)} hourly scheduler ticks"
         f" and {schedules.executed} manual execute{'s' if schedules.executed != 1 else ''};"
         f" {live:,} of them still live (they are in the tables above too)."
     )

@@ -19,10 +19,10 @@ def _no_jobledger_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> Iterator[str]:
+def db(request: pytest.FixtureRequest) -> Iterator[str]:
     """The --db value of a fresh, empty event store: an SQLite file, or a schema of its own."""
     if request.param == "sqlite":
-        yield os.path.join(tmp_path, "ledger.db")
+        yield request.getfixturevalue("sqlite_db")
         return
     yield from _postgres_store()
 
@@ -65,7 +65,9 @@ def postgres_schemas() -> Iterator[Callable[[], str]]:
 
 @pytest.fixture
 def sqlite_db(tmp_path: os.PathLike[str]) -> str:
-    """An SQLite ledger path, for what only the embedded store has (files, processes)."""
+    """The path of a fresh SQLite ledger file, for what only the embedded store has (files, processes).
+
+    Every suite's ledger-file fixture is this one (schedules' ledger_path, views' ledger_file)."""
     return os.path.join(tmp_path, "ledger.db")
 
 

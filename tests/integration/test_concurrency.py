@@ -208,8 +208,7 @@ def test_two_processes_appending_to_one_sqlite_file_never_see_database_is_locked
 
 
 def _all_events(ledger: JobLedger) -> list[Any]:
-    notifications = ledger.recorder.select_notifications(start=1, limit=10_000)
-    return [ledger.mapper.to_domain_event(n) for n in notifications]
+    return [ledger.reader.decode(stored) for stored in ledger.reader.stored()]
 
 
 def _submitted(ledger: JobLedger, company: str) -> list[Submitted]:

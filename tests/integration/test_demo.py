@@ -8,6 +8,7 @@ import json
 import re
 import shlex
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +17,9 @@ import pytest
 from cli_checks import assert_one_line_error
 from cli_support import event_count, ok, run
 
-from jobledger.demo.day import DAY_MS, demo_commands, record_demo
+from jobledger.demo import record_demo
+from jobledger.demo.catalogue import DAY_MS
+from jobledger.domain.aggregates import Aggregate
 from jobledger.domain.aggregates import fold as fold_any
 from jobledger.domain.commands import Command, Delete, Execute, Fire, JobCommand, Pause, Resume, Submit
 from jobledger.domain.cron import next_fire_time
@@ -27,12 +30,12 @@ from jobledger.domain.schedule import Schedule
 from jobledger.domain.schedule_events import Fired, Paused, Resumed, Scheduled
 from jobledger.service.ledger import JobLedger
 from jobledger.store.codec import event_topic
+from jobledger.store.reader import Stored
 
 START = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # a Friday
 END = "2026-11-28T09:00:00Z"  # the CLI's --end for the same day
 JOBS = 150
 LIVE = {"New", "Running", "Stopping"}
-SCHEDULE_COMMANDS = (Pause, Resume, Delete, Execute, Fire)
 
 
 def _normalised(output: str, db: str) -> str:
@@ -56,15 +59,20 @@ class Recorded(msgspec.Struct):
     schedules: dict[str, Schedule]  # the same, by schedule handle
     submits: int  # Submits of runs (not of schedules)
     batches: list[list[Command]]
+    states: list[Sequence[Aggregate]]  # what each `record` call returned
 
 
-def _record(db: str, jobs: int = JOBS, companies: int = 3, seed: int = 7) -> Recorded:
-    """Record the whole demo day, schedules included, through the Python API."""
+def _record(
+    db: str, jobs: int = JOBS, companies: int = 3, seed: int = 7, *, batch_jobs: int = 25
+) -> Recorded:
+    """Record the whole demo day, schedules included, through the Python API.
+
+    Small batches by default, so that many runs have commands in a later batch than their Submit."""
     ledger = JobLedger(db)
-    result = Recorded(ledger, {}, {}, 0, [])
-    # Small batches, so that many runs have commands in a later batch than their Submit.
-    for batch, states in record_demo(ledger.record, jobs, companies, seed, START, batch_jobs=25):
+    result = Recorded(ledger, {}, {}, 0, [], [])
+    for batch, states in record_demo(ledger.record, jobs, companies, seed, START, batch_jobs=batch_jobs):
         result.batches.append(batch)
+        result.states.append(states)
         result.submits += sum(isinstance(c, Submit) and not c.schedules for c in batch)
         for state in states:
             if isinstance(state, Schedule):
@@ -74,23 +82,41 @@ def _record(db: str, jobs: int = JOBS, companies: int = 3, seed: int = 7) -> Rec
     return result
 
 
-def test_the_generator_is_pure_and_its_times_are_ordered() -> None:
-    first = [msgspec.json.encode(batch) for batch in demo_commands(JOBS, 3, 7, START)]
-    second = [msgspec.json.encode(batch) for batch in demo_commands(JOBS, 3, 7, START)]
-    assert first == second
-    other = [msgspec.json.encode(batch) for batch in demo_commands(JOBS, 3, 8, START)]
-    assert other != first
+def _events_by_aggregate(ledger: JobLedger) -> dict[str, list[bytes]]:
+    """Every stored event, encoded, grouped by its aggregate in its own order."""
+    events: dict[str, list[bytes]] = {}
+    for stored in ledger.reader.stored():
+        events.setdefault(stored.originator_id.hex, []).append(stored.state)
+    return events
 
-    commands = [command for batch in demo_commands(JOBS, 3, 7, START) for command in batch]
-    batches = list(demo_commands(JOBS, 3, 7, START, batch_jobs=25))
-    assert len(batches) > 3
-    assert [command for batch in batches for command in batch] == commands, "batching changes nothing else"
-    times = [command.at for command in commands if command.at is not None]
-    assert len(times) == len(commands), "every command carries its time"
-    assert times == sorted(times), "commands come out in time order across all jobs"
-    assert times[0] >= START
-    assert times[-1] <= START + timedelta(milliseconds=DAY_MS)
-    assert sum(isinstance(command, Submit) for command in commands) == JOBS
+
+def test_the_day_is_pure_and_the_same_whatever_its_batch_size(tmp_path: Path) -> None:
+    small = _record(str(tmp_path / "small.db"))
+    again = _record(str(tmp_path / "again.db"))
+    large = _record(str(tmp_path / "large.db"), batch_jobs=4000)
+    other = _record(str(tmp_path / "other.db"), seed=8)
+    try:
+        encoded = [msgspec.json.encode(batch) for batch in small.batches]
+        assert encoded == [msgspec.json.encode(batch) for batch in again.batches]
+        assert encoded != [msgspec.json.encode(batch) for batch in other.batches]
+
+        # Batching changes how the day is cut, not what is commanded or recorded.
+        assert len(small.batches) > len(large.batches) >= 1
+        commands = sorted(msgspec.json.encode(c) for batch in small.batches for c in batch)
+        assert commands == sorted(msgspec.json.encode(c) for batch in large.batches for c in batch)
+        assert _events_by_aggregate(small.ledger) == _events_by_aggregate(large.ledger)
+
+        for batch in small.batches:
+            times = [command.at for command in batch]
+            assert all(at is not None for at in times), "every command carries its time"
+            assert times == sorted(times, key=lambda at: at or START), "a batch is in time order"
+        every = [command.at for batch in small.batches for command in batch if command.at is not None]
+        assert min(every) >= START
+        assert max(every) <= START + timedelta(milliseconds=DAY_MS)
+        assert small.submits == JOBS
+    finally:
+        for recorded in (small, again, large, other):
+            recorded.ledger.close()
 
 
 def test_the_demo_covers_every_kind_and_ending_and_agrees_with_the_ledger(db: str) -> None:
@@ -158,7 +184,7 @@ def test_the_demo_is_reproducible_and_prints_a_summary(tmp_path: Path) -> None:
     assert totals is not None
     ledger = JobLedger(first, create=False)
     try:
-        runs = sum(1 for _ in ledger.recorder.select_notifications(0, 10**7, topics=[_submitted_topic()]))
+        runs = sum(1 for _ in _stored_of(ledger, Submitted))
     finally:
         ledger.close()
     assert int(totals.group(1)) == runs, "every run, follow-ons and fired runs included, is in the summary"
@@ -172,8 +198,10 @@ def test_the_demo_is_reproducible_and_prints_a_summary(tmp_path: Path) -> None:
     assert f"{JOBS} jobs submitted by 3 companies" in out_now and "Schedules by trigger state" in out_now
 
 
-def _submitted_topic() -> str:
-    return event_topic(Submitted)
+def _stored_of(ledger: JobLedger, event_type: type) -> Iterator[Stored]:
+    """The stored events of one type, in order."""
+    topic = event_topic(event_type)
+    return (stored for stored in ledger.reader.stored() if stored.topic == topic)
 
 
 def test_the_suggested_commands_run(tmp_path: Path) -> None:
@@ -223,51 +251,41 @@ def test_bad_demo_options_are_usage_errors(tmp_path: Path, args: list[str]) -> N
 
 def _schedule_handles(ledger: JobLedger) -> list[str]:
     """Every schedule the ledger holds, deleted ones included, read from their first events."""
-    topic = event_topic(Scheduled)
     handles = []
-    for notification in ledger.recorder.select_notifications(0, 10**7, topics=[topic]):
-        head = ledger.reader.first_event(notification.originator_id)
+    for stored in _stored_of(ledger, Scheduled):
+        head = ledger.reader.first_event(stored.originator_id)
         assert isinstance(head, Scheduled)
         handles.append(head.jobHandle)
     return handles
 
 
-def test_the_whole_day_is_reproducible_and_puts_schedules_between_the_runs_batches(tmp_path: Path) -> None:
-    first = _record(str(tmp_path / "one.db"))
-    second = _record(str(tmp_path / "two.db"))
-    other = _record(str(tmp_path / "three.db"), seed=8)
+def test_every_command_names_a_handle_the_ledger_returned_before_and_schedules_join_the_day(
+    tmp_path: Path,
+) -> None:
+    """The demo restates no handle rule: it drives only runs and schedules that an earlier `record`
+    call named (a Submit's handle, a schedule's lastRunHandle, an upload's followOnHandle)."""
+    recorded = _record(str(tmp_path / "one.db"))
     try:
-        encoded = [msgspec.json.encode(batch) for batch in first.batches]
-        assert encoded == [msgspec.json.encode(batch) for batch in second.batches]
-        assert (first.jobs, first.schedules) == (second.jobs, second.schedules)
-        assert encoded != [msgspec.json.encode(batch) for batch in other.batches]
+        named: set[str] = set()
+        for batch, states in zip(recorded.batches, recorded.states, strict=True):
+            for command in batch:
+                if isinstance(command, JobCommand):
+                    assert command.handle in named, f"{type(command).__name__} on {command.handle}"
+            for state in states:
+                named.add(state.jobHandle)
+                if isinstance(state, Schedule) and state.lastRunHandle:
+                    named.add(state.lastRunHandle)
+                if isinstance(state, Job) and state.followOnHandle:
+                    named.add(state.followOnHandle)
 
-        # The runs' batches are those of demo_commands, unchanged and in order; the other batches
-        # hold the schedules' commands and those of the runs they fired, in time order.
-        runs = [msgspec.json.encode(batch) for batch in demo_commands(JOBS, 3, 7, START, batch_jobs=25)]
-        known = set(runs)
-        assert [code for code in encoded if code in known] == runs
-        fired = {handle for handle, job in first.jobs.items() if job.scheduleHandle}
-        extra = [
-            command
-            for batch, code in zip(first.batches, encoded, strict=True)
-            if code not in known
-            for command in batch
-        ]
-        assert extra
-        for command in extra:
-            if isinstance(command, Submit):
-                assert command.schedules
-            else:
-                assert isinstance(command, JobCommand)
-                assert isinstance(command, SCHEDULE_COMMANDS) or command.handle in fired
-        times = [command.at for command in extra]
-        assert all(at is not None for at in times)
-        assert times == sorted(times, key=lambda at: at or START)
-        assert {type(command) for command in extra} >= {Submit, Pause, Resume, Delete, Execute, Fire}
+        commands = [command for batch in recorded.batches for command in batch]
+        assert {type(command) for command in commands} >= {Submit, Pause, Resume, Delete, Execute, Fire}
+        fired = {handle for handle, job in recorded.jobs.items() if job.scheduleHandle}
+        assert fired, "schedules fired runs"
+        assert any(isinstance(c, JobCommand) and c.handle in fired for c in commands), "fired runs are driven"
+        assert any(isinstance(c, Submit) and c.schedules for c in commands)
     finally:
-        for recorded in (first, second, other):
-            recorded.ledger.close()
+        recorded.ledger.close()
 
 
 def _fire_times(schedule: Schedule, until: datetime) -> tuple[list[datetime], datetime | None]:

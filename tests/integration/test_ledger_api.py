@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 from samples import OPTIMIZE, T0, UPLOAD_DIRECTORY, at
 
@@ -32,7 +33,7 @@ from jobledger.domain.events import (
 from jobledger.domain.handles import run_handle, run_name
 from jobledger.domain.payloads import decode_payload
 from jobledger.service.ledger import JobLedger
-from jobledger.store.codec import MsgspecMapper
+from jobledger.store.codec import event_topic
 
 OptimizePayload = decode_payload("optimizeImagesJob", OPTIMIZE)
 
@@ -83,8 +84,16 @@ def test_a_runner_drives_a_whole_job_through_the_python_api(ledger: JobLedger) -
     assert fold(history) == done
 
 
-def test_the_ledger_stores_its_events_through_the_msgspec_mapper(ledger: JobLedger) -> None:
-    assert isinstance(ledger.mapper, MsgspecMapper)
+def test_the_ledger_stores_each_event_as_one_msgspec_messagepack_document_under_its_topic(
+    ledger: JobLedger,
+) -> None:
+    handle = submit(ledger)
+
+    (stored,) = ledger.reader.stored()
+    (event,) = ledger.history(handle)
+    assert stored.topic == event_topic(Submitted)
+    assert stored.state == msgspec.msgpack.encode(event)
+    assert msgspec.msgpack.decode(stored.state, type=Submitted) == event
 
 
 def test_an_sqlite_ledger_keeps_its_file_in_wal_mode(sqlite_db: str) -> None:

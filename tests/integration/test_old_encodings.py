@@ -74,7 +74,7 @@ def test_new_progress_events_are_stored_as_version_2_beside_old_ones(old_ledger:
     ledger = JobLedger(old_ledger)
     ledger.update_progress(PUBLISH, 60, server="ips-9")
 
-    topics = [n.topic for n in ledger.recorder.select_notifications(start=1, limit=100)]
+    topics = [stored.topic for stored in ledger.reader.stored()]
     assert topics[-1] == "jobledger.domain.events:ProgressUpdated#2"
     last = ledger.history(PUBLISH)[-1]
     assert isinstance(last, ProgressUpdated)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -11,9 +10,9 @@ from jobledger.service.ledger import JobLedger
 
 
 @pytest.fixture
-def ledger_path(tmp_path: Path) -> str:
-    """The path of a fresh SQLite ledger file (its views live in the same file)."""
-    return str(tmp_path / "ledger.db")
+def ledger_path(sqlite_db: str) -> str:
+    """The schedule tests' name for tests/conftest.py's sqlite_db (its views live in the same file)."""
+    return sqlite_db
 
 
 @pytest.fixture

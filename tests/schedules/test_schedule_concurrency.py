@@ -9,7 +9,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -32,13 +31,10 @@ RULES = [
 SCHEDULES = [(f"S{i}", *RULES[i % len(RULES)]) for i in range(12)]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The --db of a fresh store: an SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "ledger.db")
-    else:
-        yield request.getfixturevalue("postgres_url")
+@pytest.fixture
+def store(db: str) -> str:
+    """The --db of a fresh store (tests/conftest.py's db): an SQLite file, or a PostgreSQL schema."""
+    return db
 
 
 def views_for(store: str, tmp_path: Path, process: int) -> list[str]:
@@ -161,14 +157,14 @@ def test_two_scheduler_processes_looping_ticks_create_one_run_per_fire_time(
     check(store, ticks, printed)
 
 
-def test_a_scheduler_that_lost_the_race_to_fire_reports_no_run_of_its_own(tmp_path: Path) -> None:
+def test_a_scheduler_that_lost_the_race_to_fire_reports_no_run_of_its_own(sqlite_db: str) -> None:
     """Two schedulers read the schedule as due; the other one appends first.
 
     The loser must not print the winner's run as one it created (each run is reported by
     exactly one scheduler). The race is made deterministic by letting the winner fire right after the
     loser has read the schedule.
     """
-    path = str(tmp_path / "ledger.db")
+    path = sqlite_db
     winner = JobLedger(path)
     loser = JobLedger(path)
     try:
@@ -193,14 +189,14 @@ def test_a_scheduler_that_lost_the_race_to_fire_reports_no_run_of_its_own(tmp_pa
 
 
 def test_a_scheduler_behind_by_two_fire_times_does_not_fail_when_the_other_fires_meanwhile(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sqlite_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Scheduler B last fired the 01:00 run itself (so it remembers the schedule as due at 02:00);
     scheduler A then fired 02:00. When B ticks at 03:00 its remembered state is stale, so it reads the
     schedule again, and A fires 03:00 right after that read. Losing a race twice is still only losing
     it: B must create nothing and report nothing, not fail with ConcurrencyError.
     """
-    path = str(tmp_path / "ledger.db")
+    path = sqlite_db
     a, b = JobLedger(path), JobLedger(path)
     try:
         handle = a.submit("acme", "Hourly", optimize(), exec_schedule="0 0 * * * ?", at=T0)

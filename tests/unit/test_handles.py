@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta, timezone
+from uuid import UUID
 
 from samples import T0
 
@@ -25,9 +26,21 @@ def test_run_and_schedule_handles_have_the_ips_shape() -> None:
     assert company_of("47||Add_2007-09-14-15:04:34") == "47"
 
 
-def test_the_aggregate_id_of_a_handle_is_stable_and_distinct() -> None:
+def test_the_aggregate_id_of_a_handle_is_its_recorded_uuid5_and_distinct() -> None:
     handle = run_handle("acme", "nightly_2026-01-01-09:00:00")
 
-    assert job_id(handle) == job_id(handle)
+    # Recorded values: a change of namespace or of the name hashed moves every stored aggregate.
+    assert handle == "acme||nightly_2026-01-01-09:00:00"
+    assert job_id(handle) == UUID("4d40b6bb-b8f0-5687-8e52-a213307b15d6")
+    assert job_id("acme||nightly_2026-01-01-09:00:00-2") == UUID("d3d885ab-8e82-577d-a1dd-78c30ad7e09f")
+    assert job_id(schedule_handle("acme", "nightly")) == UUID("08d836d9-9524-539a-a680-150e35e4ce34")
     assert job_id(handle) != job_id(run_handle("acme", "nightly_2026-01-01-09:00:00-2"))
+
+
+def test_the_idempotency_id_of_a_key_is_its_recorded_uuid5_and_per_company() -> None:
+    assert idempotency_id("acme", "k1") == UUID("e787680f-f826-5841-a3ec-851146f6b987")
+    assert idempotency_id("other", "k1") == UUID("db7468ea-3b79-544c-81a3-5174cda0f08b")
     assert idempotency_id("acme", "k1") != idempotency_id("other", "k1")
+    assert idempotency_id("acme", "k1") != idempotency_id("acme", "k2")
+    # A key's id is not the id of a handle that happens to spell the same text.
+    assert idempotency_id("acme", "k1") != job_id("acme|k1")

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import msgspec
 import pytest
+from domain_support import HANDLE, STATE_ORDER, submitted, then
 from samples import MINIMAL_PAYLOADS, at
 
 from jobledger.domain.aggregates import fold
@@ -36,36 +37,7 @@ from jobledger.domain.job import (
     decide_submit,
     evolve,
 )
-from jobledger.domain.payloads import decode_payload, job_type
-
-HANDLE = "acme||nightly_2026-01-01-09:00:00"
-STATE_ORDER = {"New": 0, "Running": 1, "Stopping": 2, "Done": 3}
-
-
-def then(job: Job | None, events: Sequence[JobEvent]) -> Job:
-    """The state after the events a decision returned."""
-    for event in events:
-        job = evolve(event, job)
-    assert job is not None
-    return job
-
-
-def submitted(kind: str = "optimizeImagesJob", payload: str | None = None) -> Job:
-    """A job just submitted at T0."""
-    data = payload if payload is not None else MINIMAL_PAYLOADS[kind][0]
-    events = decide_submit(
-        company="acme",
-        handle=HANDLE,
-        name="nightly_2026-01-01-09:00:00",
-        original_name="nightly",
-        payload=decode_payload(kind, data),
-        job_type=job_type(kind),
-        user_email="ops@example.com",
-        locale="en-US",
-        description="the nightly optimise",
-        at=at(0),
-    )
-    return then(None, events)
+from jobledger.domain.payloads import decode_payload
 
 
 def running() -> Job:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,9 +18,9 @@ def _eighty_columns(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def ledger_file(tmp_path: Path) -> str:
-    """The path of a fresh SQLite ledger (views live in the same file)."""
-    return str(tmp_path / "ledger.db")
+def ledger_file(sqlite_db: str) -> str:
+    """The views tests' name for tests/conftest.py's sqlite_db (views live in the same file)."""
+    return sqlite_db
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Helpers for the views tests: fixed times, a seeded catalogue of runs, event factories, comparisons.
+"""Helpers for the views tests: fixed times (`at` is samples'), a seeded catalogue of runs, event
+factories, comparisons.
 
 Imported by the tests in this folder as `views_support` (the folder is on sys.path through its
 conftest), so the name is kept unique across the whole test tree.
@@ -11,12 +12,12 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from click.testing import CliRunner, Result
+from samples import at  # the views tests import it from here too
 
 from jobledger.cli.main import cli
 from jobledger.domain.commands import (
@@ -56,14 +57,8 @@ from jobledger.projections.runner import Projector, fold_view
 from jobledger.projections.views import VIEWS
 from jobledger.service.ledger import JobLedger
 
-T0 = datetime(2026, 1, 1, 9, 0, 0, tzinfo=UTC)
 PYTHON = sys.executable
 JOBLEDGER = str(Path(PYTHON).with_name("jobledger"))
-
-
-def at(seconds: float) -> datetime:
-    """A fixed moment, `seconds` after T0."""
-    return T0 + timedelta(seconds=seconds)
 
 
 def iso(seconds: float) -> str:
