@@ -118,7 +118,7 @@ def events(
             done = limit is not None and shown >= limit
             if done or not follow or stop.wait(FOLLOW_POLL_SECONDS):
                 break
-    if fmt == "table" and not follow and terminal.shaped():
+    if fmt == "table" and not follow and terminal.stdout_is_terminal():
         click.echo(f"({shown} event{'' if shown == 1 else 's'})")
 
 

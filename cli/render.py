@@ -124,7 +124,8 @@ def emit_table(
 
     In a pipe or file (or with --wide) every column is printed whole. On a terminal, columns in
     `optional` are left out, last first, while the others would not fit beside them; then only the
-    `free` (free-text) columns are shortened, never handles; the table ends with its row count.
+    `free` (free-text) columns are shortened, never handles. On a terminal the table ends with its
+    row count.
     `widths` are minimum widths, so that tables printed in pieces line up.
     """
     columns = list(columns)
@@ -167,7 +168,7 @@ def emit_table(
         click.echo(line(columns, False))
     for texts in cells:
         click.echo(line(texts, colour))
-    if count and shaped:
+    if count and terminal.stdout_is_terminal():
         click.echo(f"({len(rows)} row{'' if len(rows) == 1 else 's'})")
 
 
