@@ -34,7 +34,7 @@ EXIT_TIMEOUT = 124
 
 # Events are printed in batches as they are read (and as they arrive with --follow): fixed
 # minimum widths keep every batch's columns under the one header.
-EVENT_WIDTHS = {"position": 8, "time": 19, "event": max(map(len, EVENT_NAMES)), "handle": 40, "v": 3}
+EVENT_WIDTHS = {"position": 8, "time": 19, "event": max(map(len, EVENT_NAMES)), "handle": 48, "v": 3}
 
 
 def _print_entries(entries: list[Entry], fmt: str, *, header: bool = True) -> None:

@@ -24,6 +24,9 @@ def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.mark.parametrize(
+    "program", [[JOBLEDGER], [sys.executable, "-m", "jobledger.cli"]], ids=["script", "m"]
+)
+@pytest.mark.parametrize(
     "command",
     [
         ["logs", "--format", "ndjson"],
@@ -33,11 +36,11 @@ def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> str:
     ],
 )
 def test_a_reader_that_closes_the_pipe_early_ends_jobledger_quietly_with_0(
-    demo_ledger: str, command: list[str]
+    demo_ledger: str, program: list[str], command: list[str]
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBLEDGER_")}
     child = subprocess.Popen(
-        [JOBLEDGER, "--db", demo_ledger, *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        [*program, "--db", demo_ledger, *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
     )
     assert child.stdout is not None and child.stderr is not None
     first = child.stdout.readline()
