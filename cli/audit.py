@@ -15,11 +15,13 @@ import click
 from jobledger.audit import archive
 from jobledger.audit import chain as audit
 from jobledger.audit.eventlog import EVENT_NAMES, Entry, EventLog
+from jobledger.cli import terminal
 from jobledger.cli.group import Config, cli, pass_config
 from jobledger.cli.records import job_record
-from jobledger.cli.render import emit_json, emit_ndjson, emit_record, emit_table, output_options
+from jobledger.cli.render import chosen_format, emit_ndjson, emit_one, emit_table, output_options
 from jobledger.cli.signals import stop_on_signals
-from jobledger.cli.views import progress_bar, short_time
+from jobledger.cli.timefmt import when
+from jobledger.cli.views import progress_bar
 from jobledger.domain.handles import job_id
 from jobledger.domain.job import Job
 
@@ -30,6 +32,11 @@ EXIT_STOPPED = 4
 EXIT_TIMEOUT = 124
 
 
+# Events are printed in batches as they are read (and as they arrive with --follow): fixed
+# minimum widths keep every batch's columns under the one header.
+EVENT_WIDTHS = {"position": 8, "time": 19, "event": max(map(len, EVENT_NAMES)), "handle": 48, "v": 3}
+
+
 def _print_entries(entries: list[Entry], fmt: str, *, header: bool = True) -> None:
     if fmt == "ndjson":
         emit_ndjson(entry.record() for entry in entries)
@@ -37,7 +44,7 @@ def _print_entries(entries: list[Entry], fmt: str, *, header: bool = True) -> No
         rows = [
             {
                 "position": e.position,
-                "time": short_time(e.event.timestamp.isoformat()),
+                "time": when(e.event.timestamp),
                 "event": e.name,
                 "handle": e.handle,
                 "v": e.event.originator_version,
@@ -45,7 +52,8 @@ def _print_entries(entries: list[Entry], fmt: str, *, header: bool = True) -> No
             for e in entries
         ]
         if rows:
-            emit_table(rows, ["position", "time", "event", "handle", "v"], header=header, keep=["handle"])
+            columns = ["position", "time", "event", "handle", "v"]
+            emit_table(rows, columns, header=header, widths=EVENT_WIDTHS, count=False)
     sys.stdout.flush()
 
 
@@ -59,7 +67,8 @@ def _print_entries(entries: list[Entry], fmt: str, *, header: bool = True) -> No
     "--event", "names", multiple=True, type=click.Choice(EVENT_NAMES), help="Only events of this name."
 )
 @click.option("--follow", is_flag=True, help="Keep printing new events until SIGINT or SIGTERM.")
-@output_options("table", "ndjson", default="ndjson")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after this many events.")
+@output_options("table", "ndjson", default=None)
 @pass_config
 def events(
     config: Config,
@@ -68,9 +77,11 @@ def events(
     job: str | None,
     names: tuple[str, ...],
     follow: bool,
-    fmt: str,
+    limit: int | None,
+    fmt: str | None,
 ) -> None:
     """Print events in global order with their positions."""
+    fmt = chosen_format(fmt, "ndjson")
     log = EventLog(config.ledger().reader)
     uuid = job_id(job) if job else None
 
@@ -83,13 +94,13 @@ def events(
 
     stop = threading.Event()
     position = after
-    shown = False
+    shown = 0
 
     def show(batch: list[Entry]) -> None:
         nonlocal shown
         if batch:
             _print_entries(batch, fmt, header=not shown)  # one table header, however many polls
-            shown = True
+            shown += len(batch)
 
     with stop_on_signals(stop):
         while True:
@@ -98,12 +109,17 @@ def events(
                 position = entry.position
                 if wanted(entry):
                     batch.append(entry)
-                if len(batch) >= 500:
+                if len(batch) >= 500 or (limit is not None and shown + len(batch) >= limit):
                     show(batch)
                     batch = []
+                    if limit is not None and shown >= limit:
+                        break
             show(batch)
-            if not follow or stop.wait(FOLLOW_POLL_SECONDS):
-                return
+            done = limit is not None and shown >= limit
+            if done or not follow or stop.wait(FOLLOW_POLL_SECONDS):
+                break
+    if fmt == "table" and not follow and terminal.stdout_is_terminal():
+        click.echo(f"({shown} event{'' if shown == 1 else 's'})")
 
 
 @cli.command("wait")
@@ -118,7 +134,7 @@ def events(
     show_default=True,
     help="Seconds between polls.",
 )
-@output_options("table", "json")
+@output_options("table", "json", "ndjson")
 @pass_config
 def wait(config: Config, handle: str, timeout: float | None, interval: float, fmt: str) -> None:
     """Block until a run is Done and print its final state.
@@ -141,11 +157,7 @@ def wait(config: Config, handle: str, timeout: float | None, interval: float, fm
                 )
                 sys.exit(EXIT_TIMEOUT)
             time.sleep(interval if deadline is None else max(0.0, min(interval, deadline - time.monotonic())))
-    record = job_record(job)
-    if fmt == "json":
-        emit_json(record)
-    else:
-        emit_record(record)
+    emit_one(fmt, job_record(job))
     sys.exit(_exit_code(job))
 
 

@@ -179,7 +179,7 @@ def _print_summary(finals: dict[str, Final]) -> None:
         {"state": "total", "outcome": "", "jobs": len(finals), "of them deleted": sum(deleted.values())}
     )
     click.echo("Jobs by state and outcome:")
-    emit_table(rows, ["state", "outcome", "jobs", "of them deleted"])
+    emit_table(rows, ["state", "outcome", "jobs", "of them deleted"], count=False)
     click.echo()
 
     columns = ["company", "jobs", "live", *OUTCOMES, "deleted"]
@@ -194,7 +194,7 @@ def _print_summary(finals: dict[str, Final]) -> None:
         for company, counts in sorted(per_company.items(), key=lambda item: -item[1]["jobs"])
     ]
     click.echo("Per company (live = New, Running or Stopping; the rest are Done, by outcome):")
-    emit_table(company_rows, columns)
+    emit_table(company_rows, columns, count=False)
 
 
 TRIGGER_STATES = ("Normal", "Paused", "Complete")
@@ -216,7 +216,7 @@ def _print_schedules(schedules: ScheduleTally, finals: dict[str, Final]) -> None
     rows.append(row("deleted", [s for s in states if s.deleted]))
     rows.append(row("total", states))
     click.echo("Schedules by trigger state (Complete: one-offs that fired; runs include manual executes):")
-    emit_table(rows, ["trigger state", "recurring", "one-off", "schedules", "runs fired"])
+    emit_table(rows, ["trigger state", "recurring", "one-off", "schedules", "runs fired"], count=False)
     live = sum(1 for handle in schedules.runs if finals[handle].state in LIVE and not finals[handle].deleted)
     click.echo()
     click.echo(

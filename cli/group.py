@@ -12,6 +12,7 @@ import click
 from eventsourcing.persistence import PersistenceError
 
 from jobledger.cli.hints import with_hint
+from jobledger.cli.terminal import no_colour_option
 from jobledger.domain.errors import LedgerError
 from jobledger.projections.runner import Projector
 from jobledger.service.ledger import JobLedger
@@ -73,11 +74,26 @@ class LedgerGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader went away (`jobledger logs | head -1`): stop quietly with 0, as Unix
+            # tools do; click would exit 1, and the flush at exit would fail again.
+            _discard_stdout()
+            sys.exit(0)
         except LedgerError as err:
             raise click.ClickException(with_hint(err)) from None
         except PersistenceError as err:
             first = (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise click.ClickException(f"the event store failed: {first}") from None
+
+
+def _discard_stdout() -> None:
+    """Point standard output at /dev/null, so that what is still buffered goes nowhere."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (a test's captured stream)
+        pass
 
 
 @click.group(cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -94,6 +110,7 @@ class LedgerGroup(click.Group):
     default=None,
     help="SQLite file for the views; required when the store is PostgreSQL (default: the ledger file).",
 )
+@no_colour_option
 @click.version_option(package_name="jobledger")
 @click.pass_context
 def cli(ctx: click.Context, db: str, views: str | None) -> None:

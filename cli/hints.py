@@ -7,10 +7,12 @@ from jobledger.domain.errors import (
     LedgerChangedError,
     LedgerError,
     NoLedgerError,
+    RuleError,
     UndecodableEventError,
     ViewsFileNeededError,
     ViewsMismatchError,
 )
+from jobledger.domain.payloads import PayloadError
 from jobledger.domain.schedule import NotARunError, ScheduleOnlyError
 
 
@@ -33,6 +35,11 @@ def hint(err: LedgerError) -> str:
             return f"; its runs are listed by `jobledger active --original-name {err.original_name}`"
         case InvalidTransitionError(state="New", action="report progress on"):
             return " with `jobledger start`"
+        case PayloadError():
+            return "; `jobledger kinds` lists the payload kinds and their fields"
+        # The log type rules raise plain RuleErrors; their message is the only mark they carry.
+        case RuleError() if "unknown log type" in str(err):
+            return "; `jobledger log-types` lists them"
     return ""
 
 

@@ -12,7 +12,8 @@ import msgspec
 from jobledger.cli.group import Config, cli, pass_config
 from jobledger.cli.options import ISO_TIME, JSON_TEXT, at_option, company_option
 from jobledger.cli.records import event_record, job_record
-from jobledger.cli.render import emit_json, emit_ndjson, emit_record, emit_table, output_options
+from jobledger.cli.render import emit, emit_one, emit_table, output_options
+from jobledger.cli.timefmt import when
 from jobledger.domain.errors import RuleError
 from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
 from jobledger.domain.payloads import decode_payload
@@ -257,42 +258,48 @@ def execute(config: Config, handle: str, company: str | None, at: datetime | Non
 @click.option(
     "--version", type=click.IntRange(min=1), default=None, help="The state after its first N events."
 )
-@output_options("table", "json")
+@output_options("table", "json", "ndjson")
 @pass_config
 def show(
     config: Config, handle: str, company: str | None, as_of: datetime | None, version: int | None, fmt: str
 ) -> None:
     """Print a run's or schedule's state, now or as it was (IPS field names, plus outcome)."""
+    if as_of is not None and version is not None:
+        raise click.UsageError("give --as-of or --version, not both", click.get_current_context())
     ledger = config.ledger()
     if as_of is None and version is None:
         state = ledger.get(handle, company)
     else:
         state = ledger.state_at(handle, as_of=as_of, version=version, company=company)
-    record = job_record(state)
-    if fmt == "json":
-        emit_json(record)
-    else:
-        emit_record(record)
+    emit_one(fmt, job_record(state))
+
+
+def _field(value: Any) -> str:
+    """A field as history's table shows it: text as is, anything nested as JSON."""
+    if isinstance(value, str):
+        return value
+    return msgspec.json.encode(value).decode()
 
 
 @cli.command("history")
 @click.argument("handle")
 @company_option()
-@output_options("table", "ndjson", default="table")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N events.")
+@output_options("table", "json", "ndjson")
 @pass_config
-def history(config: Config, handle: str, company: str | None, fmt: str) -> None:
+def history(config: Config, handle: str, company: str | None, limit: int | None, fmt: str) -> None:
     """Print every event of a job in order: name, version, time and fields."""
-    records = [event_record(event) for event in config.ledger().history(handle, company)]
-    if fmt == "ndjson":
-        emit_ndjson(records)
+    records = [event_record(event) for event in config.ledger().history(handle, company)][:limit]
+    if fmt != "table":
+        emit(fmt, records, ["version", "timestamp", "event", "fields"])
         return
     rows = [
         {
             "version": r["version"],
-            "timestamp": r["timestamp"],
+            "timestamp": when(r["timestamp"]),
             "event": r["event"],
-            "fields": " ".join(f"{k}={v}" for k, v in r["fields"].items() if v not in (None, "", [])),
+            "fields": " ".join(f"{k}={_field(v)}" for k, v in r["fields"].items() if v not in (None, "", [])),
         }
         for r in records
     ]
-    emit_table(rows, ["version", "timestamp", "event", "fields"])
+    emit_table(rows, ["version", "timestamp", "event", "fields"], free=["fields"])

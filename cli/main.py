@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Importing the command modules registers their commands on `cli`.
-from jobledger.cli import audit, demo, jobs, schedules, views
+from jobledger.cli import audit, demo, jobs, schedules, views, vocab
 from jobledger.cli.group import cli
 
-__all__ = ["audit", "cli", "demo", "jobs", "schedules", "views"]
+__all__ = ["audit", "cli", "demo", "jobs", "schedules", "views", "vocab"]

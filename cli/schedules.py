@@ -7,11 +7,12 @@ from datetime import datetime
 
 import click
 
+from jobledger.cli import tables
 from jobledger.cli.group import Config, cli, pass_config
 from jobledger.cli.options import ISO_TIME
 from jobledger.cli.render import emit, emit_table, output_options
 from jobledger.cli.signals import stop_on_signals
-from jobledger.cli.views import as_of_option, short_time, views_for
+from jobledger.cli.views import as_of_option, limit_option, views_for
 from jobledger.projections import queries
 from jobledger.service import scheduler
 
@@ -20,6 +21,7 @@ from jobledger.service import scheduler
 @click.option("--company", default=None, help="Only this company's schedules.")
 @click.option("--job", default=None, help="Only the schedule with this handle.")
 @click.option("--original-name", default=None, help="Only the schedule of this job name.")
+@limit_option
 @as_of_option
 @output_options()
 @pass_config
@@ -28,27 +30,19 @@ def scheduled(
     company: str | None,
     job: str | None,
     original_name: str | None,
+    limit: int | None,
     as_of: datetime | None,
     fmt: str,
 ) -> None:
     """List schedules that may still fire, Normal or Paused (getScheduledJobs)."""
     db = views_for(config, as_of)
-    records = queries.scheduled_jobs(db, company=company, job=job, original_name=original_name)
+    records = queries.scheduled_jobs(db, company=company, job=job, original_name=original_name, limit=limit)
     if fmt != "table":
         emit(fmt, records, list(queries.SCHEDULED_FIELDS))
         return
-    rows = [
-        {
-            "schedule": r["jobHandle"],
-            "type": r["type"],
-            "rule": r["execSchedule"] or "once",
-            "zone": r["timeZone"],
-            "next (UTC)": short_time(r["nextFireTime"]),
-            "state": r["triggerState"],
-        }
-        for r in records
-    ]
-    emit_table(rows, ["schedule", "type", "rule", "zone", "next (UTC)", "state"], keep=["schedule"])
+    columns = ["schedule", "type", "rule", "zone", "next", "state"]
+    emit_table(tables.scheduled_rows(records), columns, optional=["type", "zone"], free=["rule"])
+    tables.warn_unknown_company(db, company, len(records))
 
 
 @cli.group("scheduler")

@@ -14,10 +14,12 @@ from typing import Any
 
 import click
 
+from jobledger.cli import tables, timefmt
 from jobledger.cli.group import Config, cli, pass_config
 from jobledger.cli.options import ISO_TIME, company_option
 from jobledger.cli.render import emit, emit_json, emit_record, emit_table, output_options
 from jobledger.cli.signals import stop_on_signals
+from jobledger.cli.vocab import JOB_TYPE
 from jobledger.domain.constants import JOB_STATES, OUTCOMES, parse_log_type
 from jobledger.projections import queries
 from jobledger.projections.asof import views_as_of
@@ -62,16 +64,19 @@ def views_for(config: Config, as_of: datetime | None) -> ViewsDatabase:
     return views_as_of(config.projector(), as_of)
 
 
-def short_time(value: Any) -> str:
-    return "" if not value else str(value)[:19].replace("T", " ")
-
-
-def _bar(progress: int, width: int = 10) -> str:
-    filled = round(progress * width / 100)
-    return f"{'#' * filled}{'.' * (width - filled)} {progress:3d}%"
-
-
 # --- queries ---------------------------------------------------------------------------------
+
+
+def limit_option(f: Any) -> Any:
+    """--limit: at most this many rows."""
+    return click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many rows.")(
+        f
+    )
+
+
+def reference_time(as_of: datetime | None) -> datetime:
+    """The moment ages and staleness are measured from: --as-of, or now."""
+    return as_of or timefmt.now()
 
 
 @cli.command("active")
@@ -80,8 +85,9 @@ def _bar(progress: int, width: int = 10) -> str:
 @click.option("--original-name", default=None, help="Only runs of the job submitted under this name.")
 @click.option("--include-waiting", is_flag=True, help="Also list New runs still waiting for a server.")
 @click.option("--state", type=click.Choice([s for s in JOB_STATES if s != "Done"]), help="Only this state.")
-@click.option("--type", "job_type", default=None, help="Only this job type, e.g. UrlUpload.")
+@click.option("--type", "job_type", type=JOB_TYPE, default=None, help="Only this job type (or payload kind).")
 @click.option("--server", default=None, help="Only runs on this server.")
+@limit_option
 @as_of_option
 @output_options()
 @pass_config
@@ -95,11 +101,13 @@ def active(
     state: str | None,
     job_type: str | None,
     server: str | None,
+    limit: int | None,
     fmt: str,
 ) -> None:
-    """List runs not yet Done (getActiveJobs), with progress and ETA."""
+    """List runs not yet Done (getActiveJobs), with progress and ETA; stalled runs are marked."""
+    db = views_for(config, as_of)
     records = queries.active_jobs(
-        views_for(config, as_of),
+        db,
         company=company,
         job=job,
         original_name=original_name,
@@ -107,27 +115,14 @@ def active(
         state=state,
         job_type=job_type,
         server=server,
+        limit=limit,
     )
     if fmt != "table":
         emit(fmt, records, list(queries.ACTIVE_FIELDS))
         return
-    rows = [
-        {
-            "job": r["jobHandle"],
-            "type": r["type"],
-            "state": r["state"],
-            "server": r["serverName"],
-            "progress": _bar(r["progress"]),
-            "eta": short_time(r["eta"])[11:],
-        }
-        for r in records
-    ]
-    emit_table(
-        rows,
-        ["job", "type", "state", "server", "progress", "eta"],
-        keep=["job", "progress", "eta"],
-        optional=["type", "server"],
-    )
+    rows = tables.active_rows(records, reference_time(as_of))
+    emit_table(rows, tables.ACTIVE_COLUMNS, optional=tables.ACTIVE_OPTIONAL)
+    tables.warn_unknown_company(db, company, len(rows))
 
 
 @cli.command("logs")
@@ -141,9 +136,17 @@ def active(
 @click.option(
     "--direction", type=click.Choice(list(queries.DIRECTIONS)), default="Descending", show_default=True
 )
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many rows.")
+@limit_option
 @click.option(
     "--outcome", type=click.Choice(OUTCOMES), default=None, help="Only done runs with this outcome."
+)
+@click.option("--state", type=click.Choice(JOB_STATES), default=None, help="Only runs in this state.")
+@click.option("--type", "job_type", type=JOB_TYPE, default=None, help="Only this job type (or payload kind).")
+@click.option("--server", default=None, help="Only runs started on this server.")
+@click.option(
+    "--deleted/--no-deleted",
+    default=None,
+    help="Only deleted runs, or none of them (default: all, deleted ones marked).",
 )
 @as_of_option
 @output_options()
@@ -159,11 +162,16 @@ def logs(
     direction: str,
     limit: int | None,
     outcome: str | None,
+    state: str | None,
+    job_type: str | None,
+    server: str | None,
+    deleted: bool | None,
     fmt: str,
 ) -> None:
-    """List job-log summaries, one per run (getJobLogs)."""
+    """List job-log summaries, one per run (getJobLogs); deleted runs are marked."""
+    db = views_for(config, as_of)
     records = queries.job_logs(
-        views_for(config, as_of),
+        db,
         company=company,
         user=user,
         since=since,
@@ -172,26 +180,16 @@ def logs(
         direction=direction,
         limit=limit,
         outcome=outcome,
+        state=state,
+        job_type=job_type,
+        server=server,
+        deleted=deleted,
     )
     if fmt != "table":
         emit(fmt, records, list(queries.JOB_LOG_FIELDS))
         return
-    rows = [
-        {
-            "job": r["jobHandle"],
-            "type": r["type"],
-            "started": short_time(r["startDate"])[5:16],
-            "outcome": r["outcome"] or r["state"],
-            "ok/wn/er": f"{r['fileSuccessCount']}/{r['fileWarningCount']}/{r['fileErrorCount']}",
-        }
-        for r in records
-    ]
-    emit_table(
-        rows,
-        ["job", "type", "started", "outcome", "ok/wn/er"],
-        keep=["job", "started", "outcome", "ok/wn/er"],
-        optional=["type"],
-    )
+    emit_table(tables.log_rows(records), tables.LOG_COLUMNS, optional=["type"])
+    tables.warn_unknown_company(db, company, len(records))
 
 
 def _log_types(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
@@ -199,7 +197,9 @@ def _log_types(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
     for value in values:
         log_type = parse_log_type(value)
         if log_type is None:
-            raise click.BadParameter(f"unknown log type {value!r}", ctx, param)
+            raise click.BadParameter(
+                f"unknown log type {value!r} (`jobledger log-types` lists them)", ctx, param
+            )
         known.append(log_type)
     return known
 
@@ -224,6 +224,9 @@ def _log_types(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
     show_default=True,
     help="Rows per page (at most 1000).",
 )
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="At most this many rows (of the page)."
+)
 @as_of_option
 @output_options()
 @pass_config
@@ -237,6 +240,7 @@ def details(
     direction: str,
     page: int,
     per_page: int,
+    limit: int | None,
     fmt: str,
 ) -> None:
     """Show one run's job log with its detail rows (getJobLogDetails)."""
@@ -250,6 +254,8 @@ def details(
         page=page,
         per_page=per_page,
     )
+    if limit is not None:
+        del record["detailArray"][limit:]
     if fmt == "json":
         emit_json(record)
         return
@@ -259,40 +265,25 @@ def details(
     summary = {k: record[k] for k in ("jobHandle", "type", "state", "outcome", "detailTotalRows")}
     emit_record(summary)
     click.echo()
-    rows = [
-        {
-            "date": short_time(r["dateCreated"]),
-            "logType": r["logType"],
-            "asset": r["assetName"] or "",
-            "message": r["logMessage"],
-        }
-        for r in record["detailArray"]
-    ]
-    emit_table(rows, ["date", "logType", "asset", "message"])
+    rows = tables.detail_rows(record["detailArray"])
+    emit_table(rows, ["date", "logType", "asset", "message"], free=["asset", "message"])
 
 
 @cli.command("asset-logs")
 @click.argument("asset_handle")
 @click.option("--company", required=True, help="Company that owns the asset.")
+@limit_option
 @output_options()
 @pass_config
-def asset_logs(config: Config, asset_handle: str, company: str, fmt: str) -> None:
+def asset_logs(config: Config, asset_handle: str, company: str, limit: int | None, fmt: str) -> None:
     """List every job-log row that names one asset (getAssetJobLogs)."""
-    projector = caught_up(config)
-    records = queries.asset_job_logs(projector.db, asset_handle, company)
+    db = caught_up(config).db
+    records = queries.asset_job_logs(db, asset_handle, company, limit=limit)
     if fmt != "table":
         emit(fmt, records, list(queries.ASSET_LOG_FIELDS))
         return
-    rows = [
-        {
-            "date": short_time(r["logDate"]),
-            "job": r["jobHandle"],
-            "logType": r["logType"],
-            "message": r["logMessage"],
-        }
-        for r in records
-    ]
-    emit_table(rows, ["date", "job", "logType", "message"], keep=["job"])
+    emit_table(tables.asset_rows(records), ["date", "job", "logType", "message"], free=["message"])
+    tables.warn_unknown_company(db, company, len(records))
 
 
 # --- projections admin -----------------------------------------------------------------------

@@ -62,6 +62,7 @@ JOB_LOG_FIELDS = (
     "transferWarningCount",
     "fatalError",
     "outcome",
+    "deleted",
 )
 DETAIL_FIELDS = (
     "logMessage",
@@ -145,6 +146,13 @@ class _Where:
         return f"WHERE {' AND '.join(self.clauses)}" if self.clauses else ""
 
 
+def _limited(sql: str, params: Sequence[Any], limit: int | None) -> tuple[str, list[Any]]:
+    """SQL with `LIMIT ?` when a limit is given."""
+    if limit is None:
+        return sql, list(params)
+    return f"{sql} LIMIT ?", [*params, limit]
+
+
 def active_jobs(
     db: ViewsDatabase,
     *,
@@ -155,6 +163,7 @@ def active_jobs(
     state: str | None = None,
     job_type: str | None = None,
     server: str | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """getActiveJobs: live runs; New runs (waiting for a server) only with include_waiting."""
     where = _Where()
@@ -167,8 +176,10 @@ def active_jobs(
     if not include_waiting and state is None:
         where.clauses.append("state != 'New'")
     columns = _columns("active_jobs", ACTIVE_FIELDS)
-    sql = f"SELECT {columns} FROM active_jobs {where.sql()} ORDER BY submitDate, jobHandle"
-    return [_record(values, "active_jobs", ACTIVE_FIELDS) for values in db.query(sql, where.params)]
+    sql, params = _limited(
+        f"SELECT {columns} FROM active_jobs {where.sql()} ORDER BY submitDate, jobHandle", where.params, limit
+    )
+    return [_record(values, "active_jobs", ACTIVE_FIELDS) for values in db.query(sql, params)]
 
 
 def scheduled_jobs(
@@ -177,6 +188,7 @@ def scheduled_jobs(
     company: str | None = None,
     job: str | None = None,
     original_name: str | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """getScheduledJobs: schedules that may still fire, Normal or Paused, soonest first."""
     where = _Where()
@@ -184,8 +196,12 @@ def scheduled_jobs(
     where.add("jobHandle = ?", job)
     where.add("originalName = ?", original_name)
     columns = _columns("scheduled_jobs", SCHEDULED_FIELDS)
-    sql = f"SELECT {columns} FROM scheduled_jobs {where.sql()} ORDER BY nextFireTime, jobHandle"
-    return [_record(values, "scheduled_jobs", SCHEDULED_FIELDS) for values in db.query(sql, where.params)]
+    sql, params = _limited(
+        f"SELECT {columns} FROM scheduled_jobs {where.sql()} ORDER BY nextFireTime, jobHandle",
+        where.params,
+        limit,
+    )
+    return [_record(values, "scheduled_jobs", SCHEDULED_FIELDS) for values in db.query(sql, params)]
 
 
 def job_logs(
@@ -199,20 +215,29 @@ def job_logs(
     direction: str = "Descending",
     limit: int | None = None,
     outcome: str | None = None,
+    state: str | None = None,
+    job_type: str | None = None,
+    server: str | None = None,
+    deleted: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """getJobLogs: one summary per run in a time window (by start, or submit if not started)."""
+    """getJobLogs: one summary per run in a time window (by start, or submit if not started);
+    deleted runs are kept (with `deleted` true) unless `deleted` says otherwise."""
     where = _Where()
     where.add("companyHandle = ?", company)
     where.add("submitUserEmail = ?", user)
     where.add(f"{job_logs_view.STARTED} >= ?", iso(since) if since else None)
     where.add(f"{job_logs_view.STARTED} <= ?", iso(until) if until else None)
     where.add("outcome = ?", outcome)
+    where.add("state = ?", state)
+    where.add("type = ?", job_type)
+    where.add("serverName = ?", server)
+    where.add("deleted = ?", None if deleted is None else int(deleted))
     order = f"{LOG_SORT_FIELDS[sort_by]} {DIRECTIONS[direction]}, jobHandle {DIRECTIONS[direction]}"
-    sql = f"SELECT {_columns('job_logs', JOB_LOG_FIELDS)} FROM job_logs {where.sql()} ORDER BY {order}"
-    params = list(where.params)
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
+    sql, params = _limited(
+        f"SELECT {_columns('job_logs', JOB_LOG_FIELDS)} FROM job_logs {where.sql()} ORDER BY {order}",
+        where.params,
+        limit,
+    )
     return [_record(values, "job_logs", JOB_LOG_FIELDS) for values in db.query(sql, params)]
 
 
@@ -257,16 +282,25 @@ def job_log_details(
     return record
 
 
-def asset_job_logs(db: ViewsDatabase, asset_handle: str, company: str) -> list[dict[str, Any]]:
+def asset_job_logs(
+    db: ViewsDatabase, asset_handle: str, company: str, *, limit: int | None = None
+) -> list[dict[str, Any]]:
     """getAssetJobLogs: every detail row of the company's runs that names this asset."""
     sql = (
         "SELECT j.jobHandle, j.jobName, d.logMessage, d.logType, j.submitUserEmail,"
         " d.dateCreated, d.auxArray FROM job_log_details d JOIN job_logs j ON j.id = d.jobId"
         " WHERE d.assetHandle = ? AND j.companyHandle = ? ORDER BY d.dateCreated, d.version"
     )
+    sql, params = _limited(sql, (asset_handle, company), limit)
     records = []
-    for values in db.query(sql, (asset_handle, company)):
+    for values in db.query(sql, params):
         record = dict(zip(ASSET_LOG_FIELDS, values, strict=True))
         record["auxArray"] = msgspec.json.decode(record["auxArray"] or "[]")
         records.append(record)
     return records
+
+
+def companies(db: ViewsDatabase) -> list[str]:
+    """Every company with a run or a schedule that may still fire, in order."""
+    sql = "SELECT companyHandle FROM job_logs UNION SELECT companyHandle FROM scheduled_jobs ORDER BY 1"
+    return [values[0] for values in db.query(sql, ())]

@@ -5,13 +5,16 @@ with the same filters and formats, and the live views must be left as they were.
 from __future__ import annotations
 
 import sqlite3
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from audit_support import OPTIMIZE, Handles, Store, StoreFactory, at, iso, ok, payload, run, write_history
 from cli_checks import assert_one_line_error
+
+from jobledger.cli import timefmt
 
 LIST_QUERIES: dict[str, list[tuple[str, ...]]] = {
     "active": [
@@ -84,7 +87,8 @@ def recorded(new_store: StoreFactory) -> Recorded:
             queries = [query for group in LIST_QUERIES.values() for query in group]
             runs = handles.all_runs()
             queries += [query for handle in runs for query in details_queries(handle)]
-            captures.append(Capture(moment, {query: ok(store, *query) for query in queries}, runs))
+            with clock_at(moment):
+                captures.append(Capture(moment, {query: ok(store, *query) for query in queries}, runs))
         late = at(9000)
         ledger.submit("acme", "late", payload("optimizeImagesJob", OPTIMIZE), at=late)
     finally:
@@ -92,12 +96,23 @@ def recorded(new_store: StoreFactory) -> Recorded:
     return Recorded(store, handles, captures, late)
 
 
+@contextmanager
+def clock_at(moment: datetime) -> Iterator[None]:
+    """The wall clock tables measure ages and "today" from, stopped at MOMENT."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(timefmt, "now", lambda: moment)
+        patch.setattr(timefmt, "zone", lambda: UTC)
+        yield
+
+
 def _differences(
     recorded: Recorded, queries: list[tuple[str, ...]], capture: Capture, when: datetime
 ) -> list[str]:
     found = []
     for query in queries:
-        answer = ok(recorded.store, *query, "--as-of", iso(when))
+        # Tables show ages relative to now: compare what each showed with the clock at that moment.
+        with clock_at(when):
+            answer = ok(recorded.store, *query, "--as-of", iso(when))
         if answer != capture.answers[query]:
             found.append(
                 f"{' '.join(query)} --as-of {iso(when)}:\n{answer}\n!= live then:\n{capture.answers[query]}"

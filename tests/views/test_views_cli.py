@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from terminal_support import clock_at, on_a_terminal
 from views_support import (
     ACTIVE_JOB_KEYS,
     ANA,
@@ -145,19 +146,39 @@ def test_active_json_gives_no_eta_before_two_progress_points(db: str, runs: Cata
     assert (record["progress"], record["eta"]) == (25, None)
 
 
-def test_active_table_shows_a_progress_bar_and_the_eta_within_80_columns(db: str, runs: Catalogue) -> None:
+def test_active_table_in_a_pipe_shows_every_column_whole_with_dated_times(db: str, runs: Catalogue) -> None:
+    # Not a terminal (CliRunner): nothing is cut or left out, whatever COLUMNS says (80 here).
     result = invoke("--db", db, "active", "--include-waiting")
 
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    # At 80 columns the optional type and server columns give way to whole handles.
-    assert lines[0].split() == ["job", "state", "progress", "eta"]
+    assert lines[0].split() == ["job", "type", "state", "server", "progress", "eta", "age", "last", "update"]
     assert len(lines) == 4
-    uploading = next(line for line in lines if "Running" in line)
+    assert "…" not in result.stdout
+    uploading = next(line for line in lines if runs.uploading in line)
     assert "####" in uploading
     assert "40%" in uploading
-    assert "09:05:00" in uploading
-    assert_fits_80_columns(result.stdout)
+    # The ETA is not today, so it shows its date; long past, so the run is marked stalled.
+    assert "2026-01-01 09:05:00" in uploading
+    assert "Running, stalled" in uploading
+
+
+def test_active_table_on_a_terminal_drops_optional_columns_but_never_cuts_a_handle(
+    db: str, runs: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    on_a_terminal(monkeypatch, columns=80)
+    clock_at(monkeypatch, at(150))
+
+    lines = invoke("--db", db, "active", "--include-waiting").stdout.splitlines()
+
+    # At 80 columns the optional type, server, age and last-update columns give way.
+    assert lines[0].split() == ["job", "state", "progress", "eta"]
+    assert lines[-1] == "(3 rows)"
+    uploading = next(line for line in lines if runs.uploading in line)
+    assert "40%" in uploading
+    assert "09:05:00" in uploading  # today: the time alone
+    assert "stalled" not in uploading
+    assert {runs.uploading, runs.waiting, runs.stopping} <= {line.split()[0] for line in lines}
 
 
 def test_active_refuses_a_state_that_is_not_live(db: str) -> None:
@@ -286,13 +307,29 @@ def record_kind(record: dict[str, Any]) -> str:
     return kinds[0]
 
 
-def test_logs_table_fits_80_columns_with_a_row_per_run(db: str) -> None:
+def test_logs_table_in_a_pipe_has_a_row_per_run_and_every_column_whole(db: str) -> None:
     result = invoke("--db", db, "logs")
 
     assert result.exit_code == 0, result.stderr
     assert len(result.stdout.splitlines()) == 1 + len(STARTS)
+    assert result.stdout.split()[:5] == ["job", "type", "started", "outcome", "ok/wn/er"]
+    assert "…" not in result.stdout
+
+
+def test_logs_table_fits_80_columns_on_a_terminal_with_a_row_per_run_and_a_count(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    on_a_terminal(monkeypatch, columns=80)
+    clock_at(monkeypatch, at(600))
+    result = invoke("--db", db, "logs")
+
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 + len(STARTS) + 1
+    assert lines[-1] == f"({len(STARTS)} rows)"
     # At 80 columns the optional type column gives way to whole handles.
     assert result.stdout.split()[:4] == ["job", "started", "outcome", "ok/wn/er"]
+    assert "…" not in result.stdout
     assert_fits_80_columns(result.stdout)
 
 
@@ -460,13 +497,25 @@ def test_details_ndjson_and_csv_list_the_detail_rows(db: str, runs: Catalogue) -
     assert json.loads(parsed[3][6]) == rows[2]["auxArray"]
 
 
-def test_details_table_shows_the_summary_and_the_rows_within_80_columns(db: str, runs: Catalogue) -> None:
+def test_details_table_in_a_pipe_shows_the_summary_and_whole_messages(db: str, runs: Catalogue) -> None:
     result = invoke("--db", db, "details", runs.uploading)
 
     assert result.exit_code == 0, result.stderr
     assert f"jobHandle        {runs.uploading}" in result.stdout
     assert "detailTotalRows  7" in result.stdout
+    assert LONG_MESSAGE in result.stdout
+
+
+def test_details_table_on_a_terminal_cuts_only_messages_to_fit_80_columns(
+    db: str, runs: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    on_a_terminal(monkeypatch, columns=80)
+    result = invoke("--db", db, "details", runs.uploading)
+
+    assert result.exit_code == 0, result.stderr
+    assert f"jobHandle        {runs.uploading}" in result.stdout
     assert LONG_MESSAGE[:20] in result.stdout
+    assert LONG_MESSAGE not in result.stdout
     assert_fits_80_columns(result.stdout)
 
 
@@ -589,9 +638,11 @@ def test_every_query_answers_the_same_rows_in_every_format(
         column = "logMessage" if name == "details" else "jobHandle"
         assert [line[column] for line in parsed] == [row[column] for row in rows]
     else:
-        assert_fits_80_columns(result.stdout)
+        # In a pipe every cell is whole: handles can be pasted into the next command.
+        assert "…" not in result.stdout
         if name != "details":
             assert len(result.stdout.splitlines()) == 1 + len(rows)
+            assert all(row["jobHandle"] in result.stdout for row in rows)
 
 
 @pytest.mark.parametrize("name", list(QUERIES))

@@ -128,6 +128,7 @@ JOB_LOG_KEYS = {
     "transferWarningCount",
     "fatalError",
     "outcome",
+    "deleted",
 }
 DETAIL_KEYS = {"logMessage", "logType", "dateCreated", "assetName", "assetType", "assetHandle", "auxArray"}
 ASSET_LOG_KEYS = {"jobHandle", "jobName", "logMessage", "logType", "submitUserEmail", "logDate", "auxArray"}

@@ -1,0 +1,79 @@
+"""Times as tables show them: compact, in the local zone, with the date whenever it is not today.
+
+JSON, NDJSON and CSV keep ISO 8601 with the zone (UTC, `...Z`); only tables use these forms.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+# A running job that has sent no progress report for this long, or whose ETA has passed, is
+# shown as stalled (README, Views).
+STALLED_AFTER = timedelta(minutes=15)
+
+
+def now() -> datetime:
+    """The wall clock, in UTC (tests replace it)."""
+    return datetime.now(UTC)
+
+
+def zone() -> tzinfo | None:
+    """The zone tables show times in: None, the process's local zone (TZ), as `date` shows."""
+    return None
+
+
+def as_time(value: Any) -> datetime | None:
+    """A datetime from a datetime or ISO 8601 text; None for nothing."""
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    moment = datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def when(value: Any) -> str:
+    """`13:05:07` today (local time), `2026-11-28 13:05:07` on any other day; empty for no time."""
+    moment = as_time(value)
+    if moment is None:
+        return ""
+    local = moment.astimezone(zone())
+    if local.date() == now().astimezone(zone()).date():
+        return local.strftime("%H:%M:%S")
+    return local.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def age(value: Any, reference: datetime) -> str:
+    """How long before REFERENCE a time was, as kubectl shows ages: 42s, 3m, 2h5m, 3d4h."""
+    moment = as_time(value)
+    if moment is None:
+        return ""
+    seconds = max(int((reference - moment).total_seconds()), 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if minutes < 60:
+        return f"{minutes}m"
+    if hours < 24:
+        rest = minutes % 60
+        return f"{hours}h{rest}m" if rest else f"{hours}h"
+    rest = hours % 24
+    return f"{days}d{rest}h" if rest else f"{days}d"
+
+
+def ago(value: Any, reference: datetime) -> str:
+    """`3m ago`, or empty for no time."""
+    text = age(value, reference)
+    return f"{text} ago" if text else ""
+
+
+def stalled(record: dict[str, Any], reference: datetime) -> bool:
+    """A running job whose ETA has passed, or with no progress report for STALLED_AFTER."""
+    if record.get("state") != "Running":
+        return False
+    eta = as_time(record.get("eta"))
+    if eta is not None and eta < reference and record.get("progress", 0) < 100:
+        return True
+    last = as_time(record.get("lastProgressUpdate") or record.get("startDate"))
+    return last is not None and reference - last > STALLED_AFTER
