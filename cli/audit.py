@@ -8,6 +8,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -22,8 +23,8 @@ from jobledger.cli.signals import stop_on_signals
 from jobledger.cli.views import progress_bar, short_time
 from jobledger.domain.handles import job_id
 from jobledger.domain.job import Job
+from jobledger.store.wakeups import Polling
 
-FOLLOW_POLL_SECONDS = 0.2
 # `wait` exit codes: like timeout(1) for a timeout; 3 and 4 tell failures from stops.
 EXIT_FAILED = 3
 EXIT_STOPPED = 4
@@ -71,7 +72,8 @@ def events(
     fmt: str,
 ) -> None:
     """Print events in global order with their positions."""
-    log = EventLog(config.ledger().reader)
+    reader = config.ledger().reader
+    log = EventLog(reader)
     uuid = job_id(job) if job else None
 
     def wanted(entry: Entry) -> bool:
@@ -91,7 +93,8 @@ def events(
             _print_entries(batch, fmt, header=not shown)  # one table header, however many polls
             shown = True
 
-    with stop_on_signals(stop):
+    # Listening starts before the first read, so no commit falls between a read and a wait.
+    with stop_on_signals(stop), reader.wakeups() if follow else nullcontext(Polling()) as wakeups:
         while True:
             batch: list[Entry] = []
             for entry in log.entries(position):
@@ -102,7 +105,7 @@ def events(
                     show(batch)
                     batch = []
             show(batch)
-            if not follow or stop.wait(FOLLOW_POLL_SECONDS):
+            if not follow or wakeups.wait(stop):
                 return
 
 
