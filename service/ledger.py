@@ -7,6 +7,8 @@ and decides once more, so a rule that the other writer's events broke is reporte
 
 from __future__ import annotations
 
+import random
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -52,6 +54,10 @@ from jobledger.store.writer import EventWriter, LostRace
 
 CACHE_SIZE = 4096
 FIRE_ATTEMPTS = 5
+# Deciding again after a lost race: how long to keep trying, and the pauses between tries.
+CONTENTION_DEADLINE_S = 30.0
+FIRST_BACKOFF_S = 0.001
+MAX_BACKOFF_S = 0.05
 
 
 class JobLedger(Application[UUID]):
@@ -268,9 +274,11 @@ class JobLedger(Application[UUID]):
             return self._record_batch(commands)[0]
 
     def _record_batch(self, commands: Sequence[Command]) -> tuple[list[Aggregate], Decider]:
+        contention = Contention()
+        fresh = False  # the first try decides on cached states and trusts new handles to be free
         with self._writer.appends(len(commands)) as begin:
-            for attempt in (1, 2):
-                batch = Decider(_LedgerState(self, fresh=attempt == 2))
+            while True:
+                batch = Decider(_LedgerState(self, fresh=fresh))
                 append = begin()
                 try:
                     results = []
@@ -279,10 +287,11 @@ class JobLedger(Application[UUID]):
                         append.feed(batch.events)
                 except RuleError:
                     append.abandon()
-                    if attempt == 1 and batch.used_cache:
+                    if not fresh and batch.used_cache:
                         # Decided on a cached state another writer may have moved on: read and decide again.
                         for handle in batch.used_cache:
                             self._cache.pop(handle, None)
+                        fresh = True
                         continue
                     raise
                 try:
@@ -291,15 +300,12 @@ class JobLedger(Application[UUID]):
                     # Another writer appended to one of these jobs (or took a handle) meanwhile.
                     for state in batch.states.values():
                         self._cache.pop(state.jobHandle, None)
-                    if attempt == 2:
-                        raise ConcurrencyError(
-                            "another writer kept changing these jobs; try the command again"
-                        ) from None
+                    contention.lose()
+                    fresh = True
                     continue
                 for state in batch.states.values():
                     self._remember(state)
                 return results, batch
-        raise AssertionError("unreachable")
 
     # --- queries -------------------------------------------------------------------------
 
@@ -397,6 +403,31 @@ class JobLedger(Application[UUID]):
         self._cache.move_to_end(state.jobHandle)
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
+
+
+class Contention:
+    """Races lost by one command or batch, and the pause before deciding again.
+
+    Writers that keep meeting on the same runs (several workers of one job reporting files)
+    each win in turn once their retries are spread out: the first retry is at once, later ones
+    wait a random time up to a cap that doubles (full jitter), until a generous deadline."""
+
+    def __init__(self) -> None:
+        self.lost = 0
+        self._deadline = 0.0
+
+    def lose(self) -> None:
+        """Count a lost race; pause before the next try, or give up after CONTENTION_DEADLINE_S."""
+        self.lost += 1
+        if self.lost == 1:
+            self._deadline = time.monotonic() + CONTENTION_DEADLINE_S
+            return
+        if time.monotonic() > self._deadline:
+            raise ConcurrencyError(
+                f"other writers kept changing these jobs for {CONTENTION_DEADLINE_S:.0f} s"
+                f" ({self.lost} tries); try the command again"
+            )
+        time.sleep(random.uniform(0, min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** (self.lost - 2))))
 
 
 class _LedgerState:
