@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -57,6 +59,8 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, **kwargs)
         self.chain_table = Identifier(f"{self.events_table_name}_chain")
         self.schema = Identifier(self.datastore.schema)
+        name = f"jobledger:{self.datastore.schema}.{self.events_table_name}".encode()
+        self.advisory_key = int.from_bytes(hashlib.sha256(name).digest()[:8], "big", signed=True)
         self.write_statements: list[Composed] = [
             SQL("SET LOCAL lock_timeout = '{0}s'").format(LOCK_TIMEOUT_S),
             SQL("SET LOCAL statement_timeout = '{0}s'").format(STATEMENT_TIMEOUT_S),
@@ -71,6 +75,19 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 "position bigint PRIMARY KEY, ordinal bigint NOT NULL UNIQUE, link bytea NOT NULL)"
             ).format(schema=self.schema, table=self.chain_table)
         )
+
+    @contextmanager
+    def serialized(self, *, shared: bool = False) -> Iterator[None]:
+        """Hold this ledger's advisory lock (session level, on a connection of its own) while the
+        body runs: exclusive for a writer's turn, shared for a first try that must queue behind
+        the turns already asked for (PostgreSQL grants the lock in the order it was asked)."""
+        mode = "_shared" if shared else ""
+        with self.datastore.get_connection() as conn:
+            conn.execute(f"SELECT pg_advisory_lock{mode}(%s)", (self.advisory_key,))
+            try:
+                yield
+            finally:
+                conn.execute(f"SELECT pg_advisory_unlock{mode}(%s)", (self.advisory_key,))
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         """Insert and link a batch in one transaction under the table lock; its positions.
