@@ -21,6 +21,7 @@ import sys
 import tempfile
 import textwrap
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from jobledger.domain.payloads import decode_payload
@@ -85,6 +86,30 @@ def run(db: str, writers: int, appends: int, folder: Path) -> tuple[float, float
     return len(latencies) / (max(ends) - min(starts)), statistics.median(latencies), p99, refused
 
 
+def report_all(folder: Path, postgres: str, writers: Sequence[int], appends: int) -> None:
+    """Print the figures for each store and number of writers; one writer doing the same total
+    work is the baseline."""
+    schema = f"bench_contention_{uuid.uuid4().hex[:8]}"
+    stores = {"SQLite": str(folder / "contention.db"), "PostgreSQL": f"{postgres}?schema={schema}"}
+    try:
+        for store, db in stores.items():
+            baseline = None
+            for count in writers:
+                rows = appends if count > 1 else appends * max(writers)
+                rate, p50, p99, refused = run(db, count, rows, folder)
+                baseline = baseline or rate
+                print(
+                    f"  {store:10} {count} writer(s) x {rows:4} rows: {rate:7.0f} commands/s"
+                    f" ({rate / baseline:.2f}x one writer), p50 {p50:6.2f} ms, p99 {p99:7.2f} ms,"
+                    f" refused {refused}"
+                )
+    finally:
+        import psycopg
+
+        with psycopg.connect(postgres, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--appends", type=int, default=100, help="rows per writer")
@@ -92,27 +117,7 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
-        folder = Path(name)
-        schema = f"bench_contention_{uuid.uuid4().hex[:8]}"
-        stores = {"SQLite": str(folder / "ledger.db"), "PostgreSQL": f"{options.postgres}?schema={schema}"}
-        try:
-            for store, db in stores.items():
-                baseline = None
-                for writers in options.writers:
-                    # One writer does the same total work as the group, so the rates compare.
-                    appends = options.appends if writers > 1 else options.appends * max(options.writers)
-                    rate, p50, p99, refused = run(db, writers, appends, folder)
-                    baseline = baseline or rate
-                    print(
-                        f"{store:10} {writers} writer(s) x {appends:4} rows: {rate:7.0f} commands/s"
-                        f" ({rate / baseline:.2f}x one writer), p50 {p50:6.2f} ms, p99 {p99:7.2f} ms,"
-                        f" refused {refused}"
-                    )
-        finally:
-            import psycopg
-
-            with psycopg.connect(options.postgres, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        report_all(Path(name), options.postgres, options.writers, options.appends)
 
 
 if __name__ == "__main__":
