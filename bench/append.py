@@ -53,6 +53,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TypeVar
 
+import contention
 import workload
 
 import jobledger.domain
@@ -479,7 +480,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--slice", type=int, default=1000, help="parts A/B: commands per slice of the ledger/raw interleaving"
     )
     parser.add_argument("--repeats", type=int, default=3, help="runs of each measurement")
-    parser.add_argument("--parts", choices=("both", "single", "batch"), default="both")
+    parser.add_argument("--parts", choices=("both", "single", "batch", "contention", "all"), default="both")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="part D: the PostgreSQL server for the contention figures",
+    )
     parser.add_argument(
         "--single-api",
         choices=tuple(DRIVERS),
@@ -514,10 +520,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         started = time.perf_counter()
         ratios = {}
-        if args.parts in ("both", "single"):
+        if args.parts in ("both", "single", "all"):
             ratios["single"] = run_single(args, tmp)
-        if args.parts in ("both", "batch"):
+        if args.parts in ("both", "batch", "all"):
             ratios["batch"] = run_batch(args, tmp)
+        if args.parts in ("contention", "all"):
+            print("\nPart D: writers meeting on one running job (bench/contention.py), 100 rows each")
+            contention.report_all(tmp, args.postgres, writers=(1, 8), appends=100)
     print(f"\nSummary ({time.perf_counter() - started:.0f} s in all, peak RSS {peak_rss_mb():.0f} MB):")
     if "single" in ratios:
         print(f"  one command per transaction: ledger/raw = {ratios['single']:.2f} (target {SINGLE_TARGET})")

@@ -8,6 +8,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -24,8 +25,8 @@ from jobledger.cli.timefmt import when
 from jobledger.cli.views import progress_bar
 from jobledger.domain.handles import job_id
 from jobledger.domain.job import Job
+from jobledger.store.wakeups import Polling
 
-FOLLOW_POLL_SECONDS = 0.2
 # `wait` exit codes: like timeout(1) for a timeout; 3 and 4 tell failures from stops.
 EXIT_FAILED = 3
 EXIT_STOPPED = 4
@@ -82,7 +83,8 @@ def events(
 ) -> None:
     """Print events in global order with their positions."""
     fmt = chosen_format(fmt, "ndjson")
-    log = EventLog(config.ledger().reader)
+    reader = config.ledger().reader
+    log = EventLog(reader)
     uuid = job_id(job) if job else None
 
     def wanted(entry: Entry) -> bool:
@@ -102,7 +104,8 @@ def events(
             _print_entries(batch, fmt, header=not shown)  # one table header, however many polls
             shown += len(batch)
 
-    with stop_on_signals(stop):
+    # Listening starts before the first read, so no commit falls between a read and a wait.
+    with stop_on_signals(stop), reader.wakeups() if follow else nullcontext(Polling()) as wakeups:
         while True:
             batch: list[Entry] = []
             for entry in log.entries(position):
@@ -116,7 +119,7 @@ def events(
                         break
             show(batch)
             done = limit is not None and shown >= limit
-            if done or not follow or stop.wait(FOLLOW_POLL_SECONDS):
+            if done or not follow or wakeups.wait(stop):
                 break
     if fmt == "table" and not follow and terminal.stdout_is_terminal():
         click.echo(f"({shown} event{'' if shown == 1 else 's'})")

@@ -56,6 +56,16 @@ def request_digest(command: Submit) -> str:
     return hashlib.sha256(msgspec.json.encode(request)).hexdigest()
 
 
+def _not_before_last(command: Command, state: Aggregate, now: datetime) -> datetime:
+    """A command given no time is stamped now, or at its run's or schedule's last event if that is
+    later: another writer's event, or another server's clock running ahead, is no reason to refuse
+    it. A time the caller gave is kept, and checked against the rule."""
+    last = state.lastEventTime
+    if command.at is None and last is not None and last > now:
+        return last
+    return now
+
+
 class StateSource(Protocol):
     """Where a decider reads the state it decides on."""
 
@@ -132,6 +142,7 @@ class Decider:
 
     def _command(self, command: JobCommand, at: datetime) -> Aggregate:
         target = self._state(command.handle, command.company)
+        at = _not_before_last(command, target, at)
         if isinstance(target, Schedule):
             schedule_events = decide_on_schedule(command, target, at)
             return self._add(_folded(target, schedule_events), schedule_events)
@@ -219,6 +230,7 @@ class Decider:
 
     def _fire(self, command: Execute | Fire, at: datetime) -> Aggregate:
         target = self._state(command.handle, command.company)
+        at = _not_before_last(command, target, at)
         if isinstance(target, Job):
             return self._add(target, decide(command, target, at))
         if isinstance(command, Fire) and not is_due(target, at):

@@ -47,7 +47,10 @@ def estimate(
     if elapsed <= 0 or gained <= 0:
         return None, anchor_time, anchor_progress
     remaining = (100 - progress) * elapsed / gained
-    return at + timedelta(seconds=remaining), anchor_time, anchor_progress
+    try:
+        return at + timedelta(seconds=remaining), anchor_time, anchor_progress
+    except OverflowError:  # beyond the calendar (a run reported across centuries): no estimate
+        return None, anchor_time, anchor_progress
 
 
 def key(event: DomainEvent, hexid: str | None = None) -> tuple[str] | None:

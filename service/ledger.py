@@ -7,8 +7,11 @@ and decides once more, so a rule that the other writer's events broke is reporte
 
 from __future__ import annotations
 
+import random
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -52,6 +55,12 @@ from jobledger.store.writer import EventWriter, LostRace
 
 CACHE_SIZE = 4096
 FIRE_ATTEMPTS = 5
+# Deciding again after a lost race: how long to keep trying, and the pauses between tries.
+CONTENTION_DEADLINE_S = 30.0
+FIRST_BACKOFF_S = 0.001
+MAX_BACKOFF_S = 0.05
+# How long after a lost race this ledger's first tries queue behind the writers taking turns.
+CONTENDED_S = 1.0
 
 
 class JobLedger(Application[UUID]):
@@ -82,6 +91,7 @@ class JobLedger(Application[UUID]):
         # Recently written jobs, so a runner's next command need not read the store. A stale
         # entry is harmless: its next append conflicts and the job is reloaded.
         self._cache: OrderedDict[str, Aggregate] = OrderedDict()  # by handle: a str caches its hash
+        self._lost_race_at = -CONTENDED_S
 
     # --- commands ------------------------------------------------------------------------
 
@@ -268,9 +278,22 @@ class JobLedger(Application[UUID]):
             return self._record_batch(commands)[0]
 
     def _record_batch(self, commands: Sequence[Command]) -> tuple[list[Aggregate], Decider]:
-        with self._writer.appends(len(commands)) as begin:
-            for attempt in (1, 2):
-                batch = Decider(_LedgerState(self, fresh=attempt == 2))
+        contention = Contention()
+        fresh = False  # the first try decides on cached states and trusts new handles to be free
+        holding_turn = False
+        # Committed states this call has seen, maybe behind the store: a try after a lost race
+        # reads only the events appended since, instead of each run's whole history again.
+        known: dict[str, Aggregate] = {}
+        with self._writer.appends(len(commands)) as begin, ExitStack() as turns:
+            if time.monotonic() - self._lost_race_at < CONTENDED_S:
+                # Writers met on these runs a moment ago: take a turn at once, reading what is
+                # new since the cached states (an optimistic try would most likely lose, and a
+                # writer that just won, its cache fresh, would keep cutting in ahead of the queue).
+                turns.enter_context(self._writer.serialized())
+                holding_turn = fresh = True
+            while True:
+                source = _LedgerState(self, fresh=fresh, known=known)
+                batch = Decider(source)
                 append = begin()
                 try:
                     results = []
@@ -279,27 +302,34 @@ class JobLedger(Application[UUID]):
                         append.feed(batch.events)
                 except RuleError:
                     append.abandon()
-                    if attempt == 1 and batch.used_cache:
+                    if not fresh and batch.used_cache:
                         # Decided on a cached state another writer may have moved on: read and decide again.
                         for handle in batch.used_cache:
-                            self._cache.pop(handle, None)
+                            cached = self._cache.pop(handle, None)
+                            if cached is not None:
+                                known[handle] = cached
+                        fresh = True
                         continue
                     raise
                 try:
                     append.finish(batch.events)
                 except LostRace:
                     # Another writer appended to one of these jobs (or took a handle) meanwhile.
-                    for state in batch.states.values():
-                        self._cache.pop(state.jobHandle, None)
-                    if attempt == 2:
-                        raise ConcurrencyError(
-                            "another writer kept changing these jobs; try the command again"
-                        ) from None
+                    for handle in batch.states:
+                        cached = self._cache.pop(handle, None)
+                        if cached is not None:
+                            known.setdefault(handle, cached)
+                    known.update(source.loaded)  # newer than what the cache held
+                    self._lost_race_at = time.monotonic()
+                    contention.lose(holding_turn=holding_turn)
+                    if not holding_turn:
+                        turns.enter_context(self._writer.serialized())
+                        holding_turn = True
+                    fresh = True
                     continue
                 for state in batch.states.values():
                     self._remember(state)
                 return results, batch
-        raise AssertionError("unreachable")
 
     # --- queries -------------------------------------------------------------------------
 
@@ -382,9 +412,9 @@ class JobLedger(Application[UUID]):
         assert isinstance(state, Schedule)
         return state
 
-    def _events(self, uuid: UUID) -> list[Any]:
+    def _events(self, uuid: UUID, after: int = 0) -> list[Any]:
         with store_failures(self.db):
-            return list(self.events.get(uuid))
+            return list(self.events.get(uuid, gt=after or None))
 
     def _load(self, handle: str, company: str | None) -> Aggregate:
         state = fold(self._events(job_id(handle)))
@@ -399,6 +429,35 @@ class JobLedger(Application[UUID]):
             self._cache.popitem(last=False)
 
 
+class Contention:
+    """Races lost by one command or batch, and the pause before deciding again.
+
+    Writers that keep meeting on the same runs (several workers of one job reporting files)
+    take turns: a writer that lost holds the store's turn (EventWriter.serialized) while it
+    decides again. Where the store has no turns to give (SQLite) or a writer still loses, its
+    retries are spread out: the first is at once, later ones wait a random time up to a cap that
+    doubles (full jitter), until a generous deadline."""
+
+    def __init__(self) -> None:
+        self.lost = 0
+        self._deadline = 0.0
+
+    def lose(self, *, holding_turn: bool) -> None:
+        """Count a lost race; pause before the next try (unless this writer holds the turn, which
+        others wait for), or give up after CONTENTION_DEADLINE_S."""
+        self.lost += 1
+        if self.lost == 1:
+            self._deadline = time.monotonic() + CONTENTION_DEADLINE_S
+            return
+        if time.monotonic() > self._deadline:
+            raise ConcurrencyError(
+                f"other writers kept changing these jobs for {CONTENTION_DEADLINE_S:.0f} s"
+                f" ({self.lost} tries); try the command again"
+            )
+        if not holding_turn:
+            time.sleep(random.uniform(0, min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** (self.lost - 2))))
+
+
 class _LedgerState:
     """The state a decision reads: the ledger's cache of recent states, then the store.
 
@@ -408,15 +467,23 @@ class _LedgerState:
     state read and every new handle checked in the store.
     """
 
-    def __init__(self, ledger: JobLedger, *, fresh: bool) -> None:
+    def __init__(self, ledger: JobLedger, *, fresh: bool, known: dict[str, Aggregate]) -> None:
         self._ledger = ledger
         self._fresh = fresh
+        self._known = known
+        self.loaded: dict[str, Aggregate] = {}  # committed states read from the store
 
     def cached(self, handle: str) -> Aggregate | None:
         return None if self._fresh else self._ledger._cache.get(handle)
 
     def load(self, handle: str) -> Aggregate | None:
-        return fold(self._ledger._events(job_id(handle)))
+        # A committed state seen before (maybe behind the store) is a base to read on from.
+        base = self._known.pop(handle, None) or self._ledger._cache.get(handle)
+        after = base.version if base is not None else 0
+        state = fold(self._ledger._events(job_id(handle), after), base)
+        if state is not None:
+            self.loaded[handle] = state
+        return state
 
     def exists(self, handle: str) -> bool:
         if not self._fresh:

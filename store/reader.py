@@ -8,6 +8,7 @@ or a table.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, NamedTuple, Protocol, cast
 from uuid import UUID
 
@@ -18,6 +19,7 @@ from jobledger.domain.events import DomainEvent
 
 from .chain import ChainRow
 from .failures import store_failures
+from .wakeups import Wakeups, wakeups_for
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import ApplicationRecorder
@@ -83,6 +85,10 @@ class EventStore(EventReader, Protocol):
 
     def append_stored(self, records: Sequence[Stored]) -> None:
         """Append already-stored events in one transaction (import), linked into the chain."""
+        ...
+
+    def wakeups(self) -> AbstractContextManager[Wakeups]:
+        """Something to wait on until new events may have been committed."""
         ...
 
 
@@ -187,6 +193,10 @@ class StoreReader:
             raise RuleError(
                 "the ledger already holds an event the import would add; it changed during the import"
             ) from None
+
+    def wakeups(self) -> AbstractContextManager[Wakeups]:
+        """Something to wait on until new events may have been committed (store/wakeups.py)."""
+        return wakeups_for(self._recorder)
 
     def _raw_page(self, after: int, stop: int, size: int) -> list[RawRow]:
         with store_failures(self.db):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
@@ -67,6 +67,9 @@ class EventWriter:
         )
         self._forget_chain_head: Callable[[], None] = getattr(recorder, "forget_chain_head", _nothing)
         self._close_writer: Callable[[], None] = getattr(recorder, "close_writer", _nothing)
+        self._serialized: Callable[..., AbstractContextManager[None]] | None = getattr(
+            recorder, "serialized", None
+        )
         # A child process that appends large batches, started by the first.
         self._bulk: ChildAppender | None = None
         self._bulk_lock = threading.Lock()
@@ -90,6 +93,19 @@ class EventWriter:
         """Whether any event of this aggregate is stored."""
         with store_failures(self.db):
             return bool(self._recorder.select_events(originator_id, limit=1))
+
+    @contextmanager
+    def serialized(self, *, shared: bool = False) -> Iterator[None]:
+        """Held by a writer that lost a race, while it decides and appends again: writers that
+        keep meeting on the same runs then take turns, first come first served (PostgreSQL's
+        advisory lock), instead of losing to each other at random. `shared`: a first try made
+        while there is contention, which queues behind the turns asked for before it but not
+        behind other first tries. Nothing on SQLite."""
+        if self._serialized is None:
+            yield
+            return
+        with store_failures(self.db), self._serialized(shared=shared):
+            yield
 
     @contextmanager
     def appends(self, commands: int) -> Iterator[Callable[[], Append]]:

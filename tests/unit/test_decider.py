@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
@@ -379,3 +380,30 @@ def test_a_refused_execute_leaves_no_run_behind_in_the_batch() -> None:
     assert (decider.events, decider.created_runs, list(decider.states)) == ([], [], [])
     with pytest.raises(UnknownHandleError):
         decider.decide(1, Start(handle="acme||Nightly_2026-01-01-09:00:40", server="s1", at=at(60)))
+
+
+# --- times ------------------------------------------------------------------------------------
+
+
+def test_a_command_given_no_time_is_stamped_at_its_runs_last_event_when_that_is_later_than_now() -> None:
+    # Another server's clock ran ahead: its event is stamped after this server's "now".
+    future = datetime.now(UTC) + timedelta(seconds=90)
+    source = given(submit(0), Start(handle=RUN, server="ips-1", at=future))
+
+    decider, [state] = decided(source, LogDetail(handle=RUN, log_type="FileBegin", message="a.jpg"))
+
+    assert kinds(decider.events) == ["DetailLogged"]
+    assert decider.events[0].timestamp == future
+    assert isinstance(state, Job) and state.lastEventTime == future
+
+
+def test_a_command_given_no_time_is_stamped_now_when_the_run_is_older() -> None:
+    before = datetime.now(UTC)
+    decider, _ = decided(given(submit(0)), Start(handle=RUN, server="ips-1"))
+    assert before <= decider.events[0].timestamp <= datetime.now(UTC)
+
+
+def test_a_time_the_caller_gave_before_the_runs_last_event_is_still_refused() -> None:
+    source = given(submit(0), Start(handle=RUN, server="ips-1", at=at(60)))
+    with pytest.raises(RuleError, match="is before the last event of job"):
+        decided(source, LogDetail(handle=RUN, log_type="FileBegin", message="a.jpg", at=at(30)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -333,6 +333,14 @@ def test_estimate_gives_nothing_from_a_single_point_and_that_moment_at_100_perce
     assert estimate(None, None, at(10), 40) == (None, at(10), 40)
     assert estimate(None, None, at(10), 100)[0] == at(10)
     assert estimate(at(0), 20, at(10), 30)[0] == at(80)
+
+
+def test_an_eta_beyond_the_calendar_is_no_estimate_not_an_error() -> None:
+    start = datetime(1, 1, 1, tzinfo=UTC)
+    late = datetime(9000, 1, 1, tzinfo=UTC)
+    # 1 % in nine thousand years: the other 98 % would end long after 9999-12-31.
+    assert estimate(start, 1, late, 2) == (None, start, 1)
+    assert estimate(start, 1, datetime.max.replace(tzinfo=UTC), 99)[0] is None
 
 
 def test_a_time_that_does_not_advance_gives_no_eta() -> None:
