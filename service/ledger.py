@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.utils import Environment, EnvType
 
 from jobledger.domain.aggregates import Aggregate, fold
 from jobledger.domain.collector import collector_paused
@@ -82,6 +83,13 @@ class JobLedger(Application[UUID]):
         # Recently written jobs, so a runner's next command need not read the store. A stale
         # entry is harmless: its next append conflicts and the job is reloaded.
         self._cache: OrderedDict[str, Aggregate] = OrderedDict()  # by handle: a str caches its hash
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """The store's settings from --db alone: the library would merge in os.environ."""
+        # Unlike Application.construct_env, nothing comes from the process environment: there a
+        # JOBLEDGER_POSTGRES_DBNAME would redirect the store, POSTGRES_ENABLE_DB_FUNCTIONS would
+        # skip our chain and table lock, a CIPHER_TOPIC would write bytes the views cannot read.
+        return Environment(name, dict(env or {}))
 
     # --- commands ------------------------------------------------------------------------
 
