@@ -5,17 +5,17 @@ The command modules register on `cli` here; cli/main.py imports them all, so non
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from eventsourcing.persistence import PersistenceError
 
-from jobledger.cli.hints import with_hint
 from jobledger.domain.errors import LedgerError
-from jobledger.projections.runner import Projector
-from jobledger.service.ledger import JobLedger
-from jobledger.service.opening import open_projector
+
+if TYPE_CHECKING:  # the ledger, the views and the library load only for commands that use them
+    from jobledger.projections.runner import Projector
+    from jobledger.service.ledger import JobLedger
 
 DEFAULT_DB = "jobledger.db"
 
@@ -31,11 +31,15 @@ class Config:
     def ledger(self, *, create: bool = False) -> JobLedger:
         """The ledger, opened once per command; only commands that write may create a new one."""
         if self._ledger is None:
+            from jobledger.service.ledger import JobLedger
+
             self._ledger = JobLedger(self.db, create=create)
         return self._ledger
 
     def projector(self) -> Projector:
         """The views of the ledger (which must exist), ready to catch up and query."""
+        from jobledger.service.opening import open_projector
+
         return open_projector(self.ledger(), self.views)
 
 
@@ -74,8 +78,20 @@ class LedgerGroup(click.Group):
         try:
             return super().invoke(ctx)
         except LedgerError as err:
+            from jobledger.cli.hints import with_hint
+
             raise click.ClickException(with_hint(err)) from None
-        except PersistenceError as err:
+        except sqlite3.Error as err:  # the views file (or the ledger file) failed under a command
+            from jobledger.service.opening import views_problem
+
+            config = ctx.find_object(Config)
+            path = (config.views or config.db) if config else "the database"
+            raise click.ClickException(views_problem(path, err)) from None
+        except Exception as err:
+            # Only a command that opened the store can have loaded the library and raised its error.
+            persistence = sys.modules.get("eventsourcing.persistence")
+            if persistence is None or not isinstance(err, persistence.PersistenceError):
+                raise
             first = (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise click.ClickException(f"the event store failed: {first}") from None
 

@@ -16,6 +16,7 @@ from .codec import MsgspecMapper
 from .sqlite_recorder import SQLITE_LOCK_TIMEOUT_SECONDS, FastSQLiteApplicationRecorder
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+_URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def is_postgres_url(db: str) -> bool:
@@ -37,6 +38,7 @@ def store_env(db: str, *, create: bool = True) -> dict[str, str]:
         env.update(postgres_env(db))
         env["APPLICATION_RECORDER_TOPIC"] = get_topic(ChainedPostgresApplicationRecorder)
         return env
+    check_sqlite_name(db)
     path = Path(db)
     _check_sqlite_path(path, create=create)
     env.update(
@@ -50,6 +52,22 @@ def store_env(db: str, *, create: bool = True) -> dict[str, str]:
     return env
 
 
+def check_sqlite_name(db: str) -> None:
+    """Refuse a --db value that is neither a PostgreSQL URL nor an SQLite file path."""
+    scheme = _URL_SCHEME.match(db)
+    if scheme:
+        raise StoreError(
+            f"database URL scheme {scheme.group(1)}:// is not supported; "
+            "give an SQLite file path or a postgresql:// URL"
+        )
+    # The library (and sqlite3 with uri=True) would take these as an in-memory database: each
+    # connection would get one of its own, so the views and the writer would not see one store.
+    if ":memory:" in db or "mode=memory" in db:
+        raise StoreError("an in-memory ledger is not supported; use a file in a temporary folder")
+    if db.startswith("file:"):
+        raise StoreError(f"SQLite URIs are not supported ({db!r}); give a file path")
+
+
 def _check_sqlite_path(path: Path, *, create: bool) -> None:
     if path.is_dir():
         raise StoreError(f"database path {path} is a directory; give a file path")
@@ -58,6 +76,8 @@ def _check_sqlite_path(path: Path, *, create: bool) -> None:
             raise NoLedgerError(f"no ledger at {path}")
         if not path.parent.is_dir():
             raise StoreError(f"cannot create a ledger at {path}: folder {path.parent} does not exist")
+        if not os.access(path.parent, os.W_OK):
+            raise StoreError(f"cannot create a ledger at {path}: folder {path.parent} is read-only")
         return
     try:
         with path.open("rb") as f:
@@ -67,6 +87,8 @@ def _check_sqlite_path(path: Path, *, create: bool) -> None:
     if header and header != _SQLITE_MAGIC:
         raise StoreError(f"{path} is not a jobledger database (not an SQLite file)")
     if not header:
+        if not create:  # a read must not turn an empty file into a ledger
+            raise NoLedgerError(f"no ledger at {path} (the file is empty)")
         return
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -75,9 +97,24 @@ def _check_sqlite_path(path: Path, *, create: bool) -> None:
         finally:
             conn.close()
     except sqlite3.Error as err:
+        problem = sqlite_access_problem(path)
+        if problem:
+            raise StoreError(f"cannot open ledger {path}: {problem}") from None
         raise StoreError(f"{path} is not a jobledger database: {err}") from None
     if tables and "stored_events" not in tables:
         raise StoreError(f"{path} is an SQLite database but not a jobledger ledger")
+    if not tables and not create:
+        raise NoLedgerError(f"no ledger at {path} (an empty SQLite database)")
+
+
+def sqlite_access_problem(path: Path) -> str | None:
+    """Why SQLite cannot write the ledger file or create its -wal and -shm files beside it, if so."""
+    # access(2) sees read-only mounts and immutable files, and as root those are the only reasons.
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is read-only"
+    if not os.access(path.parent, os.W_OK):
+        return f"its folder {path.parent} is read-only (SQLite keeps its -wal and -shm files beside it)"
+    return None
 
 
 def postgres_env(url: str) -> dict[str, str]:

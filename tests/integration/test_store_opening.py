@@ -1,0 +1,273 @@
+"""Opening a store that cannot be a ledger, or cannot be written, is one line and changes nothing
+(issue 11, A5 and B): `:memory:`, URL schemes other than PostgreSQL's, read commands on a missing
+or empty file, read-only files and folders, and `export -o` to a place that cannot be written."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import stat
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from cli_checks import assert_one_line_error
+from cli_support import event_count, ok, run, submit
+from samples import OPTIMIZE
+
+from jobledger.domain.errors import NoLedgerError, StoreError
+from jobledger.service.ledger import JobLedger
+
+SUBMIT = ["submit", "--company", "acme", "--name", "n", "--type", "optimizeImagesJob", "--payload", OPTIMIZE]
+HANDLE = "acme||n_2026-01-01-09:00:00"
+
+READS: dict[str, list[str]] = {
+    "active": ["active"],
+    "logs": ["logs"],
+    "details": ["details", HANDLE],
+    "asset-logs": ["asset-logs", "acme|a", "--company", "acme"],
+    "scheduled": ["scheduled"],
+    "show": ["show", HANDLE],
+    "history": ["history", HANDLE],
+    "events": ["events", "--format", "ndjson"],
+    "wait": ["wait", HANDLE, "--timeout", "0"],
+    "projections-status": ["projections", "status"],
+    "projections-catch-up": ["projections", "catch-up"],
+    "projections-verify": ["projections", "verify"],
+    "audit-digest": ["audit", "digest"],
+    "audit-verify": ["audit", "verify"],
+    "export": ["export"],
+}
+
+
+# --- :memory: and other stores that are not a file path or a PostgreSQL URL -------------------
+
+
+@pytest.mark.parametrize("name", [":memory:", "file::memory:?cache=shared", "file:x.db?mode=memory"])
+def test_an_in_memory_ledger_is_refused_at_open_by_the_library(name: str) -> None:
+    with pytest.raises(
+        StoreError, match="an in-memory ledger is not supported; use a file in a temporary folder"
+    ):
+        JobLedger(name)
+
+
+@pytest.mark.parametrize("command", [SUBMIT, ["active"]], ids=["submit", "active"])
+def test_an_in_memory_ledger_is_refused_in_one_line_by_the_cli(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    assert_one_line_error(run(":memory:", *command), 1, "an in-memory ledger is not supported")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://root@127.0.0.1/jobs", "sqlite:///jobs.db", "https://example.com/jobs", "postgresq://h/db"],
+)
+@pytest.mark.parametrize("command", [SUBMIT, ["active"]], ids=["submit", "active"])
+def test_a_url_scheme_other_than_postgresql_is_refused_naming_the_scheme(
+    url: str, command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    scheme = url.split("://")[0]
+
+    assert_one_line_error(run(url, *command), 1, f"database URL scheme {scheme}:// is not supported")
+    assert os.listdir(tmp_path) == []
+
+
+def test_an_sqlite_uri_is_refused_rather_than_taken_as_a_file_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    assert_one_line_error(run("file:jobs.db?mode=ro", *SUBMIT), 1, "SQLite URIs are not supported")
+    assert os.listdir(tmp_path) == []
+
+
+# --- reads never create a ledger ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", list(READS))
+def test_a_read_of_a_missing_file_says_there_is_no_ledger_and_creates_nothing(
+    tmp_path: Path, command: str
+) -> None:
+    path = tmp_path / "missing.db"
+
+    assert_one_line_error(run(str(path), *READS[command]), 1, f"no ledger at {path}")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("command", list(READS))
+def test_a_read_of_an_empty_file_says_there_is_no_ledger_and_leaves_it_empty(
+    tmp_path: Path, command: str
+) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+
+    assert_one_line_error(run(str(path), *READS[command]), 1, f"no ledger at {path} (the file is empty)")
+    assert os.listdir(tmp_path) == ["empty.db"]
+    assert path.stat().st_size == 0
+
+
+def test_a_read_of_an_empty_sqlite_database_does_not_make_it_a_ledger(tmp_path: Path) -> None:
+    path = tmp_path / "blank.db"
+    sqlite3.connect(path).execute("PRAGMA user_version = 0").connection.close()
+    before = path.read_bytes()
+
+    assert_one_line_error(run(str(path), "logs"), 1, "no ledger at", "an empty SQLite database")
+    with pytest.raises(NoLedgerError):
+        JobLedger(str(path), create=False)
+    assert path.read_bytes() == before
+
+
+def test_a_write_to_an_empty_file_makes_it_a_ledger(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+
+    submit(str(path), payload=OPTIMIZE)
+
+    assert event_count(str(path)) == 1
+
+
+# --- read-only files and folders ------------------------------------------------------------------
+
+
+def _chattr(flag: str, *paths: Path) -> None:
+    subprocess.run(["chattr", flag, *map(str, paths)], check=True, capture_output=True)
+
+
+@pytest.fixture
+def read_only() -> Iterator[Callable[..., None]]:
+    """Makes files and folders read-only for real: chmod stops other users, and root (as the tests
+    run in CI) only through the immutable attribute (chattr +i), which is undone afterwards."""
+    made: list[tuple[Path, int]] = []
+
+    def _make(*paths: Path) -> None:
+        for path in paths:
+            made.append((path, path.stat().st_mode))
+            path.chmod(0o555 if path.is_dir() else 0o444)
+            if os.geteuid() == 0:
+                _chattr("+i", path)
+
+    try:
+        yield _make
+    finally:
+        for path, mode in reversed(made):
+            if os.geteuid() == 0:
+                _chattr("-i", path)
+            path.chmod(stat.S_IMODE(mode))
+
+
+@pytest.fixture
+def ledger_copy(tmp_path: Path) -> Path:
+    """A ledger with one run, in a folder of its own, closed (no -wal or -shm file beside it)."""
+    folder = tmp_path / "ledgers"
+    folder.mkdir()
+    path = folder / "ledger.db"
+    submit(str(path), payload=OPTIMIZE)
+    assert sorted(os.listdir(folder)) == ["ledger.db"]
+    return path
+
+
+def _is_read_only(path: Path) -> bool:
+    try:
+        with path.open("ab"):
+            return False
+    except OSError:
+        return True
+
+
+def test_a_write_to_a_read_only_ledger_file_says_so_and_changes_nothing(
+    ledger_copy: Path, read_only: Callable[..., None]
+) -> None:
+    before = ledger_copy.read_bytes()
+    read_only(ledger_copy)
+    assert _is_read_only(ledger_copy)
+
+    assert_one_line_error(run(str(ledger_copy), *SUBMIT), 1, f"cannot open ledger {ledger_copy}", "read-only")
+    assert ledger_copy.read_bytes() == before
+
+
+def test_a_ledger_in_a_read_only_folder_is_reported_as_such_not_as_not_a_ledger(
+    ledger_copy: Path, read_only: Callable[..., None]
+) -> None:
+    before = ledger_copy.read_bytes()
+    read_only(ledger_copy.parent)
+
+    for command in (SUBMIT, ["active"], ["audit", "verify"]):
+        result = run(str(ledger_copy), *command)
+        if result.exit_code:  # a read may answer without writing; if not, it says why
+            line = assert_one_line_error(result, 1, "read-only")
+            assert "not a jobledger database" not in line
+    assert ledger_copy.read_bytes() == before
+    assert event_count_when_writable(ledger_copy) == 1
+
+
+def event_count_when_writable(path: Path) -> int:
+    """The events of a ledger in a read-only folder, counted from a writable copy."""
+    copy = path.parent.parent / "copy.db"
+    shutil.copyfile(path, copy)
+    return event_count(str(copy))
+
+
+def test_a_new_ledger_in_a_read_only_folder_is_refused_naming_the_folder(
+    tmp_path: Path, read_only: Callable[..., None]
+) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    read_only(folder)
+
+    assert_one_line_error(run(str(folder / "l.db"), *SUBMIT), 1, f"folder {folder} is read-only")
+    assert os.listdir(folder) == []
+
+
+def test_reads_of_a_read_only_ledger_file_answer_or_say_why_in_one_line(
+    ledger_copy: Path, read_only: Callable[..., None]
+) -> None:
+    before = ledger_copy.read_bytes()
+    read_only(ledger_copy)
+
+    for command in READS.values():
+        result = run(str(ledger_copy), *command)
+        if result.exit_code not in (0, 3, 124):  # wait's own codes
+            assert_one_line_error(result, 1)
+    assert ledger_copy.read_bytes() == before
+
+
+# --- export -o ------------------------------------------------------------------------------------
+
+
+def test_export_to_a_folder_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
+    db = str(tmp_path / "l.db")
+    submit(db, payload=OPTIMIZE)
+
+    result = run(db, "export", "-o", "/nonexistent/x.ndjson")
+
+    assert_one_line_error(result, 1, "cannot write /nonexistent/x.ndjson", "No such file or directory")
+
+
+def test_export_to_a_full_disk_is_one_line_and_writes_to_the_device_in_place(tmp_path: Path) -> None:
+    db = str(tmp_path / "l.db")
+    submit(db, payload=OPTIMIZE)
+
+    result = run(db, "export", "-o", "/dev/full")
+
+    assert_one_line_error(result, 1, "cannot write /dev/full", "No space left on device")
+    assert Path("/dev/full").is_char_device()  # not replaced by a file renamed over it
+
+
+def test_export_to_a_read_only_folder_is_one_line_and_leaves_nothing(
+    tmp_path: Path, read_only: Callable[..., None]
+) -> None:
+    db = str(tmp_path / "l.db")
+    submit(db, payload=OPTIMIZE)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    read_only(folder)
+
+    assert_one_line_error(run(db, "export", "-o", str(folder / "x.ndjson")), 1, f"cannot write {folder}")
+    assert os.listdir(folder) == []
+    assert ok(db, "audit", "verify")
