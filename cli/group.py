@@ -4,6 +4,7 @@ The command modules register on `cli` here; cli/main.py imports them all, so non
 
 from __future__ import annotations
 
+import importlib
 import os
 import sqlite3
 import sys
@@ -50,7 +51,35 @@ class LedgerGroup(click.Group):
     """Reports every error as one `Error: ...` line on stderr, never as a traceback.
 
     Ledger errors exit 1; usage errors exit 2 (click would print three lines of usage first).
+    Commands load lazily: cli/main.py names the module that registers each one, with the first
+    paragraph of its help for the command list, so a command imports only what it uses (a read
+    on SQLite never loads the PostgreSQL driver) and `jobledger --help` imports no command at all.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands: dict[str, tuple[str, str]] = {}  # name -> (module, first paragraph of its help)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            importlib.import_module(self.lazy_commands[cmd_name][0])  # it registers itself on `cli`
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # As click's, but a command not loaded yet is listed from its entry in lazy_commands.
+        names = self.list_commands(ctx)
+        listed = [
+            (name, self.commands.get(name) or click.Command(name, help=self.lazy_commands[name][1]))
+            for name in names
+        ]
+        listed = [(name, command) for name, command in listed if not command.hidden]
+        if listed:
+            limit = formatter.width - 6 - max(len(name) for name, _ in listed)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in listed])
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         if not kwargs.get("standalone_mode", True):
