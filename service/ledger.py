@@ -62,7 +62,7 @@ class JobLedger(Application[UUID]):
 
     def __init__(self, db: str = "jobledger.db", *, create: bool = True) -> None:
         env = store_env(db, create=create)
-        if is_postgres_url(db) and ensure_postgres_schema(db):
+        if is_postgres_url(db) and ensure_postgres_schema(db, create=create):
             # The library would re-run its CREATE statements (CREATE OR REPLACE FUNCTION among
             # them) on every open, and concurrent opens then fail with "tuple concurrently updated".
             env["CREATE_TABLE"] = "no"

@@ -146,10 +146,11 @@ def postgres_env(url: str) -> dict[str, str]:
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
-def ensure_postgres_schema(url: str) -> bool:
+def ensure_postgres_schema(url: str, *, create: bool = True) -> bool:
     """Connect once, so a refused login is reported with the server's reason, and create the
     URL's `?schema=` if it is missing (the library expects it to exist). Returns whether the
-    ledger's tables exist already."""
+    ledger's tables exist already; without `create`, a missing ledger is a NoLedgerError and
+    nothing is created."""
     schema = parse_qs(urlparse(url).query).get("schema", [""])[0]
     if schema and not _SCHEMA_NAME.fullmatch(schema):
         raise StoreError(f"schema name {schema!r} must be lower case letters, digits and _ (at most 63)")
@@ -167,7 +168,7 @@ def ensure_postgres_schema(url: str) -> bool:
             connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
             autocommit=True,
         ) as conn:
-            if schema:
+            if schema and create:
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
             found = conn.execute(
                 "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL",
@@ -175,6 +176,8 @@ def ensure_postgres_schema(url: str) -> bool:
             ).fetchone()
     except psycopg.Error as err:
         raise StoreError(postgres_problem(env, err)) from None
+    if not (found and found[0]) and not create:  # a read must not create the tables
+        raise NoLedgerError(f"no ledger at {store_identity(url)}")
     return bool(found and found[0])
 
 

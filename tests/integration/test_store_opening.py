@@ -11,7 +11,9 @@ import stat
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
+import psycopg
 import pytest
 from cli_checks import assert_one_line_error
 from cli_support import event_count, ok, run, submit
@@ -271,3 +273,38 @@ def test_export_to_a_read_only_folder_is_one_line_and_leaves_nothing(
     assert_one_line_error(run(db, "export", "-o", str(folder / "x.ndjson")), 1, f"cannot write {folder}")
     assert os.listdir(folder) == []
     assert ok(db, "audit", "verify")
+
+
+# --- PostgreSQL: reads never create a ledger there either ------------------------------------------
+
+
+def _schema_exists(url: str) -> bool:
+    schema = parse_qs(urlparse(url).query)["schema"][0]
+    with psycopg.connect(url.split("?")[0]) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+    return bool(row and row[0])
+
+
+@pytest.mark.parametrize(
+    "command", ["active", "show", "events", "audit-verify", "export", "projections-status"]
+)
+def test_a_read_of_a_postgresql_schema_without_a_ledger_creates_nothing(
+    postgres_url: str, tmp_path: Path, command: str
+) -> None:
+    views = str(tmp_path / "views.db")
+
+    result = run(postgres_url, "--views", views, *READS[command])
+
+    line = assert_one_line_error(result, 1, "no ledger at postgresql://")
+    assert "@" not in line  # no credentials
+    assert not _schema_exists(postgres_url)
+    with pytest.raises(NoLedgerError):
+        JobLedger(postgres_url, create=False)
+    assert not _schema_exists(postgres_url)
+
+
+def test_the_first_write_to_a_postgresql_schema_creates_the_ledger(postgres_url: str) -> None:
+    submit(postgres_url, payload=OPTIMIZE)
+
+    assert _schema_exists(postgres_url)
+    assert event_count(postgres_url) == 1
