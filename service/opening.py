@@ -8,7 +8,7 @@ from pathlib import Path
 from jobledger.domain.errors import StoreError, ViewsFileNeededError
 from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.runner import Projector
-from jobledger.store.config import is_postgres_url, sqlite_access_problem, store_identity
+from jobledger.store.config import is_postgres_url, sqlite_problem, store_identity
 
 from .ledger import JobLedger
 
@@ -35,4 +35,4 @@ def open_projector(ledger: JobLedger, views: str | None = None) -> Projector:
 def views_problem(path: str, err: sqlite3.Error) -> str:
     """One line saying why the views file at `path` cannot be opened or written."""
     first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-    return f"cannot use the views in {path}: {sqlite_access_problem(Path(path)) or first}"
+    return f"cannot use the views in {path}: {sqlite_problem(Path(path), first)}"

@@ -97,14 +97,23 @@ def _check_sqlite_path(path: Path, *, create: bool) -> None:
         finally:
             conn.close()
     except sqlite3.Error as err:
-        problem = sqlite_access_problem(path)
-        if problem:
-            raise StoreError(f"cannot open ledger {path}: {problem}") from None
-        raise StoreError(f"{path} is not a jobledger database: {err}") from None
+        if "not a database" in str(err) or "malformed" in str(err):
+            raise StoreError(f"{path} is not a jobledger database: {err}") from None
+        # Anything else is the file system's doing, not the file's: say so rather than blame it.
+        raise StoreError(f"cannot open ledger {path}: {sqlite_problem(path, str(err))}") from None
     if tables and "stored_events" not in tables:
         raise StoreError(f"{path} is an SQLite database but not a jobledger ledger")
     if not tables and not create:
         raise NoLedgerError(f"no ledger at {path} (an empty SQLite database)")
+
+
+def sqlite_problem(path: Path, message: str) -> str:
+    """What an SQLite error on the ledger (or views) file means, in the user's terms."""
+    if "disk is full" in message:
+        return "the disk is full"
+    if "readonly" in message or "unable to open" in message or "disk I/O error" in message:
+        return sqlite_access_problem(path) or message
+    return message
 
 
 def sqlite_access_problem(path: Path) -> str | None:

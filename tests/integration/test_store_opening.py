@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import stat
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -308,3 +309,47 @@ def test_the_first_write_to_a_postgresql_schema_creates_the_ledger(postgres_url:
 
     assert _schema_exists(postgres_url)
     assert event_count(postgres_url) == 1
+
+
+# --- a file system that refuses to grow the ledger ---------------------------------------------------
+
+
+_LIMITED = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails (EFBIG)
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv.pop(1)), resource.RLIM_INFINITY))
+from jobledger.cli.main import cli
+cli()
+"""
+
+
+def _run_limited(db: Path, limit: int, *args: str) -> subprocess.CompletedProcess[str]:
+    """`jobledger --db DB ARGS` in a process that may not grow a file past `limit` bytes, as a
+    full disk would refuse it (RLIMIT_FSIZE holds for root too)."""
+    return subprocess.run(
+        [sys.executable, "-c", _LIMITED, str(limit), "--db", str(db), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("room", [0, 40_000, 80_000])
+def test_a_file_system_that_refuses_to_grow_the_ledger_is_one_line_and_the_ledger_stays_whole(
+    tmp_path: Path, room: int
+) -> None:
+    db = tmp_path / "l.db"
+    submit(str(db), payload=OPTIMIZE)
+    big = [*SUBMIT[:-2], "--payload", OPTIMIZE, "--description", "x" * 50_000]
+
+    for command in (big, ["logs"]):
+        done = _run_limited(db, db.stat().st_size + room, *command)
+        if done.returncode:
+            assert done.returncode == 1
+            assert done.stdout == ""
+            assert len(done.stderr.splitlines()) == 1, done.stderr
+            assert done.stderr.startswith("Error: cannot "), done.stderr
+            assert "not a jobledger database" not in done.stderr
+
+    assert ok(str(db), "audit", "verify").startswith("chain intact")
+    assert event_count(str(db)) in (1, 2)
