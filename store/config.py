@@ -21,7 +21,7 @@ _URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
 def is_postgres_url(db: str) -> bool:
     """Whether --db names a PostgreSQL server rather than an SQLite file."""
-    return db.startswith(("postgresql://", "postgres://"))
+    return db[:13].lower().startswith(("postgresql://", "postgres://"))
 
 
 def store_env(db: str, *, create: bool = True) -> dict[str, str]:
@@ -69,6 +69,13 @@ def check_sqlite_name(db: str) -> None:
 
 
 def _check_sqlite_path(path: Path, *, create: bool) -> None:
+    try:
+        _check_sqlite_file(path, create=create)
+    except OSError as err:  # a name too long, a loop of links, a folder that cannot be searched
+        raise StoreError(f"cannot use database path {path}: {err.strerror or err}") from None
+
+
+def _check_sqlite_file(path: Path, *, create: bool) -> None:
     if path.is_dir():
         raise StoreError(f"database path {path} is a directory; give a file path")
     if not path.exists():
@@ -79,6 +86,8 @@ def _check_sqlite_path(path: Path, *, create: bool) -> None:
         if not os.access(path.parent, os.W_OK):
             raise StoreError(f"cannot create a ledger at {path}: folder {path.parent} is read-only")
         return
+    if not path.is_file():  # a device, a pipe (reading its header would wait forever), a socket
+        raise StoreError(f"{path} is not a jobledger database (not a regular file)")
     try:
         with path.open("rb") as f:
             header = f.read(len(_SQLITE_MAGIC))

@@ -353,3 +353,33 @@ def test_a_file_system_that_refuses_to_grow_the_ledger_is_one_line_and_the_ledge
 
     assert ok(str(db), "audit", "verify").startswith("chain intact")
     assert event_count(str(db)) in (1, 2)
+
+
+# --- paths that are not a file a ledger could live in ---------------------------------------------
+
+
+@pytest.mark.parametrize("command", [SUBMIT, ["logs"]], ids=["submit", "logs"])
+def test_a_pipe_or_a_device_is_refused_without_reading_it(tmp_path: Path, command: list[str]) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    for path in (str(fifo), "/dev/null"):
+        assert_one_line_error(
+            run(path, *command), 1, f"{path} is not a jobledger database (not a regular file)"
+        )
+    assert Path("/dev/null").is_char_device()
+
+
+def test_a_file_name_too_long_for_the_file_system_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / ("x" * 300)
+
+    for command in (SUBMIT, ["logs"]):
+        assert_one_line_error(run(str(path), *command), 1, "cannot use database path", "File name too long")
+
+
+def test_the_url_scheme_is_case_insensitive(postgres_url: str, tmp_path: Path) -> None:
+    upper = "POSTGRESQL" + postgres_url[len("postgresql") :]
+
+    handle = ok(upper, *SUBMIT).strip()
+
+    assert handle in ok(upper, "--views", str(tmp_path / "v.db"), "logs")
