@@ -29,6 +29,8 @@ def open_projector(ledger: JobLedger, views: str | None = None) -> Projector:
         database = ViewsDatabase(path, store_identity=store_identity(ledger.db, path))
     except sqlite3.Error as err:
         raise StoreError(views_problem(path, err)) from err
+    except OSError as err:  # a name too long, a loop of links
+        raise StoreError(f"cannot use the views in {path}: {err.strerror or err}") from err
     return Projector(ledger.shared_reader(), database)
 
 

@@ -383,3 +383,12 @@ def test_the_url_scheme_is_case_insensitive(postgres_url: str, tmp_path: Path) -
     handle = ok(upper, *SUBMIT).strip()
 
     assert handle in ok(upper, "--views", str(tmp_path / "v.db"), "logs")
+
+
+def test_a_views_file_name_too_long_for_the_file_system_is_one_line(tmp_path: Path) -> None:
+    db = str(tmp_path / "l.db")
+    submit(db, payload=OPTIMIZE)
+
+    result = run(db, "--views", str(tmp_path / ("v" * 300)), "logs")
+
+    assert_one_line_error(result, 1, "cannot use the views in", "File name too long")
