@@ -65,6 +65,14 @@ HOSTILE: dict[str, dict[str, str]] = {
         )
     }
     | {"JOBLEDGER_SQLITE_LOCK_TIMEOUT": "not-a-number"},
+    # libpq's own variables: the URL's host, port and database are passed explicitly, so these
+    # cannot redirect the store, and every table name is qualified by its schema.
+    "libpq": {
+        "PGHOST": "nowhere.invalid",
+        "PGPORT": "1",
+        "PGDATABASE": "elsewhere",
+        "PGOPTIONS": "-c search_path=elsewhere",
+    },
     "ids-and-cache": {
         "JOBLEDGER_ORIGINATOR_ID_TYPE": "text",
         "JOBLEDGER_AGGREGATE_CACHE_MAXSIZE": "not-a-number",
