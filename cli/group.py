@@ -1,6 +1,7 @@
 """The `jobledger` command group: global settings and turning ledger errors into one-line messages.
 
-The command modules register on `cli` here; cli/main.py imports them all, so none imports it back."""
+The command modules register on `cli` here; cli/main.py names them, and each is imported when one
+of its commands runs (LedgerGroup.get_command), so none imports cli/main.py back."""
 
 from __future__ import annotations
 
@@ -70,16 +71,18 @@ class LedgerGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # As click's, but a command not loaded yet is listed from its entry in lazy_commands.
-        names = self.list_commands(ctx)
-        listed = [
-            (name, self.commands.get(name) or click.Command(name, help=self.lazy_commands[name][1]))
-            for name in names
-        ]
+        listed = [(name, self._for_listing(name)) for name in self.list_commands(ctx)]
         listed = [(name, command) for name, command in listed if not command.hidden]
         if listed:
             limit = formatter.width - 6 - max(len(name) for name, _ in listed)
             with formatter.section("Commands"):
                 formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in listed])
+
+    def _for_listing(self, name: str) -> click.Command:
+        """The command if it is loaded, else a stand-in carrying its help."""
+        if name in self.commands:
+            return self.commands[name]
+        return click.Command(name, help=self.lazy_commands[name][1])
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         if not kwargs.get("standalone_mode", True):
