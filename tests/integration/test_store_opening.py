@@ -240,6 +240,26 @@ def test_reads_of_a_read_only_ledger_file_answer_or_say_why_in_one_line(
     assert ledger_copy.read_bytes() == before
 
 
+def test_reads_that_need_no_views_answer_from_a_read_only_ledger_file(
+    tmp_path: Path, read_only: Callable[..., None]
+) -> None:
+    db = tmp_path / "l.db"
+    handle = submit(str(db), payload=OPTIMIZE)
+    digest = ok(str(db), "audit", "digest")
+    exported = ok(str(db), "export")
+    before = db.read_bytes()
+    read_only(db)
+
+    assert ok(str(db), "audit", "digest") == digest
+    assert ok(str(db), "audit", "verify").startswith("chain intact: 1 events")
+    assert ok(str(db), "export") == exported
+    assert handle in ok(str(db), "events", "--format", "ndjson")
+    assert handle in ok(str(db), "show", handle, "--format", "json")
+    assert "Submitted" in ok(str(db), "history", handle)
+    assert_one_line_error(run(str(db), *SUBMIT), 1, "read-only")
+    assert db.read_bytes() == before
+
+
 # --- export -o ------------------------------------------------------------------------------------
 
 
