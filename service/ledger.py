@@ -7,6 +7,7 @@ and decides once more, so a rule that the other writer's events broke is reporte
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -60,7 +61,11 @@ class JobLedger(Application[UUID]):
 
     name = "JobLedger"
 
-    def __init__(self, db: str = "jobledger.db", *, create: bool = True) -> None:
+    def __init__(self, db: str | os.PathLike[str] = "jobledger.db", *, create: bool = True) -> None:
+        path = os.fspath(db) if isinstance(db, os.PathLike) else db
+        if not isinstance(path, str):
+            raise TypeError(f"db must be a file path or a postgresql:// URL, not {type(path).__name__}")
+        db = path
         env = store_env(db, create=create)
         if is_postgres_url(db) and ensure_postgres_schema(db, create=create):
             # The library would re-run its CREATE statements (CREATE OR REPLACE FUNCTION among

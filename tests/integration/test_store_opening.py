@@ -90,6 +90,17 @@ def test_an_sqlite_uri_is_refused_rather_than_taken_as_a_file_name(
     assert os.listdir(tmp_path) == []
 
 
+def test_the_library_takes_a_path_object_and_refuses_what_is_neither_a_path_nor_a_url(tmp_path: Path) -> None:
+    ledger = JobLedger(tmp_path / "l.db")
+    try:
+        assert ledger.db == str(tmp_path / "l.db")
+    finally:
+        ledger.close()
+    for wrong in (42, b"l.db", None):
+        with pytest.raises(TypeError, match="db must be a file path or a postgresql:// URL"):
+            JobLedger(wrong)  # type: ignore[arg-type]
+
+
 # --- reads never create a ledger ------------------------------------------------------------------
 
 
