@@ -9,6 +9,7 @@ import importlib
 import os
 import sqlite3
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -113,12 +114,13 @@ class LedgerGroup(click.Group):
             from jobledger.cli.hints import with_hint
 
             raise click.ClickException(with_hint(err)) from None
-        except sqlite3.Error as err:  # the views file (or the ledger file) failed under a command
-            from jobledger.service.opening import views_problem
+        except sqlite3.Error as err:  # the views file (or the ledger file, which holds them) failed
+            from jobledger.store.config import sqlite_problem
 
             config = ctx.find_object(Config)
             path = (config.views or config.db) if config else "the database"
-            raise click.ClickException(views_problem(path, err)) from None
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise click.ClickException(f"cannot use {path}: {sqlite_problem(Path(path), first)}") from None
         except Exception as err:
             # Only a command that opened the store can have loaded the library and raised its error.
             persistence = sys.modules.get("eventsourcing.persistence")
