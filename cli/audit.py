@@ -238,10 +238,26 @@ def export(config: Config, company: str | None, after: int, output: str | None) 
             shutil.copyfileobj(spool, sys.stdout.buffer)
         sys.stdout.flush()
         return
-    partial = Path(output + ".partial")
-    with partial.open("wb") as out, progress_bar(total, "exporting") as advance:
-        written = archive.export(ledger.reader, out, company=company, after=after, progress=advance)
-    partial.replace(output)
+    target = Path(output)
+    # A device or a pipe (/dev/stdout, a FIFO) is written in place: renaming a file over it
+    # would replace it. A regular file appears only complete, through a partial file beside it.
+    direct = target.exists() and not target.is_file()
+    partial = target if direct else Path(output + ".partial")
+    try:
+        out = partial.open("wb")
+    except OSError as err:
+        raise click.ClickException(f"cannot write {output}: {err.strerror or err}") from None
+    try:
+        with out, progress_bar(total, "exporting") as advance:
+            written = archive.export(ledger.reader, out, company=company, after=after, progress=advance)
+        if not direct:
+            partial.replace(target)
+    except BaseException as err:
+        if not direct:
+            partial.unlink(missing_ok=True)  # never leave a partial export behind
+        if isinstance(err, OSError):  # a full disk, a folder removed meanwhile
+            raise click.ClickException(f"cannot write {output}: {err.strerror or err}") from None
+        raise
     click.echo(f"exported {written} events to {output}", err=True)
 
 

@@ -1,22 +1,25 @@
 """The `jobledger` command group: global settings and turning ledger errors into one-line messages.
 
-The command modules register on `cli` here; cli/main.py imports them all, so none imports it back."""
+The command modules register on `cli` here; cli/main.py names them, and each is imported when one
+of its commands runs (LedgerGroup.get_command), so none imports cli/main.py back."""
 
 from __future__ import annotations
 
+import importlib
 import os
+import sqlite3
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
-from eventsourcing.persistence import PersistenceError
 
-from jobledger.cli.hints import with_hint
 from jobledger.cli.terminal import no_colour_option
 from jobledger.domain.errors import LedgerError
-from jobledger.projections.runner import Projector
-from jobledger.service.ledger import JobLedger
-from jobledger.service.opening import open_projector
+
+if TYPE_CHECKING:  # the ledger, the views and the library load only for commands that use them
+    from jobledger.projections.runner import Projector
+    from jobledger.service.ledger import JobLedger
 
 DEFAULT_DB = "jobledger.db"
 
@@ -32,11 +35,15 @@ class Config:
     def ledger(self, *, create: bool = False) -> JobLedger:
         """The ledger, opened once per command; only commands that write may create a new one."""
         if self._ledger is None:
+            from jobledger.service.ledger import JobLedger
+
             self._ledger = JobLedger(self.db, create=create)
         return self._ledger
 
     def projector(self) -> Projector:
         """The views of the ledger (which must exist), ready to catch up and query."""
+        from jobledger.service.opening import open_projector
+
         return open_projector(self.ledger(), self.views)
 
 
@@ -47,7 +54,37 @@ class LedgerGroup(click.Group):
     """Reports every error as one `Error: ...` line on stderr, never as a traceback.
 
     Ledger errors exit 1; usage errors exit 2 (click would print three lines of usage first).
+    Commands load lazily: cli/main.py names the module that registers each one, with the first
+    paragraph of its help for the command list, so a command imports only what it uses (a read
+    on SQLite never loads the PostgreSQL driver) and `jobledger --help` imports no command at all.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands: dict[str, tuple[str, str]] = {}  # name -> (module, first paragraph of its help)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            importlib.import_module(self.lazy_commands[cmd_name][0])  # it registers itself on `cli`
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # As click's, but a command not loaded yet is listed from its entry in lazy_commands.
+        listed = [(name, self._for_listing(name)) for name in self.list_commands(ctx)]
+        listed = [(name, command) for name, command in listed if not command.hidden]
+        if listed:
+            limit = formatter.width - 6 - max(len(name) for name, _ in listed)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in listed])
+
+    def _for_listing(self, name: str) -> click.Command:
+        """The command if it is loaded, else a stand-in carrying its help."""
+        if name in self.commands:
+            return self.commands[name]
+        return click.Command(name, help=self.lazy_commands[name][1])
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         if not kwargs.get("standalone_mode", True):
@@ -80,8 +117,21 @@ class LedgerGroup(click.Group):
             _discard_stdout()
             sys.exit(0)
         except LedgerError as err:
+            from jobledger.cli.hints import with_hint
+
             raise click.ClickException(with_hint(err)) from None
-        except PersistenceError as err:
+        except sqlite3.Error as err:  # the views file (or the ledger file, which holds them) failed
+            from jobledger.store.config import sqlite_problem
+
+            config = ctx.find_object(Config)
+            path = (config.views or config.db) if config else "the database"
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise click.ClickException(f"cannot use {path}: {sqlite_problem(Path(path), first)}") from None
+        except Exception as err:
+            # Only a command that opened the store can have loaded the library and raised its error.
+            persistence = sys.modules.get("eventsourcing.persistence")
+            if persistence is None or not isinstance(err, persistence.PersistenceError):
+                raise
             first = (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise click.ClickException(f"the event store failed: {first}") from None
 

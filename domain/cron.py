@@ -10,8 +10,6 @@ import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from .errors import RuleError
 
 QUARTZ_FIELDS = ("second", "minute", "hour", "day-of-month", "month", "day-of-week", "year")
@@ -68,6 +66,8 @@ def _to_croniter(expression: str) -> tuple[str, bool, tuple[str, ...]]:
 
 def _valid(expression: str, seconds_first: bool) -> bool:
     try:
+        from croniter import croniter  # here, not at the top: reads that fire nothing never load it
+
         croniter(expression, datetime(2026, 1, 1, tzinfo=UTC), second_at_beginning=seconds_first)
     except Exception:  # croniter raises several unrelated types for bad input
         return False
@@ -103,6 +103,8 @@ def next_fire_time(
     converted, seconds_first, _ = _to_croniter(expression)
     tz = zone(zone_name)
     try:
+        from croniter import croniter
+
         it = croniter(converted, after.astimezone(tz), second_at_beginning=seconds_first)
         fire: datetime = it.get_next(datetime)
         if previous is not None:

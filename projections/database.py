@@ -12,13 +12,15 @@ import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from jobledger.domain.errors import StoreError, ViewsMismatchError
 from jobledger.projections.views import Key, View
+
+if TYPE_CHECKING:  # sqlite-utils loads only to create tables: queries on existing views skip it
+    import sqlite_utils
 
 POSITIONS = "view_positions"
 META = "views_meta"
@@ -54,7 +56,6 @@ class ViewsDatabase:
         except sqlite3.DatabaseError as err:
             raise StoreError(f"cannot open views database {path}: {err}") from None
         self.path = path
-        self.db = sqlite_utils.Database(self.conn)
         self._check_store(store_identity)
         self._ensure_positions()
 
@@ -64,8 +65,21 @@ class ViewsDatabase:
         views = object.__new__(cls)
         views.conn = _connect(path)
         views.path = path
-        views.db = sqlite_utils.Database(views.conn)
         return views
+
+    @cached_property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils on the same connection, for writing CREATE statements."""
+        import sqlite_utils
+
+        # No plugins: finding them scans every installed package (about 15 ms), and an
+        # installed one could change how this connection behaves.
+        return sqlite_utils.Database(self.conn, execute_plugins=False)
+
+    def has_table(self, table: str) -> bool:
+        """Whether the views file holds this table."""
+        found = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+        return found.fetchone() is not None
 
     def close(self) -> None:
         """Close the connection."""
@@ -109,15 +123,17 @@ class ViewsDatabase:
             raise ViewsMismatchError(f"views database {self.path} was built from another store ({row[0]})")
 
     def _ensure_positions(self) -> None:
+        if self.has_table(POSITIONS):  # as it nearly always is: no write transaction, no sqlite-utils
+            return
         with self.writing():
             sql = self.db.create_table_sql(POSITIONS, {"view": str, "position": int}, pk="view")
             self.conn.execute(sql.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
 
     def ensure_table(self, view: View, table: str) -> None:
         """Create a view's table and indexes if they are missing."""
-        if not self.db[table].exists():
+        if not self.has_table(table):
             with self.writing():
-                if not self.db[table].exists():
+                if not self.has_table(table):
                     self._create(view, table)
 
     def create_table(self, view: View, table: str, *, indexes: bool = True) -> None:

@@ -7,6 +7,7 @@ and decides once more, so a rule that the other writer's events broke is reporte
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections import OrderedDict
@@ -17,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.utils import Environment, EnvType
 
 from jobledger.domain.aggregates import Aggregate, fold
 from jobledger.domain.collector import collector_paused
@@ -68,9 +70,13 @@ class JobLedger(Application[UUID]):
 
     name = "JobLedger"
 
-    def __init__(self, db: str = "jobledger.db", *, create: bool = True) -> None:
+    def __init__(self, db: str | os.PathLike[str] = "jobledger.db", *, create: bool = True) -> None:
+        path = os.fspath(db) if isinstance(db, os.PathLike) else db
+        if not isinstance(path, str):
+            raise TypeError(f"db must be a file path or a postgresql:// URL, not {type(path).__name__}")
+        db = path
         env = store_env(db, create=create)
-        if is_postgres_url(db) and ensure_postgres_schema(db):
+        if is_postgres_url(db) and ensure_postgres_schema(db, create=create):
             # The library would re-run its CREATE statements (CREATE OR REPLACE FUNCTION among
             # them) on every open, and concurrent opens then fail with "tuple concurrently updated".
             env["CREATE_TABLE"] = "no"
@@ -92,6 +98,13 @@ class JobLedger(Application[UUID]):
         # entry is harmless: its next append conflicts and the job is reloaded.
         self._cache: OrderedDict[str, Aggregate] = OrderedDict()  # by handle: a str caches its hash
         self._lost_race_at = -CONTENDED_S
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """The store's settings from --db alone: the library would merge in os.environ."""
+        # Unlike Application.construct_env, nothing comes from the process environment: there a
+        # JOBLEDGER_POSTGRES_DBNAME would redirect the store, POSTGRES_ENABLE_DB_FUNCTIONS would
+        # skip our chain and table lock, a CIPHER_TOPIC would write bytes the views cannot read.
+        return Environment(name, dict(env or {}))
 
     # --- commands ------------------------------------------------------------------------
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from jobledger.domain.errors import ViewsFileNeededError
+import sqlite3
+from pathlib import Path
+
+from jobledger.domain.errors import StoreError, ViewsFileNeededError
 from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.runner import Projector
-from jobledger.store.config import is_postgres_url, store_identity
+from jobledger.store.config import is_postgres_url, sqlite_problem, store_identity
 
 from .ledger import JobLedger
 
@@ -22,6 +25,16 @@ def views_path(db: str, views: str | None) -> str:
 def open_projector(ledger: JobLedger, views: str | None = None) -> Projector:
     """The projector for a ledger: views in its own SQLite file, or in `views` for PostgreSQL."""
     path = views_path(ledger.db, views)
-    return Projector(
-        ledger.shared_reader(), ViewsDatabase(path, store_identity=store_identity(ledger.db, path))
-    )
+    try:
+        database = ViewsDatabase(path, store_identity=store_identity(ledger.db, path))
+    except sqlite3.Error as err:
+        raise StoreError(views_problem(path, err)) from err
+    except OSError as err:  # a name too long, a loop of links
+        raise StoreError(f"cannot use the views in {path}: {err.strerror or err}") from err
+    return Projector(ledger.shared_reader(), database)
+
+
+def views_problem(path: str, err: sqlite3.Error) -> str:
+    """One line saying why the views file at `path` cannot be opened or written."""
+    first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return f"cannot use the views in {path}: {sqlite_problem(Path(path), first)}"

@@ -66,11 +66,11 @@ class MsgspecMapper(Mapper[UUID]):
         super().__init__(transcoder=transcoder or NullTranscoder(), **kwargs)
         self._encode = msgspec.msgpack.Encoder().encode
         self._topics: dict[type[DomainEvent], str] = {cls: event_topic(cls) for cls in ALL_EVENT_TYPES}
-        self._decoders: dict[str, Callable[[bytes], DomainEvent]] = {
-            topic: msgspec.msgpack.Decoder(cls).decode for cls, topic in self._topics.items()
-        }
-        for old, cls in TOPIC_ALIASES.items():
-            self._decoders[old] = msgspec.msgpack.Decoder(cls).decode
+        # Each decoder is built when its topic is first read: building all of them up front cost
+        # about 10 ms of every command's start, and most commands read few types or none.
+        self._types: dict[str, type[DomainEvent]] = {topic: cls for cls, topic in self._topics.items()}
+        self._types.update(TOPIC_ALIASES)
+        self._decoders: dict[str, Callable[[bytes], DomainEvent]] = {}
         self._old: dict[str, tuple[type[DomainEvent], int]] = {}
         for cls in ALL_EVENT_TYPES:
             base = get_topic(cls)
@@ -108,7 +108,7 @@ class MsgspecMapper(Mapper[UUID]):
                 state = self.cipher.decrypt(state)
             if self.compressor:
                 state = self.compressor.decompress(state)
-            decode = self._decoders.get(topic)
+            decode = self._decoders.get(topic) or self._decoder(topic)
             return decode(state) if decode is not None else self._upcast(topic, state)
         except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError) as err:
             raise _undecodable(topic, f"at position {position}", err) from None
@@ -121,13 +121,21 @@ class MsgspecMapper(Mapper[UUID]):
                 state = self.cipher.decrypt(state)
             if self.compressor:
                 state = self.compressor.decompress(state)
-            decode = self._decoders.get(stored_event.topic)
+            decode = self._decoders.get(stored_event.topic) or self._decoder(stored_event.topic)
             if decode is not None:
                 return decode(state)
             return self._upcast(stored_event.topic, state)
         except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError) as err:
             where = f"of {stored_event.originator_id} version {stored_event.originator_version}"
             raise _undecodable(stored_event.topic, where, err) from None
+
+    def _decoder(self, topic: str) -> Callable[[bytes], DomainEvent] | None:
+        """The decoder of a current topic (or an alias), built now; None for an old encoding."""
+        cls = self._types.get(topic)
+        if cls is None:
+            return None
+        decode = self._decoders[topic] = msgspec.msgpack.Decoder(cls).decode
+        return decode
 
     def _upcast(self, topic: str, state: bytes) -> DomainEvent:
         if topic not in self._old:

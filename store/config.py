@@ -16,11 +16,12 @@ from .codec import MsgspecMapper
 from .sqlite_recorder import SQLITE_LOCK_TIMEOUT_SECONDS, FastSQLiteApplicationRecorder
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+_URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def is_postgres_url(db: str) -> bool:
     """Whether --db names a PostgreSQL server rather than an SQLite file."""
-    return db.startswith(("postgresql://", "postgres://"))
+    return db[:13].lower().startswith(("postgresql://", "postgres://"))
 
 
 def store_env(db: str, *, create: bool = True) -> dict[str, str]:
@@ -37,6 +38,7 @@ def store_env(db: str, *, create: bool = True) -> dict[str, str]:
         env.update(postgres_env(db))
         env["APPLICATION_RECORDER_TOPIC"] = get_topic(ChainedPostgresApplicationRecorder)
         return env
+    check_sqlite_name(db)
     path = Path(db)
     _check_sqlite_path(path, create=create)
     env.update(
@@ -50,7 +52,30 @@ def store_env(db: str, *, create: bool = True) -> dict[str, str]:
     return env
 
 
+def check_sqlite_name(db: str) -> None:
+    """Refuse a --db value that is neither a PostgreSQL URL nor an SQLite file path."""
+    scheme = _URL_SCHEME.match(db)
+    if scheme:
+        raise StoreError(
+            f"database URL scheme {scheme.group(1)}:// is not supported; "
+            "give an SQLite file path or a postgresql:// URL"
+        )
+    # The library (and sqlite3 with uri=True) would take these as an in-memory database: each
+    # connection would get one of its own, so the views and the writer would not see one store.
+    if ":memory:" in db or "mode=memory" in db:
+        raise StoreError("an in-memory ledger is not supported; use a file in a temporary folder")
+    if db.startswith("file:"):
+        raise StoreError(f"SQLite URIs are not supported ({db!r}); give a file path")
+
+
 def _check_sqlite_path(path: Path, *, create: bool) -> None:
+    try:
+        _check_sqlite_file(path, create=create)
+    except OSError as err:  # a name too long, a loop of links, a folder that cannot be searched
+        raise StoreError(f"cannot use database path {path}: {err.strerror or err}") from None
+
+
+def _check_sqlite_file(path: Path, *, create: bool) -> None:
     if path.is_dir():
         raise StoreError(f"database path {path} is a directory; give a file path")
     if not path.exists():
@@ -58,7 +83,11 @@ def _check_sqlite_path(path: Path, *, create: bool) -> None:
             raise NoLedgerError(f"no ledger at {path}")
         if not path.parent.is_dir():
             raise StoreError(f"cannot create a ledger at {path}: folder {path.parent} does not exist")
+        if not os.access(path.parent, os.W_OK):
+            raise StoreError(f"cannot create a ledger at {path}: folder {path.parent} is read-only")
         return
+    if not path.is_file():  # a device, a pipe (reading its header would wait forever), a socket
+        raise StoreError(f"{path} is not a jobledger database (not a regular file)")
     try:
         with path.open("rb") as f:
             header = f.read(len(_SQLITE_MAGIC))
@@ -67,6 +96,8 @@ def _check_sqlite_path(path: Path, *, create: bool) -> None:
     if header and header != _SQLITE_MAGIC:
         raise StoreError(f"{path} is not a jobledger database (not an SQLite file)")
     if not header:
+        if not create:  # a read must not turn an empty file into a ledger
+            raise NoLedgerError(f"no ledger at {path} (the file is empty)")
         return
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -75,9 +106,33 @@ def _check_sqlite_path(path: Path, *, create: bool) -> None:
         finally:
             conn.close()
     except sqlite3.Error as err:
-        raise StoreError(f"{path} is not a jobledger database: {err}") from None
+        if "not a database" in str(err) or "malformed" in str(err):
+            raise StoreError(f"{path} is not a jobledger database: {err}") from None
+        # Anything else is the file system's doing, not the file's: say so rather than blame it.
+        raise StoreError(f"cannot open ledger {path}: {sqlite_problem(path, str(err))}") from None
     if tables and "stored_events" not in tables:
         raise StoreError(f"{path} is an SQLite database but not a jobledger ledger")
+    if not tables and not create:
+        raise NoLedgerError(f"no ledger at {path} (an empty SQLite database)")
+
+
+def sqlite_problem(path: Path, message: str) -> str:
+    """What an SQLite error on the ledger (or views) file means, in the user's terms."""
+    if "disk is full" in message:
+        return "the disk is full"
+    if "readonly" in message or "unable to open" in message or "disk I/O error" in message:
+        return sqlite_access_problem(path) or message
+    return message
+
+
+def sqlite_access_problem(path: Path) -> str | None:
+    """Why SQLite cannot write the ledger file or create its -wal and -shm files beside it, if so."""
+    # access(2) sees read-only mounts and immutable files, and as root those are the only reasons.
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is read-only"
+    if not os.access(path.parent, os.W_OK):
+        return f"its folder {path.parent} is read-only (SQLite keeps its -wal and -shm files beside it)"
+    return None
 
 
 def postgres_env(url: str) -> dict[str, str]:
@@ -109,10 +164,11 @@ def postgres_env(url: str) -> dict[str, str]:
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
-def ensure_postgres_schema(url: str) -> bool:
+def ensure_postgres_schema(url: str, *, create: bool = True) -> bool:
     """Connect once, so a refused login is reported with the server's reason, and create the
     URL's `?schema=` if it is missing (the library expects it to exist). Returns whether the
-    ledger's tables exist already."""
+    ledger's tables exist already; without `create`, a missing ledger is a NoLedgerError and
+    nothing is created."""
     schema = parse_qs(urlparse(url).query).get("schema", [""])[0]
     if schema and not _SCHEMA_NAME.fullmatch(schema):
         raise StoreError(f"schema name {schema!r} must be lower case letters, digits and _ (at most 63)")
@@ -130,7 +186,7 @@ def ensure_postgres_schema(url: str) -> bool:
             connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
             autocommit=True,
         ) as conn:
-            if schema:
+            if schema and create:
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
             found = conn.execute(
                 "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL",
@@ -138,6 +194,8 @@ def ensure_postgres_schema(url: str) -> bool:
             ).fetchone()
     except psycopg.Error as err:
         raise StoreError(postgres_problem(env, err)) from None
+    if not (found and found[0]) and not create:  # a read must not create the tables
+        raise NoLedgerError(f"no ledger at {store_identity(url)}")
     return bool(found and found[0])
 
 

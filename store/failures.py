@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
 from jobledger.domain.errors import LedgerChangedError, StoreError
 
-from .config import is_postgres_url, postgres_env, postgres_problem
+from .config import is_postgres_url, postgres_env, postgres_problem, sqlite_problem
 from .sqlite_chain import ChainBrokenError
 
 
@@ -18,7 +19,9 @@ def describe_store_failure(db: str, err: Exception) -> str:
     if is_postgres_url(db):
         return postgres_problem(postgres_env(db), err)
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return f"cannot open ledger {db}: {first}"
+    problem = sqlite_problem(Path(db), first)
+    verb = "write" if problem == "the disk is full" else "open"
+    return f"cannot {verb} ledger {db}: {problem}"
 
 
 @contextmanager

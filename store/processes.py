@@ -10,10 +10,12 @@ child that died leaves its last stderr line as the reason.
 from __future__ import annotations
 
 import struct
-import subprocess
 import sys
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:  # subprocess loads when a child starts: a read command never starts one
+    import subprocess
 
 _LENGTH = struct.Struct("<Q")
 STOP_SECONDS = 30
@@ -21,6 +23,8 @@ STOP_SECONDS = 30
 
 def start(module: str, *args: str) -> subprocess.Popen[bytes]:
     """`python -m module args...` with pipes on stdin, stdout and stderr."""
+    import subprocess
+
     return subprocess.Popen(
         [sys.executable, "-m", module, *args],
         stdin=subprocess.PIPE,
@@ -45,6 +49,8 @@ def stop(child: subprocess.Popen[bytes]) -> None:
     for stream in (child.stdin, child.stdout, child.stderr):
         if stream is not None and not stream.closed:
             stream.close()
+    import subprocess
+
     try:
         child.wait(STOP_SECONDS)
     except subprocess.TimeoutExpired:
