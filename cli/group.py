@@ -12,6 +12,7 @@ import click
 from eventsourcing.persistence import PersistenceError
 
 from jobledger.cli.hints import with_hint
+from jobledger.cli.options import max_clock_skew
 from jobledger.domain.errors import LedgerError
 from jobledger.projections.runner import Projector
 from jobledger.service.ledger import JobLedger
@@ -31,7 +32,7 @@ class Config:
     def ledger(self, *, create: bool = False) -> JobLedger:
         """The ledger, opened once per command; only commands that write may create a new one."""
         if self._ledger is None:
-            self._ledger = JobLedger(self.db, create=create)
+            self._ledger = JobLedger(self.db, create=create, max_clock_skew=max_clock_skew())
         return self._ledger
 
     def projector(self) -> Projector:

@@ -15,6 +15,7 @@ from jobledger.cli.records import event_record, job_record
 from jobledger.cli.render import emit_json, emit_ndjson, emit_record, emit_table, output_options
 from jobledger.domain.errors import RuleError
 from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
+from jobledger.domain.limits import explain
 from jobledger.domain.payloads import decode_payload
 
 
@@ -24,7 +25,8 @@ def _decode(data: bytes | None, type_: Any, what: str) -> Any:
     try:
         return msgspec.json.decode(data, type=type_)
     except msgspec.ValidationError as err:
-        raise RuleError(f"invalid {what}: {err}") from None
+        path, problem = explain(err)
+        raise RuleError(f"invalid {what}: {path + ': ' if path else ''}{problem}") from err
     except msgspec.DecodeError as err:
         raise RuleError(f"malformed JSON in {what}: {err}") from None
 

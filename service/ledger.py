@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -50,8 +50,20 @@ from jobledger.store.failures import describe_store_failure, store_failures
 from jobledger.store.reader import Stored, StoreReader
 from jobledger.store.writer import EventWriter, LostRace
 
+T = TypeVar("T")
 CACHE_SIZE = 4096
 FIRE_ATTEMPTS = 5
+# How far ahead of the ledger's clock a command's `at` may be (a runner's clock a little fast).
+DEFAULT_MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+When = datetime | str | None  # a datetime (naive means UTC), an ISO 8601 string, or None for now
+
+
+class Submission(NamedTuple):
+    """What `submit_job` returns: the handle, and whether an earlier submit with the key made it."""
+
+    handle: str
+    replayed: bool
 
 
 class JobLedger(Application[UUID]):
@@ -59,7 +71,15 @@ class JobLedger(Application[UUID]):
 
     name = "JobLedger"
 
-    def __init__(self, db: str = "jobledger.db", *, create: bool = True) -> None:
+    def __init__(
+        self,
+        db: str = "jobledger.db",
+        *,
+        create: bool = True,
+        max_clock_skew: timedelta | None = DEFAULT_MAX_CLOCK_SKEW,
+    ) -> None:
+        self.max_clock_skew = max_clock_skew  # None: any future time is accepted
+        self._closed = False
         env = store_env(db, create=create)
         if is_postgres_url(db) and ensure_postgres_schema(db):
             # The library would re-run its CREATE statements (CREATE OR REPLACE FUNCTION among
@@ -72,7 +92,7 @@ class JobLedger(Application[UUID]):
             except Exception as err:  # the library raises many kinds while connecting
                 if attempt < 3 and "concurrently" in str(err):
                     continue  # two processes creating a new ledger's tables at once
-                raise StoreError(describe_store_failure(db, err)) from None
+                raise StoreError(describe_store_failure(db, err)) from err
         self.db = db
         mapper = self.mapper
         assert isinstance(mapper, MsgspecMapper)
@@ -98,13 +118,13 @@ class JobLedger(Application[UUID]):
         exec_time: datetime | None = None,
         exec_schedule: str | None = None,
         time_zone: str = "UTC",
-        at: datetime | None = None,
+        at: When = None,
     ) -> str:
         """Submit a job; return the new run's handle, or the schedule's with exec_time/exec_schedule."""
-        command = Submit(
-            company=company,
-            name=name,
-            payload=payload,
+        return self.submit_job(
+            company,
+            name,
+            payload,
             user_email=user_email,
             locale=locale,
             description=description,
@@ -113,8 +133,39 @@ class JobLedger(Application[UUID]):
             exec_schedule=exec_schedule,
             time_zone=time_zone,
             at=at,
+        ).handle
+
+    def submit_job(
+        self,
+        company: str,
+        name: str,
+        payload: AnyPayload,
+        *,
+        user_email: str = "",
+        locale: str = "",
+        description: str = "",
+        idempotency_key: str | None = None,
+        exec_time: When = None,
+        exec_schedule: str | None = None,
+        time_zone: str = "UTC",
+        at: When = None,
+    ) -> Submission:
+        """Submit a job like `submit`; also say whether it was a replay of an earlier idempotent submit."""
+        command = Submit(
+            company=company,
+            name=name,
+            payload=payload,
+            user_email=user_email,
+            locale=locale,
+            description=description,
+            idempotency_key=idempotency_key,
+            exec_time=_when(exec_time),
+            exec_schedule=exec_schedule,
+            time_zone=time_zone,
+            at=_when(at),
         )
-        return self.record([command])[0].jobHandle
+        states, batch = self._record_batch([command])
+        return Submission(states[0].jobHandle, 0 in batch.replays)
 
     def start(
         self,
@@ -123,10 +174,12 @@ class JobLedger(Application[UUID]):
         *,
         total_size: int = 0,
         company: str | None = None,
-        at: datetime | None = None,
+        at: When = None,
     ) -> Job:
         """Mark a New run as Running on a server."""
-        return self._one(Start(handle=handle, server=server, total_size=total_size, company=company, at=at))
+        return self._one(
+            Start(handle=handle, server=server, total_size=total_size, company=company, at=_when(at))
+        )
 
     def update_progress(
         self,
@@ -137,7 +190,7 @@ class JobLedger(Application[UUID]):
         tasks: Sequence[TaskProgress] = (),
         server: str | None = None,
         company: str | None = None,
-        at: datetime | None = None,
+        at: When = None,
     ) -> Job:
         """Report overall progress (0..100) and per-task progress of a running job."""
         return self._one(
@@ -145,10 +198,10 @@ class JobLedger(Application[UUID]):
                 handle=handle,
                 percent=percent,
                 message=message,
-                tasks=list(tasks),
+                tasks=_listed(tasks),
                 server=server,
                 company=company,
-                at=at,
+                at=_when(at),
             )
         )
 
@@ -163,7 +216,7 @@ class JobLedger(Application[UUID]):
         asset_handle: str | None = None,
         aux: Sequence[JobLogDetailAux] = (),
         company: str | None = None,
-        at: datetime | None = None,
+        at: When = None,
     ) -> Job:
         """Write one detail row to a live job's log."""
         return self._one(
@@ -174,11 +227,23 @@ class JobLedger(Application[UUID]):
                 asset_name=asset_name,
                 asset_type=asset_type,
                 asset_handle=asset_handle,
-                aux=list(aux),
+                aux=_listed(aux),
                 company=company,
-                at=at,
+                at=_when(at),
             )
         )
+
+    def stop(
+        self,
+        handle: str,
+        *,
+        reason: str = "",
+        requested_by: str = "",
+        company: str | None = None,
+        at: When = None,
+    ) -> Job:
+        """Ask a New or Running job to stop (the CLI's `stop`; `request_stop` is the same)."""
+        return self.request_stop(handle, reason=reason, requested_by=requested_by, company=company, at=at)
 
     def request_stop(
         self,
@@ -187,11 +252,13 @@ class JobLedger(Application[UUID]):
         reason: str = "",
         requested_by: str = "",
         company: str | None = None,
-        at: datetime | None = None,
+        at: When = None,
     ) -> Job:
         """Ask a New or Running job to stop."""
         return self._one(
-            RequestStop(handle=handle, reason=reason, requested_by=requested_by, company=company, at=at)
+            RequestStop(
+                handle=handle, reason=reason, requested_by=requested_by, company=company, at=_when(at)
+            )
         )
 
     def complete(
@@ -202,7 +269,7 @@ class JobLedger(Application[UUID]):
         message: str = "",
         counters: Counters | None = None,
         company: str | None = None,
-        at: datetime | None = None,
+        at: When = None,
     ) -> Job:
         """End a running job; counters default to what its detail rows add up to."""
         return self._one(
@@ -212,7 +279,7 @@ class JobLedger(Application[UUID]):
                 message=message,
                 counters=counters,
                 company=company,
-                at=at,
+                at=_when(at),
             )
         )
 
@@ -222,37 +289,40 @@ class JobLedger(Application[UUID]):
         *,
         requested_by: str = "",
         company: str | None = None,
-        at: datetime | None = None,
+        at: When = None,
     ) -> Aggregate:
         """Delete a run (a live one is stopped and ended first) or a schedule; history is kept."""
-        return self.record([Delete(handle=handle, requested_by=requested_by, company=company, at=at)])[0]
+        return self.record([Delete(handle=handle, requested_by=requested_by, company=company, at=_when(at))])[
+            0
+        ]
 
     def pause(
-        self, handle: str, *, requested_by: str = "", company: str | None = None, at: datetime | None = None
+        self, handle: str, *, requested_by: str = "", company: str | None = None, at: When = None
     ) -> Schedule:
         """Pause a schedule (runs cannot be paused: stop them instead)."""
-        return self._schedule(Pause(handle=handle, requested_by=requested_by, company=company, at=at))
+        return self._schedule(Pause(handle=handle, requested_by=requested_by, company=company, at=_when(at)))
 
     def resume(
-        self, handle: str, *, requested_by: str = "", company: str | None = None, at: datetime | None = None
+        self, handle: str, *, requested_by: str = "", company: str | None = None, at: When = None
     ) -> Schedule:
         """Resume a paused schedule."""
-        return self._schedule(Resume(handle=handle, requested_by=requested_by, company=company, at=at))
+        return self._schedule(Resume(handle=handle, requested_by=requested_by, company=company, at=_when(at)))
 
-    def execute(self, handle: str, *, company: str | None = None, at: datetime | None = None) -> str:
+    def execute(self, handle: str, *, company: str | None = None, at: When = None) -> str:
         """Run a schedule's job now; return the new run's handle. The trigger is unchanged."""
-        _, batch = self._record_batch([Execute(handle=handle, company=company, at=at)])
+        _, batch = self._record_batch([Execute(handle=handle, company=company, at=_when(at))])
         return batch.created_runs[0]
 
-    def fire(self, handle: str, *, at: datetime | None = None) -> str | None:
+    def fire(self, handle: str, *, at: When = None, force: bool = False) -> str | None:
         """Fire a schedule if it is due at `at`; return the new run's handle, or None if not due.
 
         Another scheduler firing the same schedule meanwhile is not an error: this call then
-        reads the schedule again and fires only what is still due.
+        reads the schedule again and fires only what is still due. `force` accepts an `at` in
+        the future of the clock (a deliberate catch-up), however far.
         """
         for _ in range(FIRE_ATTEMPTS):
             try:
-                _, batch = self._record_batch([Fire(handle=handle, at=at)])
+                _, batch = self._record_batch([Fire(handle=handle, at=_when(at))], force=force)
             except ConcurrencyError:
                 continue
             return batch.created_runs[0] if batch.created_runs else None
@@ -267,10 +337,13 @@ class JobLedger(Application[UUID]):
         with collector_paused(len(commands)):
             return self._record_batch(commands)[0]
 
-    def _record_batch(self, commands: Sequence[Command]) -> tuple[list[Aggregate], Decider]:
+    def _record_batch(
+        self, commands: Sequence[Command], *, force: bool = False
+    ) -> tuple[list[Aggregate], Decider]:
+        skew = None if force else self.max_clock_skew
         with self._writer.appends(len(commands)) as begin:
             for attempt in (1, 2):
-                batch = Decider(_LedgerState(self, fresh=attempt == 2))
+                batch = Decider(_LedgerState(self, fresh=attempt == 2), max_skew=skew)
                 append = begin()
                 try:
                     results = []
@@ -287,14 +360,14 @@ class JobLedger(Application[UUID]):
                     raise
                 try:
                     append.finish(batch.events)
-                except LostRace:
+                except LostRace as err:
                     # Another writer appended to one of these jobs (or took a handle) meanwhile.
                     for state in batch.states.values():
                         self._cache.pop(state.jobHandle, None)
                     if attempt == 2:
                         raise ConcurrencyError(
                             "another writer kept changing these jobs; try the command again"
-                        ) from None
+                        ) from err
                     continue
                 for state in batch.states.values():
                     self._remember(state)
@@ -304,7 +377,10 @@ class JobLedger(Application[UUID]):
     # --- queries -------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the store's connections (and stop the bulk appender, if one was started)."""
+        """Close the store's connections (and stop the bulk appender, if one was started); once."""
+        if self._closed:
+            return
+        self._closed = True
         self._writer.close()
         super().close()
 
@@ -397,6 +473,17 @@ class JobLedger(Application[UUID]):
         self._cache.move_to_end(state.jobHandle)
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
+
+
+def _listed(rows: Sequence[T]) -> list[T]:
+    # A wrong type passes as it is, for validation to name; a tuple becomes the list it stands for.
+    return list(rows) if isinstance(rows, (list, tuple)) else cast(list[T], rows)
+
+
+def _when(at: When) -> datetime | None:
+    # An ISO string passes as it is: validation (domain/validation.py) turns it into a datetime
+    # or refuses it, in the one place every command goes through.
+    return cast(datetime | None, at)
 
 
 class _LedgerState:
