@@ -399,7 +399,7 @@ def decide_progress(
         try:
             task = msgspec.convert(msgspec.to_builtins(task), type=TaskProgress)
         except msgspec.ValidationError as err:
-            raise RuleError(f"invalid task progress: {err}") from None
+            raise RuleError(f"invalid task progress: {err}") from err
         if task.lastProgressUpdate is None:
             task = msgspec.structs.replace(task, lastProgressUpdate=at)
         checked.append(task)
@@ -499,7 +499,7 @@ def decide_complete(
         try:
             counters = msgspec.convert(msgspec.to_builtins(counters), type=Counters)
         except msgspec.ValidationError as err:
-            raise RuleError(f"invalid counters: {err}") from None
+            raise RuleError(f"invalid counters: {err}") from err
     _check_time(job, at)
     return [
         Completed(
