@@ -51,9 +51,10 @@ def moment(at: datetime | None) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-def check_skew(at: datetime, max_skew: timedelta) -> None:
+def check_skew(at: datetime, max_skew: timedelta) -> datetime:
     """Refuse a time further ahead of the clock than `max_skew`: one runner with a wrong clock would
-    otherwise hold a run (no event may be earlier than its last) or a schedule for everyone."""
+    otherwise hold a run (no event may be earlier than its last) or a schedule for everyone.
+    Returns the latest time accepted now."""
     now = datetime.now(UTC)
     if at - now > max_skew:
         ahead = (at - now).total_seconds()
@@ -62,6 +63,7 @@ def check_skew(at: datetime, max_skew: timedelta) -> None:
             f" ({now.isoformat(timespec='seconds')});"
             f" at most {max_skew.total_seconds():,.0f} s ahead is accepted"
         )
+    return now + max_skew
 
 
 def request_digest(command: Submit) -> str:
@@ -96,6 +98,9 @@ class Decider:
     def __init__(self, source: StateSource, *, max_skew: timedelta | None = None) -> None:
         self.source = source
         self.max_skew = max_skew  # how far ahead of the clock a command's `at` may be (None: any)
+        # Times up to this one pass without reading the clock again (it only moves on, so a time
+        # under the limit when it was read is under it now); a later one reads the clock again.
+        self._latest: datetime | None = None
         self.replays: set[int] = set()  # indexes of the submits that replayed an idempotency key
         self.used_cache: set[str] = set()  # handles decided on a cached (maybe stale) state
         self.created_runs: list[str] = []  # runs a schedule fired or executed in this batch
@@ -109,8 +114,9 @@ class Decider:
         try:
             command = validate(command)
             at = moment(command.at)
-            if command.at is not None and self.max_skew is not None:
-                check_skew(at, self.max_skew)
+            skew = self.max_skew
+            if command.at is not None and skew is not None and (self._latest is None or at > self._latest):
+                self._latest = check_skew(at, skew)
             if isinstance(command, Submit):
                 return self._submit(index, command, at)
             if isinstance(command, (Execute, Fire)):

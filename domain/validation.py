@@ -10,6 +10,7 @@ into a datetime, nested Structs (payloads, task rows, aux rows, counters) includ
 from __future__ import annotations
 
 import re
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -69,18 +70,24 @@ _NAMES = frozenset(
 )
 
 _encode = msgspec.msgpack.Encoder().encode
-_DECODERS: dict[type[Command], Any] = {cls: msgspec.msgpack.Decoder(cls).decode for cls in COMMAND_TYPES}
-_NAME_FIELDS: dict[type[Command], tuple[str, ...]] = {
-    cls: tuple(name for name in cls.__struct_fields__ if name in _NAMES) for cls in COMMAND_TYPES
+# Per command type: its decoder, and a getter of its name fields (one C call returning a tuple:
+# every command has at least two, handle or name and company).
+_CHECKS: dict[type[Command], tuple[Any, Any]] = {
+    cls: (
+        msgspec.msgpack.Decoder(cls).decode,
+        attrgetter(*(name for name in cls.__struct_fields__ if name in _NAMES)),
+    )
+    for cls in COMMAND_TYPES
 }
 
 
 def validate(command: Command) -> Command:
     """The command as its declared types have it (an ISO `at` becomes a datetime), or InvalidFieldError."""
     cls = type(command)
-    decode = _DECODERS.get(cls)
-    if decode is None:
-        raise TypeError(f"unknown command {cls.__name__}")
+    try:
+        decode, names = _CHECKS[cls]
+    except KeyError:
+        raise TypeError(f"unknown command {cls.__name__}") from None
     try:
         data = _encode(command)
     except (TypeError, ValueError, OverflowError) as err:  # an unencodable value: find its field
@@ -94,12 +101,15 @@ def validate(command: Command) -> Command:
         if path.startswith("payload") and isinstance(command, Submit):
             raise _payload_problem(command.payload, path, problem) from err
         raise InvalidFieldError(path or cls.__name__, problem) from err
-    for name in _NAME_FIELDS[cls]:
-        value = getattr(checked, name)
+    for value in names(checked):
         # isprintable is fast and true for nearly every name; the pattern decides the rest.
         if value is not None and not value.isprintable() and _CONTROL.search(value):
-            raise InvalidFieldError(name, "control characters and newlines are not allowed")
+            raise InvalidFieldError(_named(checked, value), "control characters and newlines are not allowed")
     return checked
+
+
+def _named(command: Command, value: str) -> str:
+    return next(name for name in command.__struct_fields__ if getattr(command, name) is value)
 
 
 def _unencodable(command: Command, err: Exception) -> InvalidFieldError:
