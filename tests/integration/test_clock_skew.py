@@ -95,7 +95,9 @@ def test_the_cli_refuses_a_future_at_in_one_line(sqlite_db: str) -> None:
 
     result = run(sqlite_db, "start", handle, "--server", "s", "--at", _from_now(hours=3).isoformat())
 
-    assert_one_line_error(result, 1, "after the ledger's clock", "at most 300 s ahead")
+    assert_one_line_error(
+        result, 1, "after the ledger's clock", "at most 300 s ahead", "JOBLEDGER_MAX_CLOCK_SKEW"
+    )
     assert event_count(sqlite_db) == 1
 
 
