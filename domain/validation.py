@@ -102,14 +102,18 @@ def validate(command: Command) -> Command:
             raise _payload_problem(command.payload, path, problem) from err
         raise InvalidFieldError(path or cls.__name__, problem) from err
     for value in names(checked):
-        # isprintable is fast and true for nearly every name; the pattern decides the rest.
-        if value is not None and not value.isprintable() and _CONTROL.search(value):
-            raise InvalidFieldError(_named(checked, value), "control characters and newlines are not allowed")
+        # isprintable is fast and true for nearly every name; only when it is false (a control
+        # character, or a space other than ' ') does the pattern decide.
+        if value is not None and not value.isprintable():
+            _check_names(checked)
     return checked
 
 
-def _named(command: Command, value: str) -> str:
-    return next(name for name in command.__struct_fields__ if getattr(command, name) is value)
+def _check_names(command: Command) -> None:
+    for name in _NAMES.intersection(command.__struct_fields__):
+        value = getattr(command, name)
+        if value is not None and _CONTROL.search(value):
+            raise InvalidFieldError(name, "control characters and newlines are not allowed")
 
 
 def _unencodable(command: Command, err: Exception) -> InvalidFieldError:
