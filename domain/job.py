@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
@@ -399,6 +399,10 @@ def decide_progress(
         task if task.lastProgressUpdate is not None else msgspec.structs.replace(task, lastProgressUpdate=at)
         for task in tasks
     ]
+    for task in checked:  # every row has a time now; naive ones (rare) become UTC
+        if task.taskItemProgressArray or task.lastProgressUpdate.tzinfo is None:  # type: ignore[union-attr]
+            checked = [_utc_task(task) for task in checked]
+            break
     _check_time(job, at)
     return [
         ProgressUpdated(
@@ -411,6 +415,28 @@ def decide_progress(
             serverName=server or job.serverName or None,
         )
     ]
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    # A time without a zone is UTC, in rows as in `at`: stored rows then all carry their zone.
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def _naive_task(task: TaskProgress) -> bool:
+    times = [task.lastProgressUpdate, *(item.lastProgressUpdate for item in task.taskItemProgressArray)]
+    return any(moment is not None and moment.tzinfo is None for moment in times)
+
+
+def _utc_task(task: TaskProgress) -> TaskProgress:
+    if not _naive_task(task):
+        return task
+    items = [
+        msgspec.structs.replace(item, lastProgressUpdate=_utc(item.lastProgressUpdate))
+        for item in task.taskItemProgressArray
+    ]
+    return msgspec.structs.replace(
+        task, lastProgressUpdate=_utc(task.lastProgressUpdate), taskItemProgressArray=items
+    )
 
 
 def decide_log(
@@ -435,6 +461,8 @@ def decide_log(
     for row in aux:
         if parse_log_type(row.logType) is None:
             raise RuleError(f"unknown log type {row.logType!r} in an aux row")
+        if row.dateCreated is not None and row.dateCreated.tzinfo is None:
+            row = msgspec.structs.replace(row, dateCreated=_utc(row.dateCreated))
         rows.append(row)
     _check_time(job, at)
     return [

@@ -15,7 +15,7 @@ from samples import OPTIMIZE, T0, UPLOAD_DIRECTORY, at
 
 from jobledger.domain.commands import LogDetail, UpdateProgress
 from jobledger.domain.errors import InvalidFieldError, LedgerError
-from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
+from jobledger.domain.events import Counters, JobLogDetailAux, TaskItemProgress, TaskProgress
 from jobledger.domain.limits import MAX_COMMAND_BYTES, MAX_HANDLE, MAX_ITEMS, MAX_NAME, MAX_TEXT
 from jobledger.domain.payloads import (
     ExportJob,
@@ -325,3 +325,20 @@ def test_the_cli_refuses_bad_input_in_one_line_and_reads_still_work(sqlite_db: s
     assert ok(sqlite_db, "events", "--format", "ndjson") == before
     for read in (["logs"], ["active"], ["export"], ["history", handle], ["projections", "verify"]):
         ok(sqlite_db, *read)
+
+
+def test_times_without_a_zone_in_task_and_aux_rows_are_stored_as_utc(ledger: JobLedger) -> None:
+    handle = _running(ledger)
+    naive = datetime(2026, 1, 1, 9, 0, 3)
+    item = TaskItemProgress(itemName="v.mp4", lastProgressUpdate=naive)
+    task = TaskProgress(taskType="t", lastProgressUpdate=naive, taskItemProgressArray=[item])
+    row = JobLogDetailAux(logMessage="m", logType="UploadWarning", dateCreated="2026-01-01T09:00:04")  # type: ignore[arg-type]
+
+    ledger.update_progress(handle, 5, tasks=[task], at=at(5))
+    ledger.log_detail(handle, "UploadSuccess", "m", aux=[row], at=at(6))
+
+    progress, detail = ledger.history(handle)[-2:]
+    stored = progress.taskProgressArray[0]  # type: ignore[attr-defined]
+    assert stored.lastProgressUpdate == at(3)
+    assert stored.taskItemProgressArray[0].lastProgressUpdate == at(3)
+    assert detail.auxArray[0].dateCreated == at(4)  # type: ignore[attr-defined]
