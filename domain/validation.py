@@ -92,8 +92,6 @@ def validate(command: Command) -> Command:
         data = _encode(command)
     except (TypeError, ValueError, OverflowError) as err:  # an unencodable value: find its field
         raise _unencodable(command, err) from err
-    if len(data) > MAX_COMMAND_BYTES:
-        raise _too_large(command, len(data))
     try:
         checked: Command = decode(data)
     except msgspec.ValidationError as err:
@@ -101,6 +99,8 @@ def validate(command: Command) -> Command:
         if path.startswith("payload") and isinstance(command, Submit):
             raise _payload_problem(command.payload, path, problem) from err
         raise InvalidFieldError(path or cls.__name__, problem) from err
+    if len(data) > MAX_COMMAND_BYTES:  # after the field limits, which name the problem better
+        raise _too_large(command, len(data))
     for value in names(checked):
         # isprintable is fast and true for nearly every name; only when it is false (a control
         # character, or a space other than ' ') does the pattern decide.
@@ -110,8 +110,8 @@ def validate(command: Command) -> Command:
 
 
 def _check_names(command: Command) -> None:
-    for name in _NAMES.intersection(command.__struct_fields__):
-        value = getattr(command, name)
+    for name in command.__struct_fields__:
+        value = getattr(command, name) if name in _NAMES else None
         if value is not None and _CONTROL.search(value):
             raise InvalidFieldError(name, "control characters and newlines are not allowed")
 
