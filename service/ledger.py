@@ -115,7 +115,7 @@ class JobLedger(Application[UUID]):
         locale: str = "",
         description: str = "",
         idempotency_key: str | None = None,
-        exec_time: datetime | None = None,
+        exec_time: When = None,
         exec_schedule: str | None = None,
         time_zone: str = "UTC",
         at: When = None,
