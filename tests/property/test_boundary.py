@@ -61,9 +61,21 @@ METHODS: dict[str, tuple[str, Valid]] = {
     "stop": ("running", {"reason": "r", "requested_by": "ops"}),
     "request_stop": ("new", {"reason": "r", "requested_by": "ops"}),
     "delete": ("running", {"requested_by": "ops"}),
+    "pause": ("schedule", {"requested_by": "ops"}),
+    "resume": ("paused", {"requested_by": "ops"}),
+    "execute": ("schedule", {}),
 }
 OPTIONAL = {
-    "submit": ["user_email", "locale", "description", "idempotency_key", "exec_time", "exec_schedule", "at"],
+    "submit": [
+        "user_email",
+        "locale",
+        "description",
+        "idempotency_key",
+        "exec_time",
+        "exec_schedule",
+        "time_zone",
+        "at",
+    ],
     "start": ["company", "at"],
     "update_progress": ["company", "at"],
     "log_detail": ["asset_type", "asset_handle", "company", "at"],
@@ -71,6 +83,9 @@ OPTIONAL = {
     "stop": ["company", "at"],
     "request_stop": ["company", "at"],
     "delete": ["company", "at"],
+    "pause": ["company", "at"],
+    "resume": ["company", "at"],
+    "execute": ["company", "at"],
 }
 POSITIONAL = {"submit": ["company", "name", "payload"], "start": ["server"]}
 POSITIONAL |= {"update_progress": ["percent"], "log_detail": ["log_type", "message"]}
@@ -90,7 +105,11 @@ def _prepare(ledger: JobLedger, method: str, argument: str, value: Any) -> tuple
     """The fuzzed call, on a run in the state the method needs (made first, with valid calls)."""
     state, valid = METHODS[method]
     handle = ""
-    if state != "none":
+    if state in ("schedule", "paused"):
+        handle = ledger.submit("acme", f"every{next(_names)}", PAYLOAD, exec_schedule="0 0 3 * * ?")
+        if state == "paused":
+            ledger.pause(handle)
+    elif state != "none":
         handle = ledger.submit("acme", f"job{next(_names)}", PAYLOAD)
         if state == "running":
             ledger.start(handle, "srv1")
