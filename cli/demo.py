@@ -97,6 +97,10 @@ def demo(config: Config, jobs: int, companies: int, seed: int, end: datetime | N
             f"{path} already holds {existing:,} events; the demo fills only a new ledger:"
             " give a new --db path"
         )
+    if end is not None:
+        # A simulated day into a new ledger: an --end in the future is the user's choice, not a
+        # runner's wrong clock, so the clock-skew tolerance does not apply to it.
+        ledger.max_clock_skew = None
     end = (end or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     start = end - timedelta(days=1)
     finals: dict[str, Final] = {}

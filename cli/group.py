@@ -35,9 +35,10 @@ class Config:
     def ledger(self, *, create: bool = False) -> JobLedger:
         """The ledger, opened once per command; only commands that write may create a new one."""
         if self._ledger is None:
+            from jobledger.cli.options import max_clock_skew
             from jobledger.service.ledger import JobLedger
 
-            self._ledger = JobLedger(self.db, create=create)
+            self._ledger = JobLedger(self.db, create=create, max_clock_skew=max_clock_skew())
         return self._ledger
 
     def projector(self) -> Projector:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from jobledger.domain.errors import (
+    ClockSkewError,
     InvalidTransitionError,
     LedgerChangedError,
     LedgerError,
@@ -19,6 +20,11 @@ from jobledger.domain.schedule import NotARunError, ScheduleOnlyError
 def hint(err: LedgerError) -> str:
     """What the CLI adds to the error's line (the command to run), or nothing."""
     match err:
+        case ClockSkewError():
+            return (
+                "; check the clock that gave --at, set JOBLEDGER_MAX_CLOCK_SKEW (seconds),"
+                " or give `scheduler tick` --force"
+            )
         case NoLedgerError():
             return "; submit a job or run `jobledger demo` first"
         case ViewsFileNeededError():

@@ -16,6 +16,7 @@ from jobledger.cli.render import emit, emit_one, emit_table, output_options
 from jobledger.cli.timefmt import when
 from jobledger.domain.errors import RuleError
 from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
+from jobledger.domain.limits import explain
 from jobledger.domain.payloads import decode_payload
 
 
@@ -25,7 +26,8 @@ def _decode(data: bytes | None, type_: Any, what: str) -> Any:
     try:
         return msgspec.json.decode(data, type=type_)
     except msgspec.ValidationError as err:
-        raise RuleError(f"invalid {what}: {err}") from None
+        path, problem = explain(err)
+        raise RuleError(f"invalid {what}: {path + ': ' if path else ''}{problem}") from err
     except msgspec.DecodeError as err:
         raise RuleError(f"malformed JSON in {what}: {err}") from None
 

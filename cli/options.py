@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+
+from jobledger.service.ledger import DEFAULT_MAX_CLOCK_SKEW
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,6 +48,22 @@ class JsonText(click.ParamType[bytes]):
             return Path(path).read_bytes()
         except OSError as err:
             self.fail(f"cannot read {path}: {err.strerror}", param, ctx)
+
+
+def max_clock_skew() -> timedelta | None:
+    """The tolerance for times ahead of the clock: JOBLEDGER_MAX_CLOCK_SKEW seconds, else the ledger's."""
+    text = os.environ.get("JOBLEDGER_MAX_CLOCK_SKEW", "").strip()
+    if not text:
+        return DEFAULT_MAX_CLOCK_SKEW
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < 10**9:  # also refuses nan
+        raise click.UsageError(
+            f"JOBLEDGER_MAX_CLOCK_SKEW must be a number of seconds (0 or more), got {text!r}"
+        )
+    return timedelta(seconds=seconds)
 
 
 ISO_TIME = IsoTime()

@@ -52,10 +52,13 @@ def scheduler_group() -> None:
 
 @scheduler_group.command("tick")
 @click.option("--at", type=ISO_TIME, default=None, help="Tick as if it were this time (default now).")
+@click.option(
+    "--force", is_flag=True, help="Accept an --at beyond the clock-skew tolerance (fires schedules early)."
+)
 @pass_config
-def tick(config: Config, at: datetime | None) -> None:
+def tick(config: Config, at: datetime | None, force: bool) -> None:
     """Fire every schedule due at this time and print the runs created, one handle a line."""
-    for handle in scheduler.tick(config.ledger(), config.projector(), at):
+    for handle in scheduler.tick(config.ledger(), config.projector(), at, force=force):
         click.echo(handle)
 
 

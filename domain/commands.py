@@ -7,6 +7,7 @@ decided by the ledger itself because choosing a unique handle needs the store.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
@@ -20,6 +21,7 @@ from .job import (
     decide_start,
     decide_stop,
 )
+from .limits import MAX_ITEMS, Handle, Name, Text
 from .payloads import AnyPayload
 from .schedule import (
     NotARunError,
@@ -37,27 +39,27 @@ class Command(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Base of all commands: an optional time (default now, UTC) and company check."""
 
     at: datetime | None = None
-    company: str | None = None
+    company: Name | None = None
 
 
 class JobCommand(Command, frozen=True, kw_only=True):
     """A command on an existing job, named by its handle."""
 
-    handle: str
+    handle: Handle
 
 
 class Submit(Command, frozen=True, kw_only=True):
     """Submit a job: to run now, or with exec_time / exec_schedule as a schedule."""
 
-    name: str
+    name: Name
     payload: AnyPayload
-    user_email: str = ""
-    locale: str = ""
-    description: str = ""
-    idempotency_key: str | None = None
+    user_email: Name = ""
+    locale: Name = ""
+    description: Text = ""
+    idempotency_key: Name | None = None
     exec_time: datetime | None = None
-    exec_schedule: str | None = None
-    time_zone: str = "UTC"
+    exec_schedule: Name | None = None
+    time_zone: Name = "UTC"
 
     @property
     def schedules(self) -> bool:
@@ -68,7 +70,7 @@ class Submit(Command, frozen=True, kw_only=True):
 class Start(JobCommand, frozen=True, kw_only=True):
     """Mark a submitted job as running on a server."""
 
-    server: str
+    server: Name
     total_size: int = 0
 
 
@@ -76,53 +78,57 @@ class UpdateProgress(JobCommand, frozen=True, kw_only=True):
     """Report progress of a running job."""
 
     percent: int
-    message: str = ""
-    tasks: list[TaskProgress] = msgspec.field(default_factory=list)
-    server: str | None = None
+    message: Text = ""
+    tasks: Annotated[list[TaskProgress], msgspec.Meta(max_length=MAX_ITEMS)] = msgspec.field(
+        default_factory=list
+    )
+    server: Name | None = None
 
 
 class LogDetail(JobCommand, frozen=True, kw_only=True):
     """Write one job-log detail row."""
 
-    log_type: str
-    message: str
-    asset_name: str | None = None
-    asset_type: str | None = None
-    asset_handle: str | None = None
-    aux: list[JobLogDetailAux] = msgspec.field(default_factory=list)
+    log_type: Name
+    message: Text
+    asset_name: Name | None = None
+    asset_type: Name | None = None
+    asset_handle: Handle | None = None
+    aux: Annotated[list[JobLogDetailAux], msgspec.Meta(max_length=MAX_ITEMS)] = msgspec.field(
+        default_factory=list
+    )
 
 
 class RequestStop(JobCommand, frozen=True, kw_only=True):
     """Ask a job to stop."""
 
-    reason: str = ""
-    requested_by: str = ""
+    reason: Text = ""
+    requested_by: Name = ""
 
 
 class Complete(JobCommand, frozen=True, kw_only=True):
     """End a running job."""
 
     fatal: bool = False
-    message: str = ""
+    message: Text = ""
     counters: Counters | None = None
 
 
 class Delete(JobCommand, frozen=True, kw_only=True):
     """Delete a job, stopping it first if it is live."""
 
-    requested_by: str = ""
+    requested_by: Name = ""
 
 
 class Pause(JobCommand, frozen=True, kw_only=True):
     """Pause a schedule."""
 
-    requested_by: str = ""
+    requested_by: Name = ""
 
 
 class Resume(JobCommand, frozen=True, kw_only=True):
     """Resume a paused schedule."""
 
-    requested_by: str = ""
+    requested_by: Name = ""
 
 
 class Execute(JobCommand, frozen=True, kw_only=True):

@@ -35,8 +35,8 @@ def zone(name: str) -> ZoneInfo:
     """The IANA zone of a schedule."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise CronError(f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin") from None
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise CronError(f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin") from err
 
 
 def _shift_days(field: str) -> str:
@@ -114,5 +114,5 @@ def next_fire_time(
     except Exception as err:  # croniter signals "no more times" with several types
         if "failed to find" in str(err).lower() or isinstance(err, (StopIteration, OverflowError)):
             return None
-        raise CronError(f"schedule {expression!r} cannot be evaluated: {err}") from None
+        raise CronError(f"schedule {expression!r} cannot be evaluated: {err}") from err
     return fire.astimezone(UTC)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Protocol
 from uuid import UUID
@@ -24,7 +24,7 @@ import msgspec
 
 from .aggregates import Aggregate, fold
 from .commands import Command, Complete, Execute, Fire, JobCommand, Submit, decide, decide_on_schedule
-from .errors import IdempotencyConflictError, RuleError, UnknownHandleError
+from .errors import ClockSkewError, IdempotencyConflictError, RuleError, UnknownHandleError
 from .events import Completed, DomainEvent, IdempotencyKeyClaimed, JobEvent
 from .handles import idempotency_id, run_handle, run_name, schedule_handle
 from .job import Job, check_submission, check_text, decide_submit, evolve, follow_on_plan
@@ -38,6 +38,7 @@ from .schedule import (
     is_due,
 )
 from .schedule_events import ScheduleEvent
+from .validation import validate
 
 MAX_NAME_COUNTER = 1000
 FOLLOW_ON_PREFIX = "Pub_"
@@ -48,6 +49,21 @@ def moment(at: datetime | None) -> datetime:
     if at is None:
         return datetime.now(UTC)
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def check_skew(at: datetime, max_skew: timedelta) -> datetime:
+    """Refuse a time further ahead of the clock than `max_skew`: one runner with a wrong clock would
+    otherwise hold a run (no event may be earlier than its last) or a schedule for everyone.
+    Returns the latest time accepted now."""
+    now = datetime.now(UTC)
+    if at - now > max_skew:
+        ahead = (at - now).total_seconds()
+        raise ClockSkewError(
+            f"time {at.isoformat()} is {ahead:,.0f} s after the ledger's clock"
+            f" ({now.isoformat(timespec='seconds')});"
+            f" at most {max_skew.total_seconds():,.0f} s ahead is accepted"
+        )
+    return now + max_skew
 
 
 def request_digest(command: Submit) -> str:
@@ -89,8 +105,13 @@ class StateSource(Protocol):
 class Decider:
     """The states and events of one batch of commands (one `JobLedger.record` call)."""
 
-    def __init__(self, source: StateSource) -> None:
+    def __init__(self, source: StateSource, *, max_skew: timedelta | None = None) -> None:
         self.source = source
+        self.max_skew = max_skew  # how far ahead of the clock a command's `at` may be (None: any)
+        # Times up to this one pass without reading the clock again (it only moves on, so a time
+        # under the limit when it was read is under it now); a later one reads the clock again.
+        self._latest: datetime | None = None
+        self.replays: set[int] = set()  # indexes of the submits that replayed an idempotency key
         self.used_cache: set[str] = set()  # handles decided on a cached (maybe stale) state
         self.created_runs: list[str] = []  # runs a schedule fired or executed in this batch
         # By handle: a string's hash is cached, a UUID's is computed in Python on every lookup.
@@ -100,10 +121,14 @@ class Decider:
 
     def decide(self, index: int, command: Command) -> Aggregate:
         """Decide one command (the `index`th of the batch); its events join the batch."""
-        at = moment(command.at)
         try:
+            command = validate(command)
+            at = moment(command.at)
+            skew = self.max_skew
+            if command.at is not None and skew is not None and (self._latest is None or at > self._latest):
+                self._latest = check_skew(at, skew)
             if isinstance(command, Submit):
-                return self._submit(command, at)
+                return self._submit(index, command, at)
             if isinstance(command, (Execute, Fire)):
                 return self._fire(command, at)
             if isinstance(command, JobCommand):
@@ -262,7 +287,7 @@ class Decider:
         self.created_runs.append(run.jobHandle)
         return schedule
 
-    def _submit(self, command: Submit, at: datetime) -> Aggregate:
+    def _submit(self, index: int, command: Submit, at: datetime) -> Aggregate:
         company = command.company or ""
         payload = check_submission(company, command.name, command.payload, command.user_email, command.locale)
         command = msgspec.structs.replace(command, payload=payload)
@@ -278,6 +303,7 @@ class Decider:
                         f"idempotency key {command.idempotency_key!r} was used for a different"
                         f" request (job {claim.jobHandle}); use a new key for a new request"
                     )
+                self.replays.add(index)
                 return self._state(claim.jobHandle, company)
         created: Aggregate
         if command.schedules:

@@ -63,3 +63,15 @@ class ViewsMismatchError(StoreError):
 
 class LedgerChangedError(StoreError):
     """The stored events or their chain were changed outside the ledger."""
+
+
+class InvalidFieldError(RuleError):
+    """An argument of a command has the wrong type, is too large, or holds characters not allowed."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field, self.problem = field, problem
+        super().__init__(f"invalid {field}: {problem}")
+
+
+class ClockSkewError(RuleError):
+    """A command's time lies further in the future of the ledger's clock than it tolerates."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
@@ -394,15 +394,15 @@ def decide_progress(
         raise InvalidTransitionError(job.jobHandle, "New", "report progress on", "start it first")
     if not 0 <= percent <= 100:
         raise RuleError(f"progress must be between 0 and 100, got {percent}")
-    checked: list[TaskProgress] = []
-    for task in tasks:
-        try:
-            task = msgspec.convert(msgspec.to_builtins(task), type=TaskProgress)
-        except msgspec.ValidationError as err:
-            raise RuleError(f"invalid task progress: {err}") from None
-        if task.lastProgressUpdate is None:
-            task = msgspec.structs.replace(task, lastProgressUpdate=at)
-        checked.append(task)
+    # The rows were checked against their schema with the command (domain/validation.py).
+    checked = [
+        task if task.lastProgressUpdate is not None else msgspec.structs.replace(task, lastProgressUpdate=at)
+        for task in tasks
+    ]
+    for task in checked:  # every row has a time now; naive ones (rare) become UTC
+        if task.taskItemProgressArray or task.lastProgressUpdate.tzinfo is None:  # type: ignore[union-attr]
+            checked = [_utc_task(task) for task in checked]
+            break
     _check_time(job, at)
     return [
         ProgressUpdated(
@@ -415,6 +415,28 @@ def decide_progress(
             serverName=server or job.serverName or None,
         )
     ]
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    # A time without a zone is UTC, in rows as in `at`: stored rows then all carry their zone.
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def _naive_task(task: TaskProgress) -> bool:
+    times = [task.lastProgressUpdate, *(item.lastProgressUpdate for item in task.taskItemProgressArray)]
+    return any(moment is not None and moment.tzinfo is None for moment in times)
+
+
+def _utc_task(task: TaskProgress) -> TaskProgress:
+    if not _naive_task(task):
+        return task
+    items = [
+        msgspec.structs.replace(item, lastProgressUpdate=_utc(item.lastProgressUpdate))
+        for item in task.taskItemProgressArray
+    ]
+    return msgspec.structs.replace(
+        task, lastProgressUpdate=_utc(task.lastProgressUpdate), taskItemProgressArray=items
+    )
 
 
 def decide_log(
@@ -439,6 +461,8 @@ def decide_log(
     for row in aux:
         if parse_log_type(row.logType) is None:
             raise RuleError(f"unknown log type {row.logType!r} in an aux row")
+        if row.dateCreated is not None and row.dateCreated.tzinfo is None:
+            row = msgspec.structs.replace(row, dateCreated=_utc(row.dateCreated))
         rows.append(row)
     _check_time(job, at)
     return [
@@ -495,12 +519,7 @@ def decide_complete(
         raise InvalidTransitionError(
             job.jobHandle, "New", "complete", "start it first, or stop it to end it unstarted"
         )
-    if counters is not None:
-        try:
-            counters = msgspec.convert(msgspec.to_builtins(counters), type=Counters)
-        except msgspec.ValidationError as err:
-            raise RuleError(f"invalid counters: {err}") from None
-    _check_time(job, at)
+    _check_time(job, at)  # counters were checked against their schema with the command
     return [
         Completed(
             originator_id=job.id,

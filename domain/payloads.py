@@ -13,6 +13,7 @@ import msgspec
 
 from .constants import EmailSetting, ExportFormat, PublishType
 from .errors import RuleError
+from .limits import explain
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 Handles = Annotated[list[NonEmpty], msgspec.Meta(min_length=1)]
@@ -217,8 +218,8 @@ def payload_kind(payload: Payload) -> str:
     """The IPS element name of a payload."""
     try:
         return _KIND_OF[type(payload)]
-    except KeyError:
-        raise PayloadError("a payload must be one of the 13 submittable payload types") from None
+    except KeyError as err:
+        raise PayloadError("a payload must be one of the 13 submittable payload types") from err
 
 
 def _check_kind(kind: str) -> type[AnyPayload]:
@@ -226,9 +227,9 @@ def _check_kind(kind: str) -> type[AnyPayload]:
         raise PayloadError("uploadPostJob cannot be submitted: IPS creates it through the UploadFile servlet")
     try:
         return PAYLOAD_KINDS[kind][0]
-    except KeyError:
+    except KeyError as err:
         known = ", ".join(PAYLOAD_KINDS)
-        raise PayloadError(f"unknown payload kind {kind!r}; expected one of: {known}") from None
+        raise PayloadError(f"unknown payload kind {kind!r}; expected one of: {known}") from err
 
 
 def decode_payload(kind: str, data: bytes | str) -> AnyPayload:
@@ -237,9 +238,9 @@ def decode_payload(kind: str, data: bytes | str) -> AnyPayload:
     try:
         return validate_payload(msgspec.json.decode(data or b"{}", type=cls))
     except msgspec.ValidationError as err:
-        raise PayloadError(f"invalid {kind} payload: {err}") from None
+        raise payload_error(cls, msgspec.json.decode(data or b"{}"), err) from err
     except msgspec.DecodeError as err:
-        raise PayloadError(f"malformed JSON in the {kind} payload: {err}") from None
+        raise PayloadError(f"malformed JSON in the {kind} payload: {err}") from err
 
 
 def validate_payload(payload: Payload) -> AnyPayload:
@@ -252,10 +253,53 @@ def validate_payload(payload: Payload) -> AnyPayload:
     try:
         checked = msgspec.convert(msgspec.to_builtins(payload), type=cls)
     except msgspec.ValidationError as err:
-        raise PayloadError(f"invalid {kind} payload: {err}") from None
+        raise payload_error(cls, msgspec.to_builtins(payload), err) from err
     if isinstance(checked, _FollowOn):
         _check_follow_on(kind, checked)
     return checked  # type: ignore[return-value]
+
+
+def payload_error(cls: type[Payload], data: object, err: msgspec.ValidationError) -> PayloadError:
+    """One error naming every missing, unknown and wrong field at once (msgspec stops at the first)."""
+    kind = _KIND_OF.get(cls, cls.__name__)
+    problems = payload_problems(cls, data)
+    if not problems:  # a rule msgspec knows that the field-by-field pass missed: say msgspec's
+        path, problem = explain(err)
+        problems = [f"{path}: {problem}" if path else problem]
+    return PayloadError(f"invalid {kind} payload: {'; '.join(problems)}")
+
+
+def payload_problems(cls: type[Payload], data: object) -> list[str]:
+    """Every problem of a payload given as builtins: missing and unknown fields, and wrong values."""
+    if not isinstance(data, dict):
+        return [f"expected an object, got {_JSON_NAMES.get(type(data), type(data).__name__)}"]
+    fields = {field.encode_name: field for field in msgspec.structs.fields(cls)}
+    problems = []
+    missing = [name for name, field in fields.items() if field.required and name not in data]
+    if missing:
+        problems.append(f"missing {', '.join(missing)}")
+    unknown = [str(name) for name in data if name not in fields and name != "kind"]
+    if unknown:
+        problems.append(f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
+    tag = data.get("kind", _KIND_OF.get(cls))
+    if tag != _KIND_OF.get(cls):
+        problems.append(f"kind: expected {_KIND_OF.get(cls)!r}, got {tag!r}")
+    for name, value in data.items():
+        if name in fields:
+            try:
+                msgspec.convert(value, type=fields[name].type)
+            except msgspec.ValidationError as err:
+                path, problem = explain(err)
+                problems.append(f"{name}{_joined(path)}: {problem}")
+    return problems
+
+
+_JSON_NAMES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a bool"}
+_JSON_NAMES[type(None)] = "null"
+
+
+def _joined(path: str) -> str:
+    return "" if not path else path if path.startswith("[") else f".{path}"
 
 
 def _check_follow_on(kind: str, payload: _FollowOn) -> None:

@@ -8,13 +8,12 @@ and decides once more, so a rule that the other writer's events broke is reporte
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import ExitStack
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -55,14 +54,22 @@ from jobledger.store.failures import describe_store_failure, store_failures
 from jobledger.store.reader import Stored, StoreReader
 from jobledger.store.writer import EventWriter, LostRace
 
+from .contention import CONTENDED_S, Contention
+
+T = TypeVar("T")
 CACHE_SIZE = 4096
 FIRE_ATTEMPTS = 5
-# Deciding again after a lost race: how long to keep trying, and the pauses between tries.
-CONTENTION_DEADLINE_S = 30.0
-FIRST_BACKOFF_S = 0.001
-MAX_BACKOFF_S = 0.05
-# How long after a lost race this ledger's first tries queue behind the writers taking turns.
-CONTENDED_S = 1.0
+# How far ahead of the ledger's clock a command's `at` may be (a runner's clock a little fast).
+DEFAULT_MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+When = datetime | str | None  # a datetime (naive means UTC), an ISO 8601 string, or None for now
+
+
+class Submission(NamedTuple):
+    """What `submit_job` returns: the handle, and whether an earlier submit with the key made it."""
+
+    handle: str
+    replayed: bool
 
 
 class JobLedger(Application[UUID]):
@@ -70,11 +77,19 @@ class JobLedger(Application[UUID]):
 
     name = "JobLedger"
 
-    def __init__(self, db: str | os.PathLike[str] = "jobledger.db", *, create: bool = True) -> None:
+    def __init__(
+        self,
+        db: str | os.PathLike[str] = "jobledger.db",
+        *,
+        create: bool = True,
+        max_clock_skew: timedelta | None = DEFAULT_MAX_CLOCK_SKEW,
+    ) -> None:
         path = os.fspath(db) if isinstance(db, os.PathLike) else db
         if not isinstance(path, str):
             raise TypeError(f"db must be a file path or a postgresql:// URL, not {type(path).__name__}")
         db = path
+        self.max_clock_skew = max_clock_skew  # None: any future time is accepted
+        self._closed = False
         env = store_env(db, create=create)
         if is_postgres_url(db) and ensure_postgres_schema(db, create=create):
             # The library would re-run its CREATE statements (CREATE OR REPLACE FUNCTION among
@@ -87,7 +102,7 @@ class JobLedger(Application[UUID]):
             except Exception as err:  # the library raises many kinds while connecting
                 if attempt < 3 and "concurrently" in str(err):
                     continue  # two processes creating a new ledger's tables at once
-                raise StoreError(describe_store_failure(db, err)) from None
+                raise StoreError(describe_store_failure(db, err)) from err
         self.db = db
         mapper = self.mapper
         assert isinstance(mapper, MsgspecMapper)
@@ -118,16 +133,16 @@ class JobLedger(Application[UUID]):
         locale: str = "",
         description: str = "",
         idempotency_key: str | None = None,
-        exec_time: datetime | None = None,
+        exec_time: When = None,
         exec_schedule: str | None = None,
         time_zone: str = "UTC",
-        at: datetime | None = None,
+        at: When = None,
     ) -> str:
         """Submit a job; return the new run's handle, or the schedule's with exec_time/exec_schedule."""
-        command = Submit(
-            company=company,
-            name=name,
-            payload=payload,
+        return self.submit_job(
+            company,
+            name,
+            payload,
             user_email=user_email,
             locale=locale,
             description=description,
@@ -136,8 +151,39 @@ class JobLedger(Application[UUID]):
             exec_schedule=exec_schedule,
             time_zone=time_zone,
             at=at,
+        ).handle
+
+    def submit_job(
+        self,
+        company: str,
+        name: str,
+        payload: AnyPayload,
+        *,
+        user_email: str = "",
+        locale: str = "",
+        description: str = "",
+        idempotency_key: str | None = None,
+        exec_time: When = None,
+        exec_schedule: str | None = None,
+        time_zone: str = "UTC",
+        at: When = None,
+    ) -> Submission:
+        """Submit a job like `submit`; also say whether it was a replay of an earlier idempotent submit."""
+        command = Submit(
+            company=company,
+            name=name,
+            payload=payload,
+            user_email=user_email,
+            locale=locale,
+            description=description,
+            idempotency_key=idempotency_key,
+            exec_time=_when(exec_time),
+            exec_schedule=exec_schedule,
+            time_zone=time_zone,
+            at=_when(at),
         )
-        return self.record([command])[0].jobHandle
+        states, batch = self._record_batch([command])
+        return Submission(states[0].jobHandle, 0 in batch.replays)
 
     def start(
         self,
@@ -146,10 +192,12 @@ class JobLedger(Application[UUID]):
         *,
         total_size: int = 0,
         company: str | None = None,
-        at: datetime | None = None,
+        at: When = None,
     ) -> Job:
         """Mark a New run as Running on a server."""
-        return self._one(Start(handle=handle, server=server, total_size=total_size, company=company, at=at))
+        return self._one(
+            Start(handle=handle, server=server, total_size=total_size, company=company, at=_when(at))
+        )
 
     def update_progress(
         self,
@@ -160,7 +208,7 @@ class JobLedger(Application[UUID]):
         tasks: Sequence[TaskProgress] = (),
         server: str | None = None,
         company: str | None = None,
-        at: datetime | None = None,
+        at: When = None,
     ) -> Job:
         """Report overall progress (0..100) and per-task progress of a running job."""
         return self._one(
@@ -168,10 +216,10 @@ class JobLedger(Application[UUID]):
                 handle=handle,
                 percent=percent,
                 message=message,
-                tasks=list(tasks),
+                tasks=_listed(tasks),
                 server=server,
                 company=company,
-                at=at,
+                at=_when(at),
             )
         )
 
@@ -186,7 +234,7 @@ class JobLedger(Application[UUID]):
         asset_handle: str | None = None,
         aux: Sequence[JobLogDetailAux] = (),
         company: str | None = None,
-        at: datetime | None = None,
+        at: When = None,
     ) -> Job:
         """Write one detail row to a live job's log."""
         return self._one(
@@ -197,11 +245,23 @@ class JobLedger(Application[UUID]):
                 asset_name=asset_name,
                 asset_type=asset_type,
                 asset_handle=asset_handle,
-                aux=list(aux),
+                aux=_listed(aux),
                 company=company,
-                at=at,
+                at=_when(at),
             )
         )
+
+    def stop(
+        self,
+        handle: str,
+        *,
+        reason: str = "",
+        requested_by: str = "",
+        company: str | None = None,
+        at: When = None,
+    ) -> Job:
+        """Ask a New or Running job to stop (the CLI's `stop`; `request_stop` is the same)."""
+        return self.request_stop(handle, reason=reason, requested_by=requested_by, company=company, at=at)
 
     def request_stop(
         self,
@@ -210,11 +270,13 @@ class JobLedger(Application[UUID]):
         reason: str = "",
         requested_by: str = "",
         company: str | None = None,
-        at: datetime | None = None,
+        at: When = None,
     ) -> Job:
         """Ask a New or Running job to stop."""
         return self._one(
-            RequestStop(handle=handle, reason=reason, requested_by=requested_by, company=company, at=at)
+            RequestStop(
+                handle=handle, reason=reason, requested_by=requested_by, company=company, at=_when(at)
+            )
         )
 
     def complete(
@@ -225,7 +287,7 @@ class JobLedger(Application[UUID]):
         message: str = "",
         counters: Counters | None = None,
         company: str | None = None,
-        at: datetime | None = None,
+        at: When = None,
     ) -> Job:
         """End a running job; counters default to what its detail rows add up to."""
         return self._one(
@@ -235,7 +297,7 @@ class JobLedger(Application[UUID]):
                 message=message,
                 counters=counters,
                 company=company,
-                at=at,
+                at=_when(at),
             )
         )
 
@@ -245,37 +307,40 @@ class JobLedger(Application[UUID]):
         *,
         requested_by: str = "",
         company: str | None = None,
-        at: datetime | None = None,
+        at: When = None,
     ) -> Aggregate:
         """Delete a run (a live one is stopped and ended first) or a schedule; history is kept."""
-        return self.record([Delete(handle=handle, requested_by=requested_by, company=company, at=at)])[0]
+        return self.record([Delete(handle=handle, requested_by=requested_by, company=company, at=_when(at))])[
+            0
+        ]
 
     def pause(
-        self, handle: str, *, requested_by: str = "", company: str | None = None, at: datetime | None = None
+        self, handle: str, *, requested_by: str = "", company: str | None = None, at: When = None
     ) -> Schedule:
         """Pause a schedule (runs cannot be paused: stop them instead)."""
-        return self._schedule(Pause(handle=handle, requested_by=requested_by, company=company, at=at))
+        return self._schedule(Pause(handle=handle, requested_by=requested_by, company=company, at=_when(at)))
 
     def resume(
-        self, handle: str, *, requested_by: str = "", company: str | None = None, at: datetime | None = None
+        self, handle: str, *, requested_by: str = "", company: str | None = None, at: When = None
     ) -> Schedule:
         """Resume a paused schedule."""
-        return self._schedule(Resume(handle=handle, requested_by=requested_by, company=company, at=at))
+        return self._schedule(Resume(handle=handle, requested_by=requested_by, company=company, at=_when(at)))
 
-    def execute(self, handle: str, *, company: str | None = None, at: datetime | None = None) -> str:
+    def execute(self, handle: str, *, company: str | None = None, at: When = None) -> str:
         """Run a schedule's job now; return the new run's handle. The trigger is unchanged."""
-        _, batch = self._record_batch([Execute(handle=handle, company=company, at=at)])
+        _, batch = self._record_batch([Execute(handle=handle, company=company, at=_when(at))])
         return batch.created_runs[0]
 
-    def fire(self, handle: str, *, at: datetime | None = None) -> str | None:
+    def fire(self, handle: str, *, at: When = None, force: bool = False) -> str | None:
         """Fire a schedule if it is due at `at`; return the new run's handle, or None if not due.
 
         Another scheduler firing the same schedule meanwhile is not an error: this call then
-        reads the schedule again and fires only what is still due.
+        reads the schedule again and fires only what is still due. `force` accepts an `at` in
+        the future of the clock (a deliberate catch-up), however far.
         """
         for _ in range(FIRE_ATTEMPTS):
             try:
-                _, batch = self._record_batch([Fire(handle=handle, at=at)])
+                _, batch = self._record_batch([Fire(handle=handle, at=_when(at))], force=force)
             except ConcurrencyError:
                 continue
             return batch.created_runs[0] if batch.created_runs else None
@@ -290,7 +355,10 @@ class JobLedger(Application[UUID]):
         with collector_paused(len(commands)):
             return self._record_batch(commands)[0]
 
-    def _record_batch(self, commands: Sequence[Command]) -> tuple[list[Aggregate], Decider]:
+    def _record_batch(
+        self, commands: Sequence[Command], *, force: bool = False
+    ) -> tuple[list[Aggregate], Decider]:
+        skew = None if force else self.max_clock_skew
         contention = Contention()
         fresh = False  # the first try decides on cached states and trusts new handles to be free
         holding_turn = False
@@ -306,7 +374,7 @@ class JobLedger(Application[UUID]):
                 holding_turn = fresh = True
             while True:
                 source = _LedgerState(self, fresh=fresh, known=known)
-                batch = Decider(source)
+                batch = Decider(source, max_skew=skew)
                 append = begin()
                 try:
                     results = []
@@ -326,7 +394,7 @@ class JobLedger(Application[UUID]):
                     raise
                 try:
                     append.finish(batch.events)
-                except LostRace:
+                except LostRace as err:
                     # Another writer appended to one of these jobs (or took a handle) meanwhile.
                     for handle in batch.states:
                         cached = self._cache.pop(handle, None)
@@ -334,7 +402,7 @@ class JobLedger(Application[UUID]):
                             known.setdefault(handle, cached)
                     known.update(source.loaded)  # newer than what the cache held
                     self._lost_race_at = time.monotonic()
-                    contention.lose(holding_turn=holding_turn)
+                    contention.lose(holding_turn=holding_turn, cause=err)
                     if not holding_turn:
                         turns.enter_context(self._writer.serialized())
                         holding_turn = True
@@ -347,7 +415,10 @@ class JobLedger(Application[UUID]):
     # --- queries -------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the store's connections (and stop the bulk appender, if one was started)."""
+        """Close the store's connections (and stop the bulk appender, if one was started); once."""
+        if self._closed:
+            return
+        self._closed = True
         self._writer.close()
         super().close()
 
@@ -442,33 +513,15 @@ class JobLedger(Application[UUID]):
             self._cache.popitem(last=False)
 
 
-class Contention:
-    """Races lost by one command or batch, and the pause before deciding again.
+def _listed(rows: Sequence[T]) -> list[T]:
+    # A wrong type passes as it is, for validation to name; a tuple becomes the list it stands for.
+    return list(rows) if isinstance(rows, (list, tuple)) else cast(list[T], rows)
 
-    Writers that keep meeting on the same runs (several workers of one job reporting files)
-    take turns: a writer that lost holds the store's turn (EventWriter.serialized) while it
-    decides again. Where the store has no turns to give (SQLite) or a writer still loses, its
-    retries are spread out: the first is at once, later ones wait a random time up to a cap that
-    doubles (full jitter), until a generous deadline."""
 
-    def __init__(self) -> None:
-        self.lost = 0
-        self._deadline = 0.0
-
-    def lose(self, *, holding_turn: bool) -> None:
-        """Count a lost race; pause before the next try (unless this writer holds the turn, which
-        others wait for), or give up after CONTENTION_DEADLINE_S."""
-        self.lost += 1
-        if self.lost == 1:
-            self._deadline = time.monotonic() + CONTENTION_DEADLINE_S
-            return
-        if time.monotonic() > self._deadline:
-            raise ConcurrencyError(
-                f"other writers kept changing these jobs for {CONTENTION_DEADLINE_S:.0f} s"
-                f" ({self.lost} tries); try the command again"
-            )
-        if not holding_turn:
-            time.sleep(random.uniform(0, min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** (self.lost - 2))))
+def _when(at: When) -> datetime | None:
+    # An ISO string passes as it is: validation (domain/validation.py) turns it into a datetime
+    # or refuses it, in the one place every command goes through.
+    return cast(datetime | None, at)
 
 
 class _LedgerState:

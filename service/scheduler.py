@@ -9,17 +9,27 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
+from jobledger.domain.decider import check_skew
+from jobledger.domain.decider import moment as time_of
 from jobledger.projections.rows import iso
 from jobledger.projections.runner import Projector
 
 from .ledger import JobLedger
 
 
-def tick(ledger: JobLedger, projector: Projector, at: datetime | None = None) -> list[str]:
-    """Fire what is due at `at` (default now); return the handles of the runs created."""
-    moment = at or datetime.now(UTC)
+def tick(
+    ledger: JobLedger, projector: Projector, at: datetime | None = None, *, force: bool = False
+) -> list[str]:
+    """Fire what is due at `at` (default now); return the handles of the runs created.
+
+    An `at` further ahead of the clock than the ledger's max_clock_skew is refused (ClockSkewError),
+    unless `force`: a tick in the future fires schedules early, for everyone.
+    """
+    moment = time_of(at)
+    if at is not None and not force and ledger.max_clock_skew is not None:
+        check_skew(moment, ledger.max_clock_skew)
     projector.catch_up()
     due = projector.db.query(
         "SELECT jobHandle FROM scheduled_jobs WHERE triggerState = 'Normal' AND nextFireTime <= ?"
@@ -28,7 +38,7 @@ def tick(ledger: JobLedger, projector: Projector, at: datetime | None = None) ->
     )
     fired = []
     for (handle,) in due:
-        run = ledger.fire(handle, at=moment)
+        run = ledger.fire(handle, at=moment, force=force)
         if run is not None:
             fired.append(run)
     return fired

@@ -39,3 +39,19 @@ def test_the_python_api_example_runs(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Completed" in result.stdout
+
+
+def test_the_runner_example_runs_and_a_second_run_finds_its_earlier_submit(tmp_path: Path) -> None:
+    code = _block("A runner in Python", "python")
+
+    first = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    again = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("acme||NightlyUpload_") and first.stdout.endswith(": success\n")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.endswith("was submitted by an earlier try: Done\n")

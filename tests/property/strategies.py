@@ -57,6 +57,8 @@ from jobledger.domain.payloads import (
 # --- building blocks ---------------------------------------------------------------------------------
 
 texts = st.text(max_size=20)
+# What a command accepts in a name (domain/validation.py): no control characters or line breaks.
+printable = st.text(st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=20)
 names = st.text(min_size=1, max_size=12).filter(lambda s: s.strip() != "" and "|" not in s)
 non_empty = st.text(min_size=1, max_size=12)
 counts = st.integers(min_value=0, max_value=2**63 - 1)
@@ -302,10 +304,10 @@ commands: st.SearchStrategy[JobCommand] = st.one_of(
         **_NO_HANDLE,
         log_type=command_log_types,
         message=texts,
-        asset_name=optional(texts),
+        asset_name=optional(printable),
         asset_type=optional(asset_types),
     ),
-    st.builds(RequestStop, **_NO_HANDLE, reason=texts, requested_by=texts),
+    st.builds(RequestStop, **_NO_HANDLE, reason=texts, requested_by=printable),
     st.builds(
         Complete,
         **_NO_HANDLE,
@@ -315,7 +317,7 @@ commands: st.SearchStrategy[JobCommand] = st.one_of(
             st.builds(Counters, fileErrorCount=st.integers(0, 3), fileWarningCount=st.integers(0, 3))
         ),
     ),
-    st.builds(Delete, **_NO_HANDLE, requested_by=texts),
+    st.builds(Delete, **_NO_HANDLE, requested_by=printable),
 )
 
 # Seconds between one command and the next; now and then a step back in time, which the

@@ -11,7 +11,8 @@ from domain_support import HANDLE, STATE_ORDER, submitted, then
 from samples import MINIMAL_PAYLOADS, at
 
 from jobledger.domain.aggregates import fold
-from jobledger.domain.errors import InvalidTransitionError, RuleError
+from jobledger.domain.commands import Complete, UpdateProgress
+from jobledger.domain.errors import InvalidFieldError, InvalidTransitionError, RuleError
 from jobledger.domain.events import (
     Completed,
     Counters,
@@ -38,6 +39,7 @@ from jobledger.domain.job import (
     evolve,
 )
 from jobledger.domain.payloads import decode_payload
+from jobledger.domain.validation import validate
 
 
 def running() -> Job:
@@ -264,8 +266,9 @@ def test_progress_outside_0_to_100_is_refused(percent: int) -> None:
 def test_progress_refuses_a_task_row_that_breaks_its_schema_and_names_the_field(
     task: TaskProgress, field: str
 ) -> None:
-    with pytest.raises(RuleError, match=f"invalid task progress: .*{field}"):
-        decide_progress(running(), 10, "", [task], at(5))
+    # Checked with the command, before any rule (domain/validation.py), as every command is.
+    with pytest.raises(InvalidFieldError, match=rf"^invalid tasks\[0\]\.{field}: "):
+        validate(UpdateProgress(handle="h", percent=10, tasks=[task], at=at(5)))
 
 
 def test_stop_of_a_new_run_ends_it_at_once_as_stopped() -> None:
@@ -582,8 +585,9 @@ def test_counters_given_on_completion_override_those_of_the_rows() -> None:
 
 
 def test_counters_given_on_completion_are_validated() -> None:
-    with pytest.raises(RuleError, match=r"invalid counters: .*fileErrorCount"):
-        decide_complete(running(), False, "", Counters(fileErrorCount=-1), at(20))
+    # Checked with the command, before any rule (domain/validation.py), as every command is.
+    with pytest.raises(InvalidFieldError, match=r"^invalid counters\.fileErrorCount: expected int >= 0"):
+        validate(Complete(handle="h", counters=Counters(fileErrorCount=-1), at=at(20)))
 
 
 def test_completion_records_end_date_message_and_fatal_flag() -> None:

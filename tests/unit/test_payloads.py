@@ -63,9 +63,7 @@ REQUIRED = [(kind, field) for kind in KINDS for field in json.loads(MINIMAL_PAYL
 
 @pytest.mark.parametrize(("kind", "field"), REQUIRED, ids=[f"{k}.{f}" for k, f in REQUIRED])
 def test_a_missing_required_field_is_refused_and_named(kind: str, field: str) -> None:
-    with pytest.raises(
-        PayloadError, match=f"invalid {kind} payload: Object missing required field `{field}`"
-    ):
+    with pytest.raises(PayloadError, match=f"invalid {kind} payload: missing {field}$"):
         decode_payload(kind, with_fields(kind, **{field: None}))
 
 
@@ -80,7 +78,7 @@ def test_a_missing_required_field_is_refused_and_named(kind: str, field: str) ->
     ],
 )
 def test_a_bad_enum_value_is_refused_and_its_field_named(kind: str, field: str, value: str) -> None:
-    with pytest.raises(PayloadError, match=rf"Invalid enum value '{value}' - at `\$\.{field}`"):
+    with pytest.raises(PayloadError, match=rf"{field}: invalid enum value '{value}'"):
         decode_payload(kind, with_fields(kind, **{field: value}))
 
 
@@ -97,7 +95,7 @@ def test_a_bad_enum_value_is_refused_and_its_field_named(kind: str, field: str, 
 def test_a_field_of_the_wrong_type_is_refused_and_named(
     kind: str, field: str, value: object, expected: str
 ) -> None:
-    with pytest.raises(PayloadError, match=rf"Expected `{expected}`, got .* - at `\$\.{field}`"):
+    with pytest.raises(PayloadError, match=rf"{field}: expected {expected}, got "):
         decode_payload(kind, with_fields(kind, **{field: value}))
 
 
@@ -112,7 +110,8 @@ def test_a_field_of_the_wrong_type_is_refused_and_named(
     ids=["empty-server-dir", "no-assets", "empty-handle", "over-1000-assets"],
 )
 def test_a_value_out_of_range_is_refused_and_its_field_named(kind: str, field: str, value: object) -> None:
-    with pytest.raises(PayloadError, match=rf"invalid {kind} payload: .* - at `\$\.{field}"):
+    problem = "(must not be empty|longer than the limit)"
+    with pytest.raises(PayloadError, match=rf"invalid {kind} payload: {field}(\[0\])?: {problem}"):
         decode_payload(kind, with_fields(kind, **{field: value}))
 
 
@@ -127,7 +126,7 @@ def test_up_to_1000_assets_make_an_automated_set() -> None:
 
 
 def test_an_unknown_field_is_refused_and_named() -> None:
-    with pytest.raises(PayloadError, match="Object contains unknown field `emailSettings`"):
+    with pytest.raises(PayloadError, match="unknown field emailSettings"):
         decode_payload("serverDirectoryPublishJob", '{"emailSetting": "All", "emailSettings": "All"}')
 
 
@@ -154,7 +153,7 @@ def test_malformed_json_is_refused_as_malformed(data: str) -> None:
 
 
 def test_a_json_value_that_is_not_an_object_is_refused() -> None:
-    with pytest.raises(PayloadError, match="Expected `object`, got `array`"):
+    with pytest.raises(PayloadError, match="expected an object, got an array"):
         decode_payload("optimizeImagesJob", "[]")
 
 
@@ -233,7 +232,7 @@ def test_two_crop_options_are_refused_and_both_named(first: str, second: str) ->
 
 
 def test_a_payload_built_in_python_is_validated_like_json() -> None:
-    with pytest.raises(PayloadError, match=r"Invalid enum value 'png' - at `\$\.fmt`"):
+    with pytest.raises(PayloadError, match=r"invalid exportJob payload: fmt: invalid enum value 'png'$"):
         validate_payload(ExportJob(assetHandleArray=["a|1"], fmt="png", emailSetting="All"))  # type: ignore[arg-type]
 
 
