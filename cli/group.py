@@ -122,12 +122,16 @@ class LedgerGroup(click.Group):
 
             raise click.ClickException(with_hint(err)) from None
         except sqlite3.Error as err:  # the views file (or the ledger file, which holds them) failed
-            from jobledger.store.config import sqlite_problem
+            from jobledger.cli.hints import DAMAGED_HINT
+            from jobledger.store.config import is_damage, sqlite_problem
 
             config = ctx.find_object(Config)
             path = (config.views or config.db) if config else "the database"
             first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            raise click.ClickException(f"cannot use {path}: {sqlite_problem(Path(path), first)}") from None
+            advice = DAMAGED_HINT if is_damage(first) else ""
+            raise click.ClickException(
+                f"cannot use {path}: {sqlite_problem(Path(path), first)}{advice}"
+            ) from None
         except Exception as err:
             # Only a command that opened the store can have loaded the library and raised its error.
             persistence = sys.modules.get("eventsourcing.persistence")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from jobledger.domain.errors import (
     ClockSkewError,
+    DamagedStoreError,
     InvalidTransitionError,
     LedgerChangedError,
     LedgerError,
@@ -16,6 +17,11 @@ from jobledger.domain.errors import (
 from jobledger.domain.payloads import PayloadError
 from jobledger.domain.schedule import NotARunError, ScheduleOnlyError
 
+DAMAGED_HINT = (
+    "; restore it from a backup, or see what can still be read with `jobledger audit verify`"
+    " and `jobledger export`"
+)
+
 
 def hint(err: LedgerError) -> str:
     """What the CLI adds to the error's line (the command to run), or nothing."""
@@ -25,6 +31,8 @@ def hint(err: LedgerError) -> str:
                 "; check the clock that gave --at, set JOBLEDGER_MAX_CLOCK_SKEW (seconds),"
                 " or give `scheduler tick` --force"
             )
+        case DamagedStoreError():
+            return DAMAGED_HINT
         case NoLedgerError():
             return "; submit a job or run `jobledger demo` first"
         case ViewsFileNeededError():

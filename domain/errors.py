@@ -49,6 +49,10 @@ class StoreError(LedgerError):
     """The event store cannot be opened or used (bad path, not a ledger, unreachable server)."""
 
 
+class DamagedStoreError(StoreError):
+    """The ledger or views file has damaged pages (SQLite: database disk image is malformed)."""
+
+
 class NoLedgerError(StoreError):
     """A read was asked of a ledger that does not exist (reads never create one)."""
 

@@ -36,7 +36,7 @@ from jobledger.domain.commands import (
     UpdateProgress,
 )
 from jobledger.domain.decider import Decider
-from jobledger.domain.errors import ConcurrencyError, RuleError, StoreError, UnknownHandleError
+from jobledger.domain.errors import ConcurrencyError, RuleError, UnknownHandleError
 from jobledger.domain.events import (
     Counters,
     DomainEvent,
@@ -50,7 +50,7 @@ from jobledger.domain.payloads import AnyPayload
 from jobledger.domain.schedule import Schedule
 from jobledger.store.codec import MsgspecMapper
 from jobledger.store.config import ensure_postgres_schema, is_postgres_url, store_env
-from jobledger.store.failures import describe_store_failure, store_failures
+from jobledger.store.failures import store_error, store_failures
 from jobledger.store.reader import Stored, StoreReader
 from jobledger.store.writer import EventWriter, LostRace
 
@@ -102,7 +102,7 @@ class JobLedger(Application[UUID]):
             except Exception as err:  # the library raises many kinds while connecting
                 if attempt < 3 and "concurrently" in str(err):
                     continue  # two processes creating a new ledger's tables at once
-                raise StoreError(describe_store_failure(db, err)) from err
+                raise store_error(db, err) from err
         self.db = db
         mapper = self.mapper
         assert isinstance(mapper, MsgspecMapper)

@@ -120,9 +120,16 @@ def sqlite_problem(path: Path, message: str) -> str:
     """What an SQLite error on the ledger (or views) file means, in the user's terms."""
     if "disk is full" in message:
         return "the disk is full"
+    if is_damage(message):
+        return f"the file is damaged ({message})"
     if "readonly" in message or "unable to open" in message or "disk I/O error" in message:
         return sqlite_access_problem(path) or message
     return message
+
+
+def is_damage(message: str) -> bool:
+    """Whether an SQLite error says the file's pages are damaged."""
+    return "malformed" in message
 
 
 def sqlite_access_problem(path: Path) -> str | None:

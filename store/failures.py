@@ -8,10 +8,16 @@ from pathlib import Path
 
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
-from jobledger.domain.errors import LedgerChangedError, StoreError
+from jobledger.domain.errors import DamagedStoreError, LedgerChangedError, StoreError
 
-from .config import is_postgres_url, postgres_env, postgres_problem, sqlite_problem
+from .config import is_damage, is_postgres_url, postgres_env, postgres_problem, sqlite_problem
 from .sqlite_chain import ChainBrokenError
+
+
+def store_error(db: str, err: Exception) -> StoreError:
+    """The StoreError for a failure of the store at --db (DamagedStoreError for damaged pages)."""
+    message = describe_store_failure(db, err)
+    return DamagedStoreError(message) if is_damage(str(err)) else StoreError(message)
 
 
 def describe_store_failure(db: str, err: Exception) -> str:
@@ -35,4 +41,4 @@ def store_failures(db: str) -> Iterator[None]:
     except PersistenceError as err:
         if isinstance(err.__cause__, ChainBrokenError):  # the ledger opened; the append was refused
             raise LedgerChangedError(str(err.__cause__)) from err
-        raise StoreError(describe_store_failure(db, err)) from err
+        raise store_error(db, err) from err
