@@ -20,8 +20,10 @@ from jobledger.cli.records import job_record
 from jobledger.cli.render import emit_json, emit_ndjson, emit_record, emit_table, output_options
 from jobledger.cli.signals import stop_on_signals
 from jobledger.cli.views import progress_bar, short_time
+from jobledger.domain.errors import UndecodableEventError
 from jobledger.domain.handles import job_id
 from jobledger.domain.job import Job
+from jobledger.store.reader import Undecodable, count_events, name_positions
 
 FOLLOW_POLL_SECONDS = 0.2
 # `wait` exit codes: like timeout(1) for a timeout; 3 and 4 tell failures from stops.
@@ -94,7 +96,9 @@ def events(
     with stop_on_signals(stop):
         while True:
             batch: list[Entry] = []
-            for entry in log.entries(position):
+            # An event that does not decode is passed over, named on stderr (exit 0 all the same).
+            skipped: list[Undecodable] = []
+            for entry in log.entries(position, skipped=skipped):
                 position = entry.position
                 if wanted(entry):
                     batch.append(entry)
@@ -102,6 +106,12 @@ def events(
                     show(batch)
                     batch = []
             show(batch)
+            if skipped:
+                position = max(position, skipped[-1].position)
+                listed = name_positions(skipped)
+                click.echo(
+                    f"warning: {count_events(len(skipped))} passed over, not decodable: {listed}", err=True
+                )
             if not follow or stop.wait(FOLLOW_POLL_SECONDS):
                 return
 
@@ -186,11 +196,20 @@ def _parse_digest(ctx: click.Context, param: click.Parameter, value: str | None)
 def verify(config: Config, expected: audit.Digest | None) -> None:
     """Recompute the chain from the stored events; exit 1 naming the first position that differs."""
     ledger = config.ledger()
-    finding = audit.verify(ledger.reader, expected)
+    undecodable: list[Undecodable] = []
+    finding = audit.verify(ledger.reader, expected, undecodable=undecodable)
+    unread = ""
+    if undecodable:
+        verb = "does" if len(undecodable) == 1 else "do"
+        unread = f"{count_events(len(undecodable))} {verb} not decode: {name_positions(undecodable)}"
     if finding is not None:
-        raise click.ClickException(f"the chain does not verify at {finding}")
+        also = f"; {unread}" if unread else ""
+        raise click.ClickException(f"the chain does not verify at {finding}{also}")
     head = audit.digest(ledger.reader)
     checked = f" and matches the digest at position {expected.ordinal}" if expected else ""
+    if unread:
+        # Linked, so appended through a ledger, yet unreadable here: exit 1 all the same.
+        raise click.ClickException(f"the chain is intact ({head.ordinal} events{checked}) but {unread}")
     click.echo(f"chain intact: {head.ordinal} events{checked}; head {head}")
 
 
@@ -210,24 +229,53 @@ def verify(config: Config, expected: audit.Digest | None) -> None:
     default=None,
     help="File to write (default stdout).",
 )
+@click.option(
+    "--skip-undecodable",
+    is_flag=True,
+    help="Leave out events that do not decode, naming them on stderr (the file cannot be imported).",
+)
 @pass_config
-def export(config: Config, company: str | None, after: int, output: str | None) -> None:
-    """Write events as NDJSON envelopes in global order (position, ids, event, fields, chain link)."""
+def export(
+    config: Config, company: str | None, after: int, output: str | None, skip_undecodable: bool
+) -> None:
+    """Write events as NDJSON envelopes in global order (position, ids, event, fields, chain link).
+
+    An event that does not decode stops the export (exit 1, nothing written) unless
+    --skip-undecodable is given: then every other event is written, a warning names the ones left
+    out, and the exit code is 0.
+    """
     ledger = config.ledger()
     total = max(ledger.head_position() - after, 0)
-    if output is None:
-        # Spooled, so that a ledger that cannot be read leaves stdout empty rather than cut short.
-        with tempfile.TemporaryFile() as spool:
-            archive.export(ledger.reader, spool, company=company, after=after)
-            spool.seek(0)
-            shutil.copyfileobj(spool, sys.stdout.buffer)
-        sys.stdout.flush()
-        return
-    partial = Path(output + ".partial")
-    with partial.open("wb") as out, progress_bar(total, "exporting") as advance:
-        written = archive.export(ledger.reader, out, company=company, after=after, progress=advance)
-    partial.replace(output)
-    click.echo(f"exported {written} events to {output}", err=True)
+    skipped: list[Undecodable] | None = [] if skip_undecodable else None
+    try:
+        if output is None:
+            # Spooled, so that a ledger that cannot be read leaves stdout empty rather than cut short.
+            with tempfile.TemporaryFile() as spool:
+                archive.export(ledger.reader, spool, company=company, after=after, skipped=skipped)
+                spool.seek(0)
+                shutil.copyfileobj(spool, sys.stdout.buffer)
+            sys.stdout.flush()
+        else:
+            partial = Path(output + ".partial")
+            try:
+                with partial.open("wb") as out, progress_bar(total, "exporting") as advance:
+                    written = archive.export(
+                        ledger.reader, out, company=company, after=after, progress=advance, skipped=skipped
+                    )
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+            partial.replace(output)
+            click.echo(f"exported {written} events to {output}", err=True)
+    except UndecodableEventError as err:
+        raise click.ClickException(
+            f"{err}; nothing was exported (--skip-undecodable exports every other event)"
+        ) from None
+    if skipped:
+        click.echo(
+            f"warning: {count_events(len(skipped))} left out, not decodable: {name_positions(skipped)}",
+            err=True,
+        )
 
 
 @cli.command("import")

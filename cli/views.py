@@ -24,6 +24,7 @@ from jobledger.projections.asof import views_as_of
 from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.runner import Projector
 from jobledger.projections.views import VIEWS
+from jobledger.store.reader import count_events, name_positions
 
 
 @contextmanager
@@ -307,12 +308,26 @@ def projections() -> None:
 @output_options()
 @pass_config
 def status(config: Config, fmt: str) -> None:
-    """Per view: position, lag behind the store, and row count."""
+    """Per view: position, lag behind the store, row count, and the events passed unread.
+
+    An event that does not decode is quarantined: the views pass it without folding it, and it is
+    listed here (the `quarantine` table in the views database) until a rebuild finds it readable.
+    """
+    projector = config.projector()
+    quarantined = projector.quarantined()
     rows = [
-        {"view": s.view, "position": s.position, "lag": s.lag, "rows": s.rows}
-        for s in config.projector().status()
+        {
+            "view": s.view,
+            "position": s.position,
+            "lag": s.lag,
+            "rows": s.rows,
+            "quarantined": sum(q.position <= s.position for q in quarantined),
+        }
+        for s in projector.status()
     ]
-    emit(fmt, rows, ["view", "position", "lag", "rows"])
+    emit(fmt, rows, ["view", "position", "lag", "rows", "quarantined"])
+    if quarantined and fmt == "table":
+        click.echo(f"{count_events(len(quarantined))} quarantined: {name_positions(quarantined)}")
 
 
 @projections.command("catch-up")

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from jobledger.domain.events import DomainEvent, JobEvent, ProgressUpdated
+from jobledger.domain.events import DomainEvent, JobEvent, ProgressUpdated, Submitted
 from jobledger.domain.job import Job, evolve
 from jobledger.projections import active_jobs, job_logs
 from jobledger.projections.views import Key, View
@@ -54,6 +54,7 @@ class Rows(NamedTuple):
 
 class _Plan(NamedTuple):
     job: bool  # evolves the run's state
+    first: bool  # starts a run (every other event of a run needs its state)
     progress: bool  # moves the run's ETA
     appended: tuple[tuple[str, Callable[[Any, DomainEvent], Any]], ...]
     folded: tuple[tuple[View, dict[Key, Any]], ...]
@@ -95,7 +96,8 @@ class BulkFold:
         for _, hexid, event in page:
             cls = type(event)
             plan = plans.get(cls) or self._plan(cls)
-            if plan.job:
+            # A run whose Submitted did not decode (quarantined) is skipped, as `apply` skips it.
+            if plan.job and (plan.first or hexid in jobs):
                 stored = jobs.get(hexid)
                 before = _unpack(stored) if isinstance(stored, bytes) else stored
                 jobs[hexid] = evolve(event, before)  # type: ignore[arg-type]
@@ -131,6 +133,7 @@ class BulkFold:
         """What an event of this class touches, worked out once per class."""
         plan = _Plan(
             job=self._fold_jobs and issubclass(cls, JobEvent),
+            first=cls is Submitted,
             progress=issubclass(cls, ProgressUpdated),
             appended=tuple(
                 (table, view.apply) for table, view in self._appended.items() if issubclass(cls, view.events)

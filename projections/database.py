@@ -19,9 +19,11 @@ import sqlite_utils
 
 from jobledger.domain.errors import StoreError, ViewsMismatchError
 from jobledger.projections.views import Key, View
+from jobledger.store.reader import Undecodable
 
 POSITIONS = "view_positions"
 META = "views_meta"
+QUARANTINE = "quarantine"
 BUSY_TIMEOUT_MS = 30_000
 _IN_CHUNK = 500
 
@@ -112,6 +114,10 @@ class ViewsDatabase:
         with self.writing():
             sql = self.db.create_table_sql(POSITIONS, {"view": str, "position": int}, pk="view")
             self.conn.execute(sql.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
+            self.conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {QUARANTINE} (position INTEGER PRIMARY KEY,"
+                " originator_id TEXT, topic TEXT, error TEXT, seen_at TEXT)"
+            )
 
     def ensure_table(self, view: View, table: str) -> None:
         """Create a view's table and indexes if they are missing."""
@@ -171,6 +177,28 @@ class ViewsDatabase:
             "ON CONFLICT(view) DO UPDATE SET position = excluded.position",
             (table, position),
         )
+
+    # --- quarantine --------------------------------------------------------------------------
+
+    def quarantine(self, entries: Iterable[Undecodable], *, replace: bool = False) -> None:
+        """Record stored events the views passed without folding (inside the caller's write
+        transaction, with the positions that move past them); `replace` forgets earlier entries."""
+        if replace:
+            self.conn.execute(f"DELETE FROM {QUARANTINE}")
+        self.conn.executemany(
+            f"INSERT OR IGNORE INTO {QUARANTINE} (position, originator_id, topic, error, seen_at)"
+            " VALUES (?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+            [(u.position, u.originator_id, u.topic, u.reason) for u in entries],
+        )
+
+    def quarantined(self) -> list[Undecodable]:
+        """The events the views passed without folding, in position order."""
+        return [
+            Undecodable(*row)
+            for row in self.conn.execute(
+                f"SELECT position, originator_id, topic, error FROM {QUARANTINE} ORDER BY position"
+            )
+        ]
 
     # --- rows --------------------------------------------------------------------------------
 

@@ -16,11 +16,11 @@ from typing import Any
 
 from jobledger.domain.collector import collector_paused
 from jobledger.domain.events import DomainEvent
-from jobledger.projections.bulk import BulkFold, Page
+from jobledger.projections.bulk import BulkFold
 from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.views import VIEWS, Key, View
 from jobledger.projections.writer import open_writer
-from jobledger.store.reader import EventReader
+from jobledger.store.reader import EventReader, Page, Undecodable
 
 BATCH_SIZE = 2000
 REBUILD_BATCH_SIZE = 10_000
@@ -70,7 +70,8 @@ class Projector:
         return self.reader.head()
 
     def _pages(self, after: int, stop: int, size: int | None = None) -> Iterator[Page]:
-        """Pages of (position, originator id as hex, event) after a position, up to `stop`."""
+        """Pages of (position, originator id as hex, event) after a position, up to `stop`; the
+        events that do not decode are set aside in each page's `undecodable`."""
         return self.reader.pages(after, stop, size=size or BATCH_SIZE)
 
     def events(self, after: int = 0, stop: int | None = None) -> Iterator[tuple[int, DomainEvent]]:
@@ -99,19 +100,23 @@ class Projector:
         for batch in self._pages(start, head, batch_size):
             with self.db.writing(), collector_paused(len(batch)):
                 self._apply_batch(tables, batch)
-            read += len(batch)
+            read += len(batch) + len(batch.undecodable)
             if progress is not None:
-                progress(len(batch))
+                progress(len(batch) + len(batch.undecodable))
             if stop is not None and stop.is_set():
                 break
         return read
 
     def _apply_batch(self, tables: dict[str, View], batch: Page) -> None:
         positions = self.db.positions(tables)
+        end = batch.end
+        if batch.undecodable:
+            # Passed without folding, and recorded in the transaction that moves the positions on.
+            self.db.quarantine(batch.undecodable)
         classes = [type(event) for _, _, event in batch]
         for table, view in tables.items():
             position = positions[table]
-            if batch[-1][0] <= position:
+            if end <= position:
                 continue
             cache = self._cache.setdefault(table, {})
             if self._cached_at.get(table) != position:
@@ -132,12 +137,12 @@ class Projector:
                 row = changed[key] if key in changed else cache.get(key)
                 changed[key] = view.apply(row, event)
             self.db.write(view, table, changed)
-            self.db.set_position(table, batch[-1][0])
+            self.db.set_position(table, end)
             if view.folds_rows:
                 if len(cache) > CACHE_LIMIT:
                     cache.clear()
                 cache.update(changed)
-                self._cached_at[table] = batch[-1][0]
+                self._cached_at[table] = end
 
     def run(self, interval: float, stop: threading.Event, on_batch: Progress | None = None) -> None:
         """Catch up, then poll every `interval` seconds until `stop` is set."""
@@ -160,6 +165,10 @@ class Projector:
             for name in VIEWS
         ]
 
+    def quarantined(self) -> list[Undecodable]:
+        """The stored events the views passed without folding (they do not decode)."""
+        return self.db.quarantined()
+
     # --- rebuild -----------------------------------------------------------------------------
 
     def rebuild(self, names: Iterable[str] | None = None, *, progress: Progress | None = None) -> int:
@@ -173,12 +182,17 @@ class Projector:
             # them up to date row by row.
             self.db.create_table(view, table, indexes=False)
         head = self.head()
-        read = self._fold_aside(aside, head, progress)
+        undecodable: list[Undecodable] = []
+        read = self._fold_aside(aside, head, progress, undecodable)
         with self.db.writing():
             # Events appended while we rebuilt are folded in under the same lock as the swap.
             for batch in self._pages(head, self.head()):
                 self._apply_batch(aside, batch)
-                read += len(batch)
+                undecodable.extend(batch.undecodable)
+                read += len(batch) + len(batch.undecodable)
+            # A rebuild of every view starts the quarantine afresh: an event repaired since is
+            # folded now and no longer listed.
+            self.db.quarantine(undecodable, replace=len(chosen) == len(VIEWS))
             for table, view in aside.items():
                 self.db.rename_table(table, view.name)
                 # The rebuilt rows now serve under the live name.
@@ -187,8 +201,11 @@ class Projector:
                     self._cached_at[view.name] = self._cached_at.pop(table)
         return read
 
-    def _fold_aside(self, aside: dict[str, View], head: int, progress: Progress | None) -> int:
-        """Fold every event up to `head` into the new tables, then index them; they are at `head`."""
+    def _fold_aside(
+        self, aside: dict[str, View], head: int, progress: Progress | None, undecodable: list[Undecodable]
+    ) -> int:
+        """Fold every event up to `head` into the new tables, then index them; they are at `head`.
+        The events that do not decode are added to `undecodable`."""
         fold = BulkFold(aside)
         read = 0
         writer = open_writer(self.db, aside, head)
@@ -196,9 +213,10 @@ class Projector:
             with collector_paused(head):
                 for page in self._pages(0, head, REBUILD_BATCH_SIZE):
                     writer.write(fold.fold(page))
-                    read += len(page)
+                    undecodable.extend(page.undecodable)
+                    read += len(page) + len(page.undecodable)
                     if progress is not None:
-                        progress(len(page))
+                        progress(len(page) + len(page.undecodable))
                 writer.write(fold.rest())
             writer.finish(head)
         finally:

@@ -32,7 +32,13 @@ from jobledger.domain.commands import (
     UpdateProgress,
 )
 from jobledger.domain.decider import Decider
-from jobledger.domain.errors import ConcurrencyError, RuleError, StoreError, UnknownHandleError
+from jobledger.domain.errors import (
+    ConcurrencyError,
+    RuleError,
+    StoreError,
+    UndecodableEventError,
+    UnknownHandleError,
+)
 from jobledger.domain.events import (
     Counters,
     DomainEvent,
@@ -383,8 +389,14 @@ class JobLedger(Application[UUID]):
         return state
 
     def _events(self, uuid: UUID) -> list[Any]:
-        with store_failures(self.db):
-            return list(self.events.get(uuid))
+        try:
+            with store_failures(self.db):
+                return list(self.events.get(uuid))
+        except (UndecodableEventError, StoreError):
+            # The library's read names no position (and on SQLite cannot read a state changed to
+            # text): read again through our own select, which raises naming the position.
+            self.reader.check_events_of(uuid)
+            raise
 
     def _load(self, handle: str, company: str | None) -> Aggregate:
         state = fold(self._events(job_id(handle)))
