@@ -40,6 +40,8 @@ def progress_bar(total: int, label: str) -> Iterator[Any]:
 def caught_up(config: Config) -> Projector:
     """The projector, with every view caught up (a bar on a terminal if much is to be done)."""
     projector = config.projector()
+    if projector.db.copied_from:
+        click.echo("the views are read-only; answering from an in-memory catch-up", err=True)
     lag = projector.lag()
     if lag > 10_000:
         with progress_bar(lag, "catching up views") as advance:
@@ -314,6 +316,8 @@ def status(config: Config, fmt: str) -> None:
     listed here (the `quarantine` table in the views database) until a rebuild finds it readable.
     """
     projector = config.projector()
+    if projector.db.copied_from:
+        click.echo("the views are read-only; showing them as stored", err=True)
     quarantined = projector.quarantined()
     rows = [
         {

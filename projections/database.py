@@ -8,28 +8,33 @@ instead of failing on a lock upgrade half way through.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlite_utils
 
 from jobledger.domain.errors import StoreError, ViewsMismatchError
-from jobledger.projections.views import Key, View
+from jobledger.projections.views import VIEWS, Key, View
 from jobledger.store.reader import Undecodable
 
 POSITIONS = "view_positions"
 META = "views_meta"
 QUARANTINE = "quarantine"
+VIEW_NAMES = tuple(VIEWS)
 BUSY_TIMEOUT_MS = 30_000
 _IN_CHUNK = 500
 
 
 def _connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    # URIs on, so that ATTACH can name a file read-only (_copy); the path itself is
+    # never a URI (it does not start with file:), so it is opened as the plain name it is.
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, uri=True)
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode=WAL")
     # Views can always be rebuilt from the events, and a view's rows and position commit
@@ -45,18 +50,34 @@ def _insert(view: View, table: str, verb: str, *, with_rowid: bool = False) -> s
     return f"{verb} INTO [{table}] ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
+def read_only_file(path: str) -> str | None:
+    """The path, if it is an existing file this process may not write; else None."""
+    if path == ":memory:" or not os.path.exists(path) or os.access(path, os.W_OK):
+        return None
+    return path
+
+
+def _attached(conn: sqlite3.Connection) -> bool:
+    return any(row[1] == "source" for row in conn.execute("PRAGMA database_list"))
+
+
 class ViewsDatabase:
     """The SQLite file holding the views (the ledger's own file when the store is SQLite)."""
 
     def __init__(self, path: str, *, store_identity: str) -> None:
         if Path(path).is_dir():
             raise StoreError(f"views path {path} is a directory; give a file path")
+        # A file this process may not write (a read-only mount, permissions) is not opened at all:
+        # its views are copied into memory and caught up there (see _copy).
+        self.copied_from = read_only_file(path)
         try:
-            self.conn = _connect(path)
+            self.conn = _connect(":memory:" if self.copied_from else path)
         except sqlite3.DatabaseError as err:
             raise StoreError(f"cannot open views database {path}: {err}") from None
         self.path = path
         self.db = sqlite_utils.Database(self.conn)
+        if self.copied_from:
+            self._copy(self.copied_from)
         self._check_store(store_identity)
         self._ensure_positions()
 
@@ -66,8 +87,46 @@ class ViewsDatabase:
         views = object.__new__(cls)
         views.conn = _connect(path)
         views.path = path
+        views.copied_from = None
         views.db = sqlite_utils.Database(views.conn)
         return views
+
+    def _attach(self, uri: str, path: str | None = None) -> None:
+        try:
+            self.conn.execute("ATTACH DATABASE ? AS source", (uri,))
+            self.conn.execute("SELECT COUNT(*) FROM source.sqlite_master").fetchone()
+        except sqlite3.OperationalError as err:
+            if _attached(self.conn):
+                self.conn.execute("DETACH DATABASE source")
+            if path is None:
+                raise
+            raise StoreError(f"cannot read views database {path}: {err}") from None
+
+    def _copy(self, path: str) -> None:
+        """Copy the view tables, positions and quarantine of a file read-only (their schema with
+        its keys and indexes, then the rows) into this in-memory database."""
+        uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro"
+        try:
+            self._attach(uri)
+        except sqlite3.OperationalError:
+            # In WAL mode a reader needs the -shm file, which a read-only file system may lack:
+            # then the file is read as it stands (nobody can be writing it there).
+            self._attach(uri + "&immutable=1", path)
+        try:
+            found = self.conn.execute(
+                "SELECT type, name, tbl_name, sql FROM source.sqlite_master WHERE sql IS NOT NULL"
+                " ORDER BY type = 'index'"
+            ).fetchall()
+            wanted = {META, POSITIONS, QUARANTINE, *VIEW_NAMES}
+            for kind, name, table, sql in found:
+                if table in wanted:
+                    self.conn.execute(sql)
+                    if kind == "table":
+                        self.conn.execute(f"INSERT INTO main.[{name}] SELECT * FROM source.[{name}]")
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"cannot read views database {path}: {err}") from None
+        finally:
+            self.conn.execute("DETACH DATABASE source")
 
     def close(self) -> None:
         """Close the connection."""
