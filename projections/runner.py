@@ -23,6 +23,10 @@ from jobledger.projections.writer import open_writer
 from jobledger.store.reader import EventReader, Page, Undecodable
 
 BATCH_SIZE = 2000
+# A catch-up with at least this many events to fold, and at least half of the whole store (the
+# bulk path reads every event from the first), takes the bulk path (a blue/green rebuild): a new
+# reader node's first query then folds at rebuild speed.
+BULK_CATCH_UP_AT = 50_000
 REBUILD_BATCH_SIZE = 10_000
 CACHE_LIMIT = 200_000
 REBUILD_SUFFIX = "__rebuild"
@@ -90,12 +94,16 @@ class Projector:
         stop: threading.Event | None = None,
         batch_size: int | None = None,
     ) -> int:
-        """Fold every event after each table's position into it; return how many were read."""
+        """Fold every event after each table's position into it; return how many were read.
+        Far behind (see BULK_CATCH_UP_AT), the live views are rebuilt instead."""
+        live = tables is None
         tables = tables or dict(VIEWS)
         head = self.head()
         start = min(self.db.positions(tables).values())
         if start >= head:
             return 0
+        if live and head - start >= BULK_CATCH_UP_AT and head - start >= head // 2:
+            return self.rebuild(progress=_from(start, progress))
         read = 0
         for batch in self._pages(start, head, batch_size):
             with self.db.writing(), collector_paused(len(batch)):
@@ -250,6 +258,22 @@ class Projector:
                     if sum(d.view == name for d in differences) >= limit:
                         break
         return differences
+
+
+def _from(start: int, progress: Progress | None) -> Progress | None:
+    """A rebuild's progress reported as a catch-up's: the first `start` events were folded before."""
+    if progress is None or start == 0:
+        return progress
+    skip = start
+
+    def advance(count: int) -> None:
+        nonlocal skip
+        passed = min(skip, count)
+        skip -= passed
+        if count > passed:
+            progress(count - passed)
+
+    return advance
 
 
 def fold_view(view: View, events: Iterable[tuple[int, DomainEvent]]) -> dict[Key, Any]:
