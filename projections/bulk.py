@@ -52,11 +52,17 @@ class Rows(NamedTuple):
     slots: list[int] | None = None
 
 
+_Named = Callable[[DomainEvent, str, str], Any]
+
+
 class _Plan(NamedTuple):
     job: bool  # evolves the run's state
     first: bool  # starts a run (every other event of a run needs its state)
     progress: bool  # moves the run's ETA
-    appended: tuple[tuple[str, Callable[[Any, DomainEvent], Any]], ...]
+    # (table, apply, named): `named` (if any) makes the row from the event and its run's names.
+    appended: tuple[
+        tuple[str, Callable[[Any, DomainEvent], Any], Callable[[DomainEvent, str, str], Any] | None], ...
+    ]
     folded: tuple[tuple[View, dict[Key, Any]], ...]
 
 
@@ -78,6 +84,11 @@ class BulkFold:
             else:
                 self._appended[table] = view
         self._fold_jobs = self._logs_table is not None or self._active_table is not None
+        for view, _ in self._folded.values():
+            assert view.named is None, "only appended views name their runs"
+        # (job handle, company) by run: from the runs' states when they are folded, else kept here.
+        self._keep_names = not self._fold_jobs and any(v.named for v in self._appended.values())
+        self._names: dict[str, tuple[str, str]] = {}
         # Every run's state by id; a run once done is kept packed, as only a deletion can still
         # touch it.
         self._jobs: dict[str, Job | bytes] = {}
@@ -104,8 +115,10 @@ class BulkFold:
                 touched[hexid] = None
                 if plan.progress and before is not None:
                     etas[hexid] = active_jobs.next_eta(etas.get(hexid, no_eta), before, event)  # type: ignore[arg-type]
-            for table, apply in plan.appended:
-                row = apply(None, event)
+            if plan.first and self._keep_names:
+                self._names[hexid] = (event.jobHandle, event.companyHandle)  # type: ignore[attr-defined]
+            for table, apply, named in plan.appended:
+                row = apply(None, event) if named is None else named(event, *self._name_of(hexid))
                 if row is not None:
                     added[table].append(row)
             for view, rows in plan.folded:
@@ -136,7 +149,9 @@ class BulkFold:
             first=cls is Submitted,
             progress=issubclass(cls, ProgressUpdated),
             appended=tuple(
-                (table, view.apply) for table, view in self._appended.items() if issubclass(cls, view.events)
+                (table, view.apply, view.named)
+                for table, view in self._appended.items()
+                if issubclass(cls, view.events)
             ),
             folded=tuple(
                 (view, rows) for view, rows in self._folded.values() if issubclass(cls, view.events)
@@ -144,6 +159,17 @@ class BulkFold:
         )
         self._plans[cls] = plan
         return plan
+
+    def _name_of(self, hexid: str) -> tuple[str, str]:
+        """(job handle, company) of a run; empty for a run whose Submitted was quarantined."""
+        if not self._fold_jobs:
+            return self._names.get(hexid, ("", ""))
+        job = self._jobs.get(hexid)
+        if job is None:
+            return "", ""
+        if isinstance(job, bytes):
+            job = _unpack(job)
+        return job.jobHandle, job.companyHandle
 
     def rest(self) -> dict[str, Rows]:
         """Once every page is folded: the rows of the tables not written page by page."""

@@ -26,6 +26,11 @@ from jobledger.store.reader import Undecodable
 POSITIONS = "view_positions"
 META = "views_meta"
 QUARANTINE = "quarantine"
+# The layout of the view tables: views stored under another layout are dropped and folded afresh.
+# 2: primary keys declared, job_log_details carries jobHandle and companyHandle.
+LAYOUT = 2
+# Tables a rebuild fills aside are named {view}{ASIDE}_{token}.
+ASIDE = "__rebuild"
 VIEW_NAMES = tuple(VIEWS)
 BUSY_TIMEOUT_MS = 30_000
 _IN_CHUNK = 500
@@ -177,6 +182,32 @@ class ViewsDatabase:
                 f"CREATE TABLE IF NOT EXISTS {QUARANTINE} (position INTEGER PRIMARY KEY,"
                 " originator_id TEXT, topic TEXT, error TEXT, seen_at TEXT)"
             )
+            found = self.conn.execute(f"SELECT value FROM {META} WHERE key = 'layout'").fetchone()
+            if found is None or found[0] != str(LAYOUT):
+                self._drop_views()
+
+    def _drop_views(self) -> None:
+        """Views of another layout (or none yet): dropped, to be folded afresh by the next catch-up
+        (which takes the bulk path when there is much to fold)."""
+        tables = [
+            name
+            for (name,) in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if any(name == view or name.startswith(f"{view}{ASIDE}") for view in VIEWS)
+        ]
+        for table in tables:
+            self.conn.execute(f"DROP TABLE [{table}]")
+        self.conn.execute(f"DELETE FROM {POSITIONS}")
+        self.conn.execute(f"DELETE FROM {QUARANTINE}")
+        self.conn.execute(
+            f"INSERT INTO {META} (key, value) VALUES ('layout', ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (str(LAYOUT),),
+        )
+
+    def ensure_views(self) -> None:
+        """Create every view's table (and indexes) that is missing."""
+        for view in VIEWS.values():
+            self.ensure_table(view, view.name)
 
     def ensure_table(self, view: View, table: str) -> None:
         """Create a view's table and indexes if they are missing."""
@@ -272,6 +303,18 @@ class ViewsDatabase:
             sql = f"SELECT * FROM [{table}] WHERE [{column}] IN ({marks})"
             for values in self.conn.execute(sql, chunk):
                 found[(values[view.codec.columns.index(column)],)] = view.codec.decode(values)
+        return found
+
+    def run_names(self, table: str, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """(job handle, company) by run id (hex) from a job_logs table, for the runs it holds."""
+        found: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT id, jobHandle, companyHandle FROM [{table}] WHERE id IN ({marks})"
+            found.update(
+                (hexid, (handle, company)) for hexid, handle, company in self.conn.execute(sql, chunk)
+            )
         return found
 
     def write(self, view: View, table: str, changed: dict[Key, Any]) -> None:

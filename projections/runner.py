@@ -13,11 +13,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from jobledger.domain.collector import collector_paused
-from jobledger.domain.events import DomainEvent
+from jobledger.domain.events import DomainEvent, Submitted
+from jobledger.projections import job_logs
 from jobledger.projections.bulk import BulkFold
-from jobledger.projections.database import ViewsDatabase
+from jobledger.projections.database import ASIDE, ViewsDatabase
 from jobledger.projections.views import VIEWS, Key, View
 from jobledger.projections.writer import open_writer
 from jobledger.store.reader import EventReader, Page, Undecodable
@@ -29,9 +31,11 @@ BATCH_SIZE = 2000
 BULK_CATCH_UP_AT = 50_000
 REBUILD_BATCH_SIZE = 10_000
 CACHE_LIMIT = 200_000
-REBUILD_SUFFIX = "__rebuild"
+REBUILD_SUFFIX = ASIDE
 
 Progress = Callable[[int], None]
+# The names of a run whose Submitted was quarantined.
+UNNAMED = ("", "")
 
 
 @dataclass(frozen=True)
@@ -60,12 +64,13 @@ class Projector:
     def __init__(self, reader: EventReader, views: ViewsDatabase) -> None:
         self.reader = reader
         self.db = views
-        for view in VIEWS.values():
-            self.db.ensure_table(view, view.name)
+        self.db.ensure_views()
         # Rows this projector wrote, per table, valid at the position noted beside them; dropped
         # whenever another writer has moved that table on.
         self._cache: dict[str, dict[Key, Any]] = {}
         self._cached_at: dict[str, int] = {}
+        # (job handle, company) by run id as hex: they never change once submitted.
+        self._names: dict[str, tuple[str, str]] = {}
 
     # --- reading the store -------------------------------------------------------------------
 
@@ -126,6 +131,9 @@ class Projector:
             position = positions[table]
             if end <= position:
                 continue
+            if view.named is not None:
+                self._write_named(view, table, batch, position, tables)
+                continue
             cache = self._cache.setdefault(table, {})
             if self._cached_at.get(table) != position:
                 cache.clear()
@@ -151,6 +159,40 @@ class Projector:
                     cache.clear()
                 cache.update(changed)
                 self._cached_at[table] = end
+
+    def _write_named(
+        self, view: View, table: str, batch: Page, position: int, tables: dict[str, View]
+    ) -> None:
+        """Write the rows of a view whose rows name their run (detail rows: written once)."""
+        assert view.named is not None and not view.folds_rows
+        named, key_of, events = view.named, view.key, view.events
+        todo = [
+            (key, hexid, event)
+            for nid, hexid, event in batch
+            if nid > position and isinstance(event, events) and (key := key_of(event, hexid))
+        ]
+        names = self._run_names(batch, {hexid for _, hexid, _ in todo}, tables)
+        self.db.write(
+            view, table, {key: named(event, *names.get(hexid, UNNAMED)) for key, hexid, event in todo}
+        )
+        self.db.set_position(table, batch.end)
+
+    def _run_names(self, batch: Page, runs: set[str], tables: dict[str, View]) -> dict[str, tuple[str, str]]:
+        """(job handle, company) of these runs: from their Submitted in this batch, or from the
+        job_logs rows written before (a run whose Submitted was quarantined has none)."""
+        known = self._names
+        if len(known) > CACHE_LIMIT:
+            known.clear()
+        for _, hexid, event in batch:
+            if type(event) is Submitted:
+                known[hexid] = (event.jobHandle, event.companyHandle)
+        missing = [hexid for hexid in runs if hexid not in known]
+        if missing:
+            logs = next(
+                (table for table, view in tables.items() if view.name == job_logs.NAME), job_logs.NAME
+            )
+            known.update(self.db.run_names(logs, missing))
+        return known
 
     def run(self, interval: float, stop: threading.Event, on_batch: Progress | None = None) -> None:
         """Catch up, then poll every `interval` seconds until `stop` is set."""
@@ -279,9 +321,15 @@ def _from(start: int, progress: Progress | None) -> Progress | None:
 def fold_view(view: View, events: Iterable[tuple[int, DomainEvent]]) -> dict[Key, Any]:
     """A view's rows from a plain fold of events, without any database."""
     rows: dict[Key, Any] = {}
+    names: dict[UUID, tuple[str, str]] = {}
     for _, event in events:
+        if view.named is not None and type(event) is Submitted:
+            names[event.originator_id] = (event.jobHandle, event.companyHandle)
         key = view.key(event, None)
         if key is None:
+            continue
+        if view.named is not None:
+            rows[key] = view.named(event, *names.get(event.originator_id, UNNAMED))
             continue
         row = view.apply(rows.get(key), event)
         if row is None:

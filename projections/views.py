@@ -27,6 +27,9 @@ class View:
     apply: Callable[[Any, DomainEvent], Any]
     # Whether apply needs the previous row; detail rows are written once and never read back.
     folds_rows: bool = True
+    # For a view whose rows name their run (job handle, company): the row an event makes given
+    # those, used by every fold instead of `apply` (which leaves them empty).
+    named: Callable[[DomainEvent, str, str], Any] | None = None
     codec: RowCodec[Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -44,6 +47,7 @@ class View:
             events=module.EVENTS,
             apply=module.apply,
             folds_rows=folds_rows,
+            named=getattr(module, "named", None),
         )
 
     def row_key(self, values: tuple[Any, ...]) -> Key:

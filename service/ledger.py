@@ -7,6 +7,7 @@ and decides once more, so a rule that the other writer's events broke is reporte
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -51,7 +52,7 @@ from jobledger.domain.job import Job
 from jobledger.domain.payloads import AnyPayload
 from jobledger.domain.schedule import Schedule
 from jobledger.store.codec import MsgspecMapper
-from jobledger.store.config import ensure_postgres_schema, is_postgres_url, store_env
+from jobledger.store.config import ensure_postgres_schema, is_postgres_url, store_env, store_identity
 from jobledger.store.failures import describe_store_failure, store_failures
 from jobledger.store.reader import Stored, StoreReader
 from jobledger.store.writer import EventWriter, LostRace
@@ -67,6 +68,7 @@ class JobLedger(Application[UUID]):
 
     def __init__(self, db: str = "jobledger.db", *, create: bool = True) -> None:
         env = store_env(db, create=create)
+        new_file = create and _is_new_file(db)
         if is_postgres_url(db) and ensure_postgres_schema(db):
             # The library would re-run its CREATE statements (CREATE OR REPLACE FUNCTION among
             # them) on every open, and concurrent opens then fail with "tuple concurrently updated".
@@ -85,6 +87,15 @@ class JobLedger(Application[UUID]):
         self._mapper = mapper
         self.reader = StoreReader(db, self.recorder, mapper)
         self._writer = EventWriter(db, self.recorder, mapper)
+        if new_file:
+            # A new ledger file holds its (empty) view tables from the start, for sqlite3 and
+            # Datasette to see before any read command has run. (Imported here: sqlite-utils
+            # is no concern of a command that only appends to an existing ledger.)
+            from jobledger.projections.database import ViewsDatabase
+
+            views = ViewsDatabase(db, store_identity=store_identity(db))
+            views.ensure_views()
+            views.close()
         # Recently written jobs, so a runner's next command need not read the store. A stale
         # entry is harmless: its next append conflicts and the job is reloaded.
         self._cache: OrderedDict[str, Aggregate] = OrderedDict()  # by handle: a str caches its hash
@@ -409,6 +420,13 @@ class JobLedger(Application[UUID]):
         self._cache.move_to_end(state.jobHandle)
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
+
+
+def _is_new_file(db: str) -> bool:
+    """Whether `db` names an SQLite ledger file not made yet (missing or empty)."""
+    if is_postgres_url(db) or db == ":memory:" or db.startswith("file:"):
+        return False
+    return not os.path.exists(db) or os.path.getsize(db) == 0
 
 
 class _LedgerState:

@@ -144,8 +144,9 @@ def test_verify_passes_on_views_that_were_only_caught_up(seeded: Catalogue, ledg
             id="a-missing-row",
         ),
         pytest.param(
-            "INSERT INTO job_log_details SELECT jobId, version + 1000, logType, logMessage, dateCreated,"
-            " assetName, assetType, assetHandle, auxArray FROM job_log_details LIMIT 1",
+            "INSERT INTO job_log_details SELECT jobId, version + 1000, jobHandle, companyHandle, logType,"
+            " logMessage, dateCreated, assetName, assetType, assetHandle, auxArray"
+            " FROM job_log_details LIMIT 1",
             "job_log_details",
             "row not in a fresh rebuild",
             id="an-extra-row",
