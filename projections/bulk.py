@@ -53,6 +53,7 @@ class Rows(NamedTuple):
 
 
 _Named = Callable[[DomainEvent, str, str], Any]
+UNNAMED = ("", "")  # a run whose Submitted was quarantined
 
 
 class _Plan(NamedTuple):
@@ -86,8 +87,9 @@ class BulkFold:
         self._fold_jobs = self._logs_table is not None or self._active_table is not None
         for view, _ in self._folded.values():
             assert view.named is None, "only appended views name their runs"
-        # (job handle, company) by run: from the runs' states when they are folded, else kept here.
-        self._keep_names = not self._fold_jobs and any(v.named for v in self._appended.values())
+        # (job handle, company) by run, for the rows that name their run: a dict lookup per row
+        # (measured cheaper than reading them from the run's state, which may be packed).
+        self._keep_names = any(v.named for v in self._appended.values())
         self._names: dict[str, tuple[str, str]] = {}
         # Every run's state by id; a run once done is kept packed, as only a deletion can still
         # touch it.
@@ -104,6 +106,7 @@ class BulkFold:
         etas = self._etas
         no_eta = active_jobs.NO_ETA
         plans = self._plans
+        names = self._names
         for _, hexid, event in page:
             cls = type(event)
             plan = plans.get(cls) or self._plan(cls)
@@ -116,9 +119,13 @@ class BulkFold:
                 if plan.progress and before is not None:
                     etas[hexid] = active_jobs.next_eta(etas.get(hexid, no_eta), before, event)  # type: ignore[arg-type]
             if plan.first and self._keep_names:
-                self._names[hexid] = (event.jobHandle, event.companyHandle)  # type: ignore[attr-defined]
+                names[hexid] = (event.jobHandle, event.companyHandle)  # type: ignore[attr-defined]
             for table, apply, named in plan.appended:
-                row = apply(None, event) if named is None else named(event, *self._name_of(hexid))
+                if named is None:
+                    row = apply(None, event)
+                else:
+                    handle, company = names.get(hexid, UNNAMED)
+                    row = named(event, handle, company)
                 if row is not None:
                     added[table].append(row)
             for view, rows in plan.folded:
@@ -159,17 +166,6 @@ class BulkFold:
         )
         self._plans[cls] = plan
         return plan
-
-    def _name_of(self, hexid: str) -> tuple[str, str]:
-        """(job handle, company) of a run; empty for a run whose Submitted was quarantined."""
-        if not self._fold_jobs:
-            return self._names.get(hexid, ("", ""))
-        job = self._jobs.get(hexid)
-        if job is None:
-            return "", ""
-        if isinstance(job, bytes):
-            job = _unpack(job)
-        return job.jobHandle, job.companyHandle
 
     def rest(self) -> dict[str, Rows]:
         """Once every page is folded: the rows of the tables not written page by page."""

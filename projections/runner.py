@@ -228,8 +228,8 @@ class Projector:
         token = secrets.token_hex(4)
         aside = {f"{name}{REBUILD_SUFFIX}_{token}": view for name, view in chosen.items()}
         for table, view in aside.items():
-            # The key and secondary indexes are built once the rows are in: faster than keeping
-            # them up to date row by row.
+            # The secondary indexes are built once the rows are in: faster than keeping them up
+            # to date row by row (the key is the table's primary key).
             self.db.create_table(view, table, indexes=False)
         head = self.head()
         undecodable: list[Undecodable] = []

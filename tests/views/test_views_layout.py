@@ -38,6 +38,21 @@ def test_a_new_ledger_file_holds_the_view_tables_before_any_read(ledger_file: st
     assert {*VIEWS, "view_positions", "quarantine", "views_meta"} <= tables(ledger_file)
 
 
+def test_view_tables_declare_their_keys(ledger_file: str) -> None:
+    JobLedger(ledger_file).close()
+
+    with closing(sqlite3.connect(ledger_file)) as conn:
+        keys = {
+            name: tuple(
+                row[1]
+                for row in sorted(conn.execute(f"PRAGMA table_info([{name}])"), key=lambda r: r[5])
+                if row[5]
+            )
+            for name in VIEWS
+        }
+    assert keys == {name: view.key_columns for name, view in VIEWS.items()}
+
+
 def test_the_demo_file_holds_its_views_caught_up_with_named_detail_rows(tmp_path: Path) -> None:
     path = str(tmp_path / "demo.db")
     result = invoke("--db", path, "demo", "--jobs", "20")
