@@ -19,7 +19,7 @@ from jobledger.domain.collector import collector_paused
 from jobledger.domain.events import DomainEvent, Submitted
 from jobledger.projections import job_logs
 from jobledger.projections.bulk import BulkFold
-from jobledger.projections.database import ASIDE, ViewsDatabase
+from jobledger.projections.database import ASIDE, QUARANTINE, ViewsDatabase
 from jobledger.projections.views import VIEWS, Key, View
 from jobledger.projections.writer import open_writer
 from jobledger.store.reader import EventReader, Page, Undecodable
@@ -275,13 +275,29 @@ class Projector:
 
     # --- verify ------------------------------------------------------------------------------
 
+    def _verify_quarantine(self, quarantined: list[Undecodable], upto: int) -> list[Difference]:
+        """The quarantine as recorded against the events that do not decode now, up to `upto`."""
+        live = {u.position: u for u in quarantined if u.position <= upto}
+        fresh = {u.position: u for page in self._pages(0, upto) for u in page.undecodable}
+        return [
+            Difference(
+                view=QUARANTINE,
+                key=(position,),
+                live=live[position]._asdict() if position in live else None,
+                rebuilt=fresh[position]._asdict() if position in fresh else None,
+            )
+            for position in sorted(set(live) | set(fresh))
+            if live.get(position) != fresh.get(position)
+        ]
+
     def verify(self, limit: int = 5) -> list[Difference]:
         """Fold every event afresh in memory and compare with the live views."""
         self.catch_up()
         with self.db.reading():
             positions = self.db.positions(VIEWS)
             live = {name: self.db.rows(name) for name in VIEWS}
-        differences: list[Difference] = []
+            quarantined = self.db.quarantined()
+        differences = self._verify_quarantine(quarantined, min(positions.values()))
         for name, view in VIEWS.items():
             rebuilt = fold_view(view, self.events(0, positions[name]))
             stored = {view.row_key(values): values for values in live[name]}

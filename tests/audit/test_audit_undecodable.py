@@ -115,6 +115,12 @@ def test_undecodable_rows_on_a_fresh_ledger(store: Store) -> None:
     status_rows = json.loads(ok(store, "projections", "status", "--format", "json"))
     assert {row["quarantined"] for row in status_rows} == {2}
     check_views_agree_with_a_rebuild(store, [1, 2])
+    with closing(sqlite3.connect(views_file(store))) as conn, conn:  # a quarantine entry lost
+        conn.execute("DELETE FROM quarantine WHERE position = 2")
+    verified = run(store, "projections", "verify")
+    assert verified.exit_code == 1, explain(verified)
+    assert "quarantine (2,): row missing from the live view" in verified.stdout
+    ok(store, "projections", "rebuild")
 
     # The chain check stops at the first row appended behind the ledger's back, and says so.
     assert_one_line_error(
