@@ -334,11 +334,19 @@ def status(config: Config, fmt: str) -> None:
         click.echo(f"{count_events(len(quarantined))} quarantined: {name_positions(quarantined)}")
 
 
+def writable_projector(config: Config) -> Projector:
+    """The projector, for a command whose work is to change the views file."""
+    projector = config.projector()
+    if projector.db.copied_from:
+        raise click.ClickException(f"the views database {projector.db.copied_from} is read-only")
+    return projector
+
+
 @projections.command("catch-up")
 @pass_config
 def catch_up(config: Config) -> None:
     """Bring every view up to date with the store."""
-    projector = config.projector()
+    projector = writable_projector(config)
     lag = projector.lag()
     with progress_bar(lag, "catching up views") as advance:
         read = projector.catch_up(progress=advance)
@@ -356,7 +364,7 @@ def catch_up(config: Config) -> None:
 @pass_config
 def run(config: Config, interval: float) -> None:
     """Keep the views caught up until SIGINT or SIGTERM; the batch in hand is finished first."""
-    projector = config.projector()
+    projector = writable_projector(config)
     stop = threading.Event()
     click.echo(f"keeping views up to date every {interval}s; stop with Ctrl-C", err=True)
     with stop_on_signals(stop):
@@ -369,7 +377,7 @@ def run(config: Config, interval: float) -> None:
 @pass_config
 def rebuild(config: Config, view: str | None) -> None:
     """Rebuild one view (or all) from the first event, beside the live ones, then swap them in."""
-    projector = config.projector()
+    projector = writable_projector(config)
     with progress_bar(projector.head(), "rebuilding") as advance:
         read = projector.rebuild([view] if view else None, progress=advance)
     click.echo(f"rebuilt {view or 'all views'} from {read} events")

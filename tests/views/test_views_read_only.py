@@ -13,6 +13,7 @@ from collections.abc import Callable
 from contextlib import closing
 
 import pytest
+from cli_checks import assert_one_line_error
 from views_support import OPTIMIZE, at, invoke, seed_catalogue
 
 from jobledger.service.ledger import JobLedger
@@ -66,3 +67,17 @@ def test_read_commands_answer_from_an_in_memory_catch_up(
     assert {(row["position"], row["lag"]) for row in json.loads(status.stdout)} == {(folded, head - folded)}
     if before is not None:
         assert file_state(ledger_file) == before  # nothing was written to the file
+
+
+@pytest.mark.parametrize(
+    "command", [("catch-up",), ("rebuild",), ("run", "--interval", "0.01")], ids=" ".join
+)
+def test_commands_that_change_the_views_refuse_a_read_only_file(
+    ledger_file: str, job_ledger: JobLedger, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]
+) -> None:
+    seed_catalogue(job_ledger)
+    unwritable(monkeypatch, ledger_file)
+
+    result = invoke("--db", ledger_file, "projections", *command)
+
+    assert_one_line_error(result, 1, f"the views database {ledger_file} is read-only")
