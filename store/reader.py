@@ -186,13 +186,14 @@ class StoreReader:
             end = rows[-1][0]
             try:
                 events = [(at, hexid, decode(topic, state, at)) for at, hexid, _, topic, state in rows]  # type: ignore[arg-type]
-                yield Page(events, end)
+                page = Page(events, end)
             except UndecodableEventError:
                 # Rare: only then is each row decoded on its own, to set the bad ones aside.
-                yield self._sorted_page(rows, end)
+                page = self._page_setting_aside(rows, end)
+            yield page
             after = end
 
-    def _sorted_page(self, rows: list[RawRow], end: int) -> Page:
+    def _page_setting_aside(self, rows: list[RawRow], end: int) -> Page:
         decode = self._mapper.decode_record
         events: list[Recorded] = []
         bad: list[Undecodable] = []

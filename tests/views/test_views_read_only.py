@@ -16,6 +16,7 @@ import pytest
 from cli_checks import assert_one_line_error
 from views_support import OPTIMIZE, at, invoke, seed_catalogue
 
+from jobledger.projections import runner, writer
 from jobledger.service.ledger import JobLedger
 
 READ_ONLY = "the views are read-only; answering from an in-memory catch-up\n"
@@ -81,3 +82,19 @@ def test_commands_that_change_the_views_refuse_a_read_only_file(
     result = invoke("--db", ledger_file, "projections", *command)
 
     assert_one_line_error(result, 1, f"the views database {ledger_file} is read-only")
+
+
+def test_a_read_only_file_far_behind_is_caught_up_in_memory_on_the_bulk_path(
+    ledger_file: str, job_ledger: JobLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalogue = seed_catalogue(job_ledger)
+    before = file_state(ledger_file)
+    monkeypatch.setattr(runner, "BULK_CATCH_UP_AT", 1)
+    monkeypatch.setattr(writer, "PROCESS_AT", 1)  # a writer process could only reach the file
+    unwritable(monkeypatch, ledger_file)
+
+    logs = invoke("--db", ledger_file, "logs", "--format", "json")
+
+    assert logs.exit_code == 0, logs.stderr
+    assert {row["jobHandle"] for row in json.loads(logs.stdout)} == set(catalogue.all)
+    assert file_state(ledger_file) == before
