@@ -94,3 +94,14 @@ def test_a_catch_up_behind_by_less_than_half_the_store_goes_event_by_event(
         assert {row[0] for row in conn.execute("SELECT position FROM view_positions")} == {
             job_ledger.head_position()
         }
+
+
+def test_a_new_reader_node_catches_up_on_the_bulk_path_on_either_store(
+    ledger: JobLedger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_catalogue(ledger)
+    bulk, stepwise = tmp_path / "bulk.db", tmp_path / "stepwise.db"
+
+    assert caught_up(ledger, bulk, 5, monkeypatch) == 1
+    assert caught_up(ledger, stepwise, 10**9, monkeypatch) == 0
+    assert contents(bulk) == contents(stepwise)
