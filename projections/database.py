@@ -9,6 +9,7 @@ instead of failing on a lock upgrade half way through.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -29,8 +30,9 @@ QUARANTINE = "quarantine"
 # The layout of the view tables: views stored under another layout are dropped and folded afresh.
 # 2: primary keys declared, job_log_details carries jobHandle and companyHandle.
 LAYOUT = 2
-# Tables a rebuild fills aside are named {view}{ASIDE}_{token}.
+# Tables a rebuild fills aside are named {view}{ASIDE}_{token}_p{pid of the rebuilding process}.
 ASIDE = "__rebuild"
+_ASIDE_PID = re.compile(rf"{ASIDE}_[0-9a-f]+_p(\d+)$")
 VIEW_NAMES = tuple(VIEWS)
 BUSY_TIMEOUT_MS = 30_000
 _IN_CHUNK = 500
@@ -60,6 +62,17 @@ def read_only_file(path: str) -> str | None:
     if path == ":memory:" or not os.path.exists(path) or os.access(path, os.W_OK):
         return None
     return path
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of this machine has this id (another's process counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _attached(conn: sqlite3.Connection) -> bool:
@@ -239,6 +252,26 @@ class ViewsDatabase:
         for number, columns in enumerate(view.indexes, 1):
             name = f"ix_{view.name}_{token}_{number}"
             self.conn.execute(f"CREATE INDEX [{name}] ON [{table}] ({', '.join(columns)})")
+
+    def aside_name(self, view: str) -> str:
+        """A new name for a table a rebuild of this process fills aside: never another's."""
+        return f"{view}{ASIDE}_{secrets.token_hex(4)}_p{os.getpid()}"
+
+    def drop_abandoned(self) -> list[str]:
+        """Drop the tables a rebuild filled aside and never swapped in because its process is gone
+        (killed); a rebuild still running elsewhere keeps its own. Returns the names dropped."""
+        with self.writing():
+            names = [
+                row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            ]
+            abandoned = [
+                name
+                for name in names
+                if (match := _ASIDE_PID.search(name)) and not _alive(int(match.group(1)))
+            ]
+            for name in abandoned:
+                self.drop_table(name)
+        return abandoned
 
     def drop_table(self, table: str) -> None:
         """Drop a table and forget its position."""

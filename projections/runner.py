@@ -8,7 +8,6 @@ an event twice: the second one skips what the first has written.
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -224,9 +223,10 @@ class Projector:
     def rebuild(self, names: Iterable[str] | None = None, *, progress: Progress | None = None) -> int:
         """Blue/green: fold from position 0 into new tables, then swap them in at once."""
         chosen = {name: VIEWS[name] for name in (names or VIEWS)}
+        # What a killed rebuild (or bulk catch-up) left behind would otherwise stay for good.
+        self.db.drop_abandoned()
         # Names of our own, so that two rebuilds at once never build into each other's tables.
-        token = secrets.token_hex(4)
-        aside = {f"{name}{REBUILD_SUFFIX}_{token}": view for name, view in chosen.items()}
+        aside = {self.db.aside_name(name): view for name, view in chosen.items()}
         for table, view in aside.items():
             # The secondary indexes are built once the rows are in: faster than keeping them up
             # to date row by row (the key is the table's primary key).
