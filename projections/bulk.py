@@ -23,7 +23,7 @@ import msgspec
 from jobledger.domain.events import DomainEvent, JobEvent, ProgressUpdated, Submitted
 from jobledger.domain.job import Job, evolve
 from jobledger.projections import active_jobs, job_logs
-from jobledger.projections.views import Key, View
+from jobledger.projections.views import UNNAMED, Key, View
 
 # (position, the originator's id as hex, event): what the runner reads from the store.
 Page = Sequence[tuple[int, str, DomainEvent]]
@@ -53,7 +53,6 @@ class Rows(NamedTuple):
 
 
 _Named = Callable[[DomainEvent, str, str], Any]
-UNNAMED = ("", "")  # a run whose Submitted was quarantined
 
 
 class _Plan(NamedTuple):

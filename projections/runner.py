@@ -19,7 +19,7 @@ from jobledger.domain.events import DomainEvent, Submitted
 from jobledger.projections import job_logs
 from jobledger.projections.bulk import BulkFold
 from jobledger.projections.database import ASIDE, QUARANTINE, ViewsDatabase
-from jobledger.projections.views import VIEWS, Key, View
+from jobledger.projections.views import UNNAMED, VIEWS, Key, View
 from jobledger.projections.writer import open_writer
 from jobledger.store.reader import EventReader, Page, Undecodable
 
@@ -33,8 +33,6 @@ CACHE_LIMIT = 200_000
 REBUILD_SUFFIX = ASIDE
 
 Progress = Callable[[int], None]
-# The names of a run whose Submitted was quarantined.
-UNNAMED = ("", "")
 
 
 @dataclass(frozen=True)

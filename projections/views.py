@@ -12,6 +12,8 @@ from jobledger.projections import active_jobs, job_log_details, job_logs, schedu
 from jobledger.projections.rows import RowCodec
 
 Key = tuple[Any, ...]
+# The (job handle, company) a row is named with when its run's Submitted was quarantined.
+UNNAMED = ("", "")
 
 
 @dataclass(frozen=True)
