@@ -24,7 +24,7 @@ from jobledger.audit.eventlog import ENVELOPE_FORMAT, EventLog
 from jobledger.domain.errors import LedgerChangedError, LedgerError
 from jobledger.service.ledger import JobLedger
 from jobledger.store.chain import GENESIS, link
-from jobledger.store.reader import EventStore, Stored
+from jobledger.store.reader import EventStore, Stored, Undecodable
 
 BATCH = 1000
 _decode_line = msgspec.json.Decoder().decode
@@ -42,13 +42,21 @@ def export(
     company: str | None = None,
     after: int = 0,
     progress: Callable[[int], None] | None = None,
+    skipped: list[Undecodable] | None = None,
 ) -> int:
-    """Write the events after a position (of one company, if given); return how many."""
+    """Write the events after a position (of one company, if given); return how many. An event
+    that does not decode raises UndecodableEventError; with `skipped`, it is added there and
+    left out of the file (which then, like a filtered one, cannot be imported)."""
     links = store.chain_rows(after)
+    row = next(links, None)
     written = 0
-    for entry in EventLog(store).entries(after):
+    passed = 0  # how many of `skipped` the links have been moved past
+    for entry in EventLog(store).entries(after, skipped=skipped):
         # Chain rows and events share positions; both come in position order.
-        row = next(links, None)
+        while skipped is not None and passed < len(skipped) and skipped[passed].position < entry.position:
+            if row is not None and row[0] == skipped[passed].position:
+                row = next(links, None)  # the link of an event left out
+            passed += 1
         if row is None or row[0] != entry.position:
             raise LedgerChangedError(
                 f"the event at position {entry.position} is not linked into the chain as stored"
@@ -57,6 +65,7 @@ def export(
             out.write(_encode_line(entry.envelope(row[1], row[2])))
             out.write(b"\n")
             written += 1
+        row = next(links, None)
         if progress is not None:
             progress(1)
     return written

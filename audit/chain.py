@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from jobledger.domain.errors import UndecodableEventError
 from jobledger.store.chain import GENESIS, link
-from jobledger.store.reader import EventStore
+from jobledger.store.reader import EventStore, Undecodable
 
 _DIGEST = re.compile(r"(\d+):([0-9a-fA-F]{64})")
 
@@ -54,8 +55,15 @@ def digest(store: EventStore) -> Digest:
     return Digest(last[1], last[2])
 
 
-def verify(store: EventStore, expected: Digest | None = None) -> Finding | None:
-    """Recompute the chain from the stored events; the first disagreement, or None if intact."""
+def verify(
+    store: EventStore, expected: Digest | None = None, *, undecodable: list[Undecodable] | None = None
+) -> Finding | None:
+    """Recompute the chain from the stored events; the first disagreement, or None if intact.
+
+    The chain is over the stored bytes, so it can hold an event that does not decode (written by
+    a newer jobledger, or a bug); with `undecodable`, each stored event is also decoded and those
+    that fail are added to it (up to where the chain check stopped).
+    """
     previous = GENESIS
     ordinal = 0
     at_expected: bytes | None = GENESIS if expected and expected.ordinal == 0 else None
@@ -64,6 +72,11 @@ def verify(store: EventStore, expected: Digest | None = None) -> Finding | None:
     for note in store.stored():
         if row is not None and row[0] < note.position:
             return Finding(row[0], "the chain links an event that is missing from the store (deleted)")
+        if undecodable is not None:
+            try:
+                store.decode(note)
+            except UndecodableEventError as err:
+                undecodable.append(note.undecodable(err.reason))
         ordinal += 1
         previous = link(previous, note.originator_id, note.originator_version, note.topic, note.state)
         if row is None or row[0] != note.position:

@@ -12,8 +12,9 @@ from uuid import UUID
 import msgspec
 
 from jobledger.domain.aggregates import ALL_EVENT_TYPES
+from jobledger.domain.errors import UndecodableEventError
 from jobledger.domain.events import DomainEvent, IdempotencyKeyClaimed
-from jobledger.store.reader import EventStore, Stored
+from jobledger.store.reader import EventStore, Stored, Undecodable
 
 EVENT_NAMES: tuple[str, ...] = tuple(sorted({cls.__name__ for cls in ALL_EVENT_TYPES}))
 ENVELOPE_FORMAT = "jobledger-event/1"
@@ -85,15 +86,27 @@ class EventLog:
             return event.jobHandle, event.companyHandle
         uuid = event.originator_id
         if uuid not in self._owners:
-            first = event if event.originator_version == 1 else self.store.first_event(uuid)
+            try:
+                first = event if event.originator_version == 1 else self.store.first_event(uuid)
+            except UndecodableEventError:
+                first = None  # its first event does not decode: the owner is unknown
             handle = getattr(first, "jobHandle", "")
             self._owners[uuid] = (handle, getattr(first, "companyHandle", ""))
         return self._owners[uuid]
 
-    def entries(self, after: int = 0, stop: int | None = None) -> Iterator[Entry]:
-        """Every event after a position (up to `stop`), in order."""
+    def entries(
+        self, after: int = 0, stop: int | None = None, *, skipped: list[Undecodable] | None = None
+    ) -> Iterator[Entry]:
+        """Every event after a position (up to `stop`), in order. An event that does not decode
+        raises UndecodableEventError; with `skipped`, it is added there and passed over instead."""
         decode = self.store.decode
         for stored in self.store.stored(after, stop):
-            event = decode(stored)
+            try:
+                event = decode(stored)
+            except UndecodableEventError as err:
+                if skipped is None:
+                    raise
+                skipped.append(stored.undecodable(err.reason))
+                continue
             handle, company = self.owner(event)
             yield Entry(stored.position, stored, event, handle, company)

@@ -10,6 +10,7 @@ import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -23,9 +24,14 @@ from jobledger.cli.render import chosen_format, emit_ndjson, emit_one, emit_tabl
 from jobledger.cli.signals import stop_on_signals
 from jobledger.cli.timefmt import when
 from jobledger.cli.views import progress_bar
+from jobledger.domain.errors import UndecodableEventError
 from jobledger.domain.handles import job_id
 from jobledger.domain.job import Job
+from jobledger.store.reader import Undecodable, count_events, name_positions
 from jobledger.store.wakeups import Polling
+
+if TYPE_CHECKING:
+    from jobledger.service.ledger import JobLedger
 
 # `wait` exit codes: like timeout(1) for a timeout; 3 and 4 tell failures from stops.
 EXIT_FAILED = 3
@@ -108,7 +114,9 @@ def events(
     with stop_on_signals(stop), reader.wakeups() if follow else nullcontext(Polling()) as wakeups:
         while True:
             batch: list[Entry] = []
-            for entry in log.entries(position):
+            # An event that does not decode is passed over, named on stderr (exit 0 all the same).
+            skipped: list[Undecodable] = []
+            for entry in log.entries(position, skipped=skipped):
                 position = entry.position
                 if wanted(entry):
                     batch.append(entry)
@@ -118,6 +126,12 @@ def events(
                     if limit is not None and shown >= limit:
                         break
             show(batch)
+            if skipped:
+                position = max(position, skipped[-1].position)
+                listed = name_positions(skipped)
+                click.echo(
+                    f"warning: {count_events(len(skipped))} passed over, not decodable: {listed}", err=True
+                )
             done = limit is not None and shown >= limit
             if done or not follow or wakeups.wait(stop):
                 break
@@ -201,11 +215,20 @@ def _parse_digest(ctx: click.Context, param: click.Parameter, value: str | None)
 def verify(config: Config, expected: audit.Digest | None) -> None:
     """Recompute the chain from the stored events; exit 1 naming the first position that differs."""
     ledger = config.ledger()
-    finding = audit.verify(ledger.reader, expected)
+    undecodable: list[Undecodable] = []
+    finding = audit.verify(ledger.reader, expected, undecodable=undecodable)
+    unread = ""
+    if undecodable:
+        verb = "does" if len(undecodable) == 1 else "do"
+        unread = f"{count_events(len(undecodable))} {verb} not decode: {name_positions(undecodable)}"
     if finding is not None:
-        raise click.ClickException(f"the chain does not verify at {finding}")
+        also = f"; {unread}" if unread else ""
+        raise click.ClickException(f"the chain does not verify at {finding}{also}")
     head = audit.digest(ledger.reader)
     checked = f" and matches the digest at position {expected.ordinal}" if expected else ""
+    if unread:
+        # Linked, so appended through a ledger, yet unreadable here: exit 1 all the same.
+        raise click.ClickException(f"the chain is intact ({head.ordinal} events{checked}) but {unread}")
     click.echo(f"chain intact: {head.ordinal} events{checked}; head {head}")
 
 
@@ -225,19 +248,55 @@ def verify(config: Config, expected: audit.Digest | None) -> None:
     default=None,
     help="File to write (default stdout).",
 )
+@click.option(
+    "--skip-undecodable",
+    is_flag=True,
+    help="Leave out events that do not decode, naming them on stderr (the file cannot be imported).",
+)
 @pass_config
-def export(config: Config, company: str | None, after: int, output: str | None) -> None:
-    """Write events as NDJSON envelopes in global order (position, ids, event, fields, chain link)."""
+def export(
+    config: Config, company: str | None, after: int, output: str | None, skip_undecodable: bool
+) -> None:
+    """Write events as NDJSON envelopes in global order (position, ids, event, fields, chain link).
+
+    An event that does not decode stops the export (exit 1, nothing written) unless
+    --skip-undecodable is given: then every other event is written, a warning names the ones left
+    out, and the exit code is 0.
+    """
     ledger = config.ledger()
     total = max(ledger.head_position() - after, 0)
-    if output is None:
-        # Spooled, so that a ledger that cannot be read leaves stdout empty rather than cut short.
-        with tempfile.TemporaryFile() as spool:
-            archive.export(ledger.reader, spool, company=company, after=after)
-            spool.seek(0)
-            shutil.copyfileobj(spool, sys.stdout.buffer)
-        sys.stdout.flush()
-        return
+    skipped: list[Undecodable] | None = [] if skip_undecodable else None
+    try:
+        if output is None:
+            # Spooled, so that a ledger that cannot be read leaves stdout empty rather than cut short.
+            with tempfile.TemporaryFile() as spool:
+                archive.export(ledger.reader, spool, company=company, after=after, skipped=skipped)
+                spool.seek(0)
+                shutil.copyfileobj(spool, sys.stdout.buffer)
+            sys.stdout.flush()
+        else:
+            written = _export_to_file(ledger, output, total, company, after, skipped)
+            click.echo(f"exported {written} events to {output}", err=True)
+    except UndecodableEventError as err:
+        raise click.ClickException(
+            f"{err}; nothing was exported (--skip-undecodable exports every other event)"
+        ) from None
+    if skipped:
+        click.echo(
+            f"warning: {count_events(len(skipped))} left out, not decodable: {name_positions(skipped)}",
+            err=True,
+        )
+
+
+def _export_to_file(
+    ledger: JobLedger,
+    output: str,
+    total: int,
+    company: str | None,
+    after: int,
+    skipped: list[Undecodable] | None,
+) -> int:
+    """Export into a file (complete or not at all) or in place into a device or pipe; the count."""
     target = Path(output)
     # A device or a pipe (/dev/stdout, a FIFO) is written in place: renaming a file over it
     # would replace it. A regular file appears only complete, through a partial file beside it.
@@ -249,7 +308,9 @@ def export(config: Config, company: str | None, after: int, output: str | None) 
         raise click.ClickException(f"cannot write {output}: {err.strerror or err}") from None
     try:
         with out, progress_bar(total, "exporting") as advance:
-            written = archive.export(ledger.reader, out, company=company, after=after, progress=advance)
+            written = archive.export(
+                ledger.reader, out, company=company, after=after, progress=advance, skipped=skipped
+            )
         if not direct:
             partial.replace(target)
     except BaseException as err:
@@ -258,7 +319,7 @@ def export(config: Config, company: str | None, after: int, output: str | None) 
         if isinstance(err, OSError):  # a full disk, a folder removed meanwhile
             raise click.ClickException(f"cannot write {output}: {err.strerror or err}") from None
         raise
-    click.echo(f"exported {written} events to {output}", err=True)
+    return written
 
 
 @cli.command("import")

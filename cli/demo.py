@@ -23,6 +23,8 @@ from jobledger.domain.commands import Command, Execute, Fire, Submit
 from jobledger.domain.constants import OUTCOMES
 from jobledger.domain.job import Job
 from jobledger.domain.schedule import Schedule
+from jobledger.service.opening import open_projector
+from jobledger.store.config import is_postgres_url
 
 LIVE = ("New", "Running", "Stopping")
 
@@ -118,6 +120,12 @@ def demo(config: Config, jobs: int, companies: int, seed: int, end: datetime | N
                     finals[job.followOnHandle] = Final(job.companyHandle, "New", None, False, 0)
             advance(sum(1 for command in batch if isinstance(command, Submit) and not command.schedules))
     events = ledger.event_count()
+    if config.views or not is_postgres_url(path):
+        # The file is handed over with its views caught up, for sqlite3 or Datasette to open as is.
+        projector = open_projector(ledger, config.views)
+        with progress_bar(projector.lag(), "Catching up views") as advance:
+            projector.catch_up(progress=advance)
+        projector.db.close()
     follow_ons = len(finals) - jobs - len(schedules.runs)
     parts = [f"{jobs:,} jobs submitted by {companies} companies"]
     if follow_ons:

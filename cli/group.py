@@ -31,6 +31,8 @@ class Config:
         self.db = db
         self.views = views
         self._ledger: JobLedger | None = None
+        # Said on stderr once the command has succeeded; a failure's one line says enough.
+        self.notices: list[str] = []
 
     def ledger(self, *, create: bool = False) -> JobLedger:
         """The ledger, opened once per command; only commands that write may create a new one."""
@@ -111,7 +113,11 @@ class LedgerGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            config = ctx.find_object(Config)
+            for notice in config.notices if config else ():
+                click.echo(notice, err=True)
+            return result
         except BrokenPipeError:
             # The reader went away (`jobledger logs | head -1`): stop quietly with 0, as Unix
             # tools do; click would exit 1, and the flush at exit would fail again.

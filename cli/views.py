@@ -26,6 +26,7 @@ from jobledger.projections.asof import views_as_of
 from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.runner import Projector
 from jobledger.projections.views import VIEWS
+from jobledger.store.reader import count_events, name_positions
 
 
 @contextmanager
@@ -41,6 +42,8 @@ def progress_bar(total: int, label: str) -> Iterator[Any]:
 def caught_up(config: Config) -> Projector:
     """The projector, with every view caught up (a bar on a terminal if much is to be done)."""
     projector = config.projector()
+    if projector.db.copied_from:
+        config.notices.append("the views are read-only; answering from an in-memory catch-up")
     lag = projector.lag()
     if lag > 10_000:
         with progress_bar(lag, "catching up views") as advance:
@@ -298,19 +301,43 @@ def projections() -> None:
 @output_options()
 @pass_config
 def status(config: Config, fmt: str) -> None:
-    """Per view: position, lag behind the store, and row count."""
+    """Per view: position, lag behind the store, row count, and the events passed unread.
+
+    An event that does not decode is quarantined: the views pass it without folding it, and it is
+    listed here (the `quarantine` table in the views database) until a rebuild finds it readable.
+    """
+    projector = config.projector()
+    if projector.db.copied_from:
+        click.echo("the views are read-only; showing them as stored", err=True)
+    quarantined = projector.quarantined()
     rows = [
-        {"view": s.view, "position": s.position, "lag": s.lag, "rows": s.rows}
-        for s in config.projector().status()
+        {
+            "view": s.view,
+            "position": s.position,
+            "lag": s.lag,
+            "rows": s.rows,
+            "quarantined": sum(q.position <= s.position for q in quarantined),
+        }
+        for s in projector.status()
     ]
-    emit(fmt, rows, ["view", "position", "lag", "rows"])
+    emit(fmt, rows, ["view", "position", "lag", "rows", "quarantined"])
+    if quarantined and fmt == "table":
+        click.echo(f"{count_events(len(quarantined))} quarantined: {name_positions(quarantined)}")
+
+
+def writable_projector(config: Config) -> Projector:
+    """The projector, for a command whose work is to change the views file."""
+    projector = config.projector()
+    if projector.db.copied_from:
+        raise click.ClickException(f"the views database {projector.db.copied_from} is read-only")
+    return projector
 
 
 @projections.command("catch-up")
 @pass_config
 def catch_up(config: Config) -> None:
     """Bring every view up to date with the store."""
-    projector = config.projector()
+    projector = writable_projector(config)
     lag = projector.lag()
     with progress_bar(lag, "catching up views") as advance:
         read = projector.catch_up(progress=advance)
@@ -328,7 +355,7 @@ def catch_up(config: Config) -> None:
 @pass_config
 def run(config: Config, interval: float) -> None:
     """Keep the views caught up until SIGINT or SIGTERM; the batch in hand is finished first."""
-    projector = config.projector()
+    projector = writable_projector(config)
     stop = threading.Event()
     click.echo(f"keeping views up to date every {interval}s; stop with Ctrl-C", err=True)
     with stop_on_signals(stop):
@@ -341,7 +368,7 @@ def run(config: Config, interval: float) -> None:
 @pass_config
 def rebuild(config: Config, view: str | None) -> None:
     """Rebuild one view (or all) from the first event, beside the live ones, then swap them in."""
-    projector = config.projector()
+    projector = writable_projector(config)
     with progress_bar(projector.head(), "rebuilding") as advance:
         read = projector.rebuild([view] if view else None, progress=advance)
     click.echo(f"rebuilt {view or 'all views'} from {read} events")

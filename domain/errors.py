@@ -44,6 +44,10 @@ class UndecodableEventError(LedgerError, ValueError):
     """A stored event's bytes do not decode: the store was changed outside the ledger, or by a
     newer version of jobledger."""
 
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message  # why, without where: what the views' quarantine records
+
 
 class StoreError(LedgerError):
     """The event store cannot be opened or used (bad path, not a ledger, unreachable server)."""

@@ -20,10 +20,10 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from jobledger.domain.events import DomainEvent, JobEvent, ProgressUpdated
+from jobledger.domain.events import DomainEvent, JobEvent, ProgressUpdated, Submitted
 from jobledger.domain.job import Job, evolve
 from jobledger.projections import active_jobs, job_logs
-from jobledger.projections.views import Key, View
+from jobledger.projections.views import UNNAMED, Key, View
 
 # (position, the originator's id as hex, event): what the runner reads from the store.
 Page = Sequence[tuple[int, str, DomainEvent]]
@@ -52,10 +52,17 @@ class Rows(NamedTuple):
     slots: list[int] | None = None
 
 
+_Named = Callable[[DomainEvent, str, str], Any]
+
+
 class _Plan(NamedTuple):
     job: bool  # evolves the run's state
+    first: bool  # starts a run (every other event of a run needs its state)
     progress: bool  # moves the run's ETA
-    appended: tuple[tuple[str, Callable[[Any, DomainEvent], Any]], ...]
+    # (table, apply, named): `named` (if any) makes the row from the event and its run's names.
+    appended: tuple[
+        tuple[str, Callable[[Any, DomainEvent], Any], Callable[[DomainEvent, str, str], Any] | None], ...
+    ]
     folded: tuple[tuple[View, dict[Key, Any]], ...]
 
 
@@ -77,6 +84,13 @@ class BulkFold:
             else:
                 self._appended[table] = view
         self._fold_jobs = self._logs_table is not None or self._active_table is not None
+        for view, _ in self._folded.values():
+            assert view.named is None, "only appended views name their runs"
+        # (job handle, company) by run, for the rows that name their run: a dict lookup per row
+        # (cheaper than reading them from the run's state), dropped when the run is done and
+        # packed (a third of the fold's memory growth otherwise: 24 MB for 100,000 runs).
+        self._keep_names = any(v.named for v in self._appended.values())
+        self._names: dict[str, tuple[str, str]] = {}
         # Every run's state by id; a run once done is kept packed, as only a deletion can still
         # touch it.
         self._jobs: dict[str, Job | bytes] = {}
@@ -92,18 +106,26 @@ class BulkFold:
         etas = self._etas
         no_eta = active_jobs.NO_ETA
         plans = self._plans
+        names = self._names
         for _, hexid, event in page:
             cls = type(event)
             plan = plans.get(cls) or self._plan(cls)
-            if plan.job:
+            # A run whose Submitted did not decode (quarantined) is skipped, as `apply` skips it.
+            if plan.job and (plan.first or hexid in jobs):
                 stored = jobs.get(hexid)
                 before = _unpack(stored) if isinstance(stored, bytes) else stored
                 jobs[hexid] = evolve(event, before)  # type: ignore[arg-type]
                 touched[hexid] = None
                 if plan.progress and before is not None:
                     etas[hexid] = active_jobs.next_eta(etas.get(hexid, no_eta), before, event)  # type: ignore[arg-type]
-            for table, apply in plan.appended:
-                row = apply(None, event)
+            if plan.first and self._keep_names:
+                names[hexid] = (event.jobHandle, event.companyHandle)  # type: ignore[attr-defined]
+            for table, apply, named in plan.appended:
+                if named is None:
+                    row = apply(None, event)
+                else:
+                    handle, company = names.get(hexid) or self._name_of(hexid)
+                    row = named(event, handle, company)
                 if row is not None:
                     added[table].append(row)
             for view, rows in plan.folded:
@@ -125,15 +147,19 @@ class BulkFold:
             if not isinstance(job, bytes) and job.state == "Done":
                 jobs[hexid] = _pack(job)
                 etas.pop(hexid, None)
+                names.pop(hexid, None)
         return settled
 
     def _plan(self, cls: type[DomainEvent]) -> _Plan:
         """What an event of this class touches, worked out once per class."""
         plan = _Plan(
             job=self._fold_jobs and issubclass(cls, JobEvent),
+            first=cls is Submitted,
             progress=issubclass(cls, ProgressUpdated),
             appended=tuple(
-                (table, view.apply) for table, view in self._appended.items() if issubclass(cls, view.events)
+                (table, view.apply, view.named)
+                for table, view in self._appended.items()
+                if issubclass(cls, view.events)
             ),
             folded=tuple(
                 (view, rows) for view, rows in self._folded.values() if issubclass(cls, view.events)
@@ -141,6 +167,15 @@ class BulkFold:
         )
         self._plans[cls] = plan
         return plan
+
+    def _name_of(self, hexid: str) -> tuple[str, str]:
+        """A run's names from its state (a row made after it was done; rare)."""
+        job = self._jobs.get(hexid)
+        if job is None:
+            return UNNAMED  # its Submitted was quarantined
+        if isinstance(job, bytes):
+            job = _unpack(job)
+        return job.jobHandle, job.companyHandle
 
     def rest(self) -> dict[str, Rows]:
         """Once every page is folded: the rows of the tables not written page by page."""

@@ -8,6 +8,8 @@ instead of failing on a lock upgrade half way through.
 
 from __future__ import annotations
 
+import os
+import re
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -15,21 +17,33 @@ from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from jobledger.domain.errors import StoreError, ViewsMismatchError
-from jobledger.projections.views import Key, View
+from jobledger.projections.views import VIEWS, Key, View
+from jobledger.store.reader import Undecodable
 
 if TYPE_CHECKING:  # sqlite-utils loads only to create tables: queries on existing views skip it
     import sqlite_utils
 
 POSITIONS = "view_positions"
 META = "views_meta"
+QUARANTINE = "quarantine"
+# The layout of the view tables: views stored under another layout are dropped and folded afresh.
+# 2: primary keys declared, job_log_details carries jobHandle and companyHandle.
+LAYOUT = 2
+# Tables a rebuild fills aside are named {view}{ASIDE}_{token}_p{pid of the rebuilding process}.
+ASIDE = "__rebuild"
+_ASIDE_PID = re.compile(rf"{ASIDE}_[0-9a-f]+_p(\d+)$")
+VIEW_NAMES = tuple(VIEWS)
 BUSY_TIMEOUT_MS = 30_000
 _IN_CHUNK = 500
 
 
 def _connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    # URIs on, so that ATTACH can name a file read-only (_copy); the path itself is
+    # never a URI (it does not start with file:), so it is opened as the plain name it is.
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, uri=True)
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode=WAL")
     # Views can always be rebuilt from the events, and a view's rows and position commit
@@ -45,17 +59,44 @@ def _insert(view: View, table: str, verb: str, *, with_rowid: bool = False) -> s
     return f"{verb} INTO [{table}] ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
+def read_only_file(path: str) -> str | None:
+    """The path, if it is an existing file this process may not write; else None."""
+    if path == ":memory:" or not os.path.exists(path) or os.access(path, os.W_OK):
+        return None
+    return path
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of this machine has this id (another's process counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _attached(conn: sqlite3.Connection) -> bool:
+    return any(row[1] == "source" for row in conn.execute("PRAGMA database_list"))
+
+
 class ViewsDatabase:
     """The SQLite file holding the views (the ledger's own file when the store is SQLite)."""
 
     def __init__(self, path: str, *, store_identity: str) -> None:
         if Path(path).is_dir():
             raise StoreError(f"views path {path} is a directory; give a file path")
+        # A file this process may not write (a read-only mount, permissions) is not opened at all:
+        # its views are copied into memory and caught up there (see _copy).
+        self.copied_from = read_only_file(path)
         try:
-            self.conn = _connect(path)
+            self.conn = _connect(":memory:" if self.copied_from else path)
         except sqlite3.DatabaseError as err:
             raise StoreError(f"cannot open views database {path}: {err}") from None
         self.path = path
+        if self.copied_from:
+            self._copy(self.copied_from)
         self._check_store(store_identity)
         self._ensure_positions()
 
@@ -65,6 +106,7 @@ class ViewsDatabase:
         views = object.__new__(cls)
         views.conn = _connect(path)
         views.path = path
+        views.copied_from = None
         return views
 
     @cached_property
@@ -80,6 +122,43 @@ class ViewsDatabase:
         """Whether the views file holds this table."""
         found = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
         return found.fetchone() is not None
+
+    def _attach(self, uri: str, path: str | None = None) -> None:
+        try:
+            self.conn.execute("ATTACH DATABASE ? AS source", (uri,))
+            self.conn.execute("SELECT COUNT(*) FROM source.sqlite_master").fetchone()
+        except sqlite3.OperationalError as err:
+            if _attached(self.conn):
+                self.conn.execute("DETACH DATABASE source")
+            if path is None:
+                raise
+            raise StoreError(f"cannot read views database {path}: {err}") from None
+
+    def _copy(self, path: str) -> None:
+        """Copy the view tables, positions and quarantine of a file read-only (their schema with
+        its keys and indexes, then the rows) into this in-memory database."""
+        uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro"
+        try:
+            self._attach(uri)
+        except sqlite3.OperationalError:
+            # In WAL mode a reader needs the -shm file, which a read-only file system may lack:
+            # then the file is read as it stands (nobody can be writing it there).
+            self._attach(uri + "&immutable=1", path)
+        try:
+            found = self.conn.execute(
+                "SELECT type, name, tbl_name, sql FROM source.sqlite_master WHERE sql IS NOT NULL"
+                " ORDER BY type = 'index'"
+            ).fetchall()
+            wanted = {META, POSITIONS, QUARANTINE, *VIEW_NAMES}
+            for kind, name, table, sql in found:
+                if table in wanted:
+                    self.conn.execute(sql)
+                    if kind == "table":
+                        self.conn.execute(f"INSERT INTO main.[{name}] SELECT * FROM source.[{name}]")
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"cannot read views database {path}: {err}") from None
+        finally:
+            self.conn.execute("DETACH DATABASE source")
 
     def close(self) -> None:
         """Close the connection."""
@@ -123,11 +202,48 @@ class ViewsDatabase:
             raise ViewsMismatchError(f"views database {self.path} was built from another store ({row[0]})")
 
     def _ensure_positions(self) -> None:
-        if self.has_table(POSITIONS):  # as it nearly always is: no write transaction, no sqlite-utils
-            return
+        if self.has_table(POSITIONS) and self.has_table(QUARANTINE) and self._layout() == str(LAYOUT):
+            return  # as it nearly always is: no write transaction, no sqlite-utils
         with self.writing():
             sql = self.db.create_table_sql(POSITIONS, {"view": str, "position": int}, pk="view")
             self.conn.execute(sql.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
+            self.conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {QUARANTINE} (position INTEGER PRIMARY KEY,"
+                " originator_id TEXT, topic TEXT, error TEXT, seen_at TEXT)"
+            )
+            found = self.conn.execute(f"SELECT value FROM {META} WHERE key = 'layout'").fetchone()
+            if found is None or found[0] != str(LAYOUT):
+                self._drop_views()
+
+    def _layout(self) -> str | None:
+        try:
+            found = self.conn.execute(f"SELECT value FROM {META} WHERE key = 'layout'").fetchone()
+        except sqlite3.OperationalError:  # no meta table yet
+            return None
+        return str(found[0]) if found else None
+
+    def _drop_views(self) -> None:
+        """Views of another layout (or none yet): dropped, to be folded afresh by the next catch-up
+        (which takes the bulk path when there is much to fold)."""
+        tables = [
+            name
+            for (name,) in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if any(name == view or name.startswith(f"{view}{ASIDE}") for view in VIEWS)
+        ]
+        for table in tables:
+            self.conn.execute(f"DROP TABLE [{table}]")
+        self.conn.execute(f"DELETE FROM {POSITIONS}")
+        self.conn.execute(f"DELETE FROM {QUARANTINE}")
+        self.conn.execute(
+            f"INSERT INTO {META} (key, value) VALUES ('layout', ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (str(LAYOUT),),
+        )
+
+    def ensure_views(self) -> None:
+        """Create every view's table (and indexes) that is missing."""
+        for view in VIEWS.values():
+            self.ensure_table(view, view.name)
 
     def ensure_table(self, view: View, table: str) -> None:
         """Create a view's table and indexes if they are missing."""
@@ -143,24 +259,42 @@ class ViewsDatabase:
 
     def _create(self, view: View, table: str, *, indexes: bool = True) -> None:
         self.conn.execute(f"DROP TABLE IF EXISTS [{table}]")
-        # The key is a unique index rather than the table's PRIMARY KEY: the same B-tree either way
-        # (a text key in a rowid table is an index beside it), but this one a rebuild can build
-        # after appending its rows, which was measured at half the cost of inserting by key.
-        self.conn.execute(self.db.create_table_sql(table, view.codec.sql_types()))
+        # The key is the table's declared PRIMARY KEY (a rowid table still: a rebuild writes each
+        # run's job-log row into a rowid slot of its own). Keeping it as a unique index built once
+        # the rows were in measured no faster for a rebuild of 200,000 events, within the noise.
+        self.conn.execute(self.db.create_table_sql(table, view.codec.sql_types(), pk=view.key_columns))
         if indexes:
             self.create_indexes(view, table)
         self.set_position(table, 0)
 
     def create_indexes(self, view: View, table: str) -> None:
-        """A view's key and secondary indexes, named uniquely (tables get renamed)."""
+        """A view's secondary indexes, named uniquely (tables get renamed); the key is the table's own."""
         # One random token per table's set, numbered within it: two indexes of one set named
         # by random suffixes alone collided once in 65,536 (a test caught it).
         token = secrets.token_hex(4)
-        key = ", ".join(f"[{column}]" for column in view.key_columns)
-        self.conn.execute(f"CREATE UNIQUE INDEX [ux_{view.name}_{token}] ON [{table}] ({key})")
         for number, columns in enumerate(view.indexes, 1):
             name = f"ix_{view.name}_{token}_{number}"
             self.conn.execute(f"CREATE INDEX [{name}] ON [{table}] ({', '.join(columns)})")
+
+    def aside_name(self, view: str) -> str:
+        """A new name for a table a rebuild of this process fills aside: never another's."""
+        return f"{view}{ASIDE}_{secrets.token_hex(4)}_p{os.getpid()}"
+
+    def drop_abandoned(self) -> list[str]:
+        """Drop the tables a rebuild filled aside and never swapped in because its process is gone
+        (killed); a rebuild still running elsewhere keeps its own. Returns the names dropped."""
+        with self.writing():
+            names = [
+                row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            ]
+            abandoned = [
+                name
+                for name in names
+                if (match := _ASIDE_PID.search(name)) and not _alive(int(match.group(1)))
+            ]
+            for name in abandoned:
+                self.drop_table(name)
+        return abandoned
 
     def drop_table(self, table: str) -> None:
         """Drop a table and forget its position."""
@@ -188,6 +322,28 @@ class ViewsDatabase:
             (table, position),
         )
 
+    # --- quarantine --------------------------------------------------------------------------
+
+    def quarantine(self, entries: Iterable[Undecodable], *, replace: bool = False) -> None:
+        """Record stored events the views passed without folding (inside the caller's write
+        transaction, with the positions that move past them); `replace` forgets earlier entries."""
+        if replace:
+            self.conn.execute(f"DELETE FROM {QUARANTINE}")
+        self.conn.executemany(
+            f"INSERT OR IGNORE INTO {QUARANTINE} (position, originator_id, topic, error, seen_at)"
+            " VALUES (?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+            [(u.position, u.originator_id, u.topic, u.reason) for u in entries],
+        )
+
+    def quarantined(self) -> list[Undecodable]:
+        """The events the views passed without folding, in position order."""
+        return [
+            Undecodable(*row)
+            for row in self.conn.execute(
+                f"SELECT position, originator_id, topic, error FROM {QUARANTINE} ORDER BY position"
+            )
+        ]
+
     # --- rows --------------------------------------------------------------------------------
 
     def load(self, view: View, table: str, keys: Sequence[Key]) -> dict[Key, Any]:
@@ -203,6 +359,18 @@ class ViewsDatabase:
                 found[(values[view.codec.columns.index(column)],)] = view.codec.decode(values)
         return found
 
+    def run_names(self, table: str, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """(job handle, company) by run id (hex) from a job_logs table, for the runs it holds."""
+        found: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT id, jobHandle, companyHandle FROM [{table}] WHERE id IN ({marks})"
+            found.update(
+                (hexid, (handle, company)) for hexid, handle, company in self.conn.execute(sql, chunk)
+            )
+        return found
+
     def write(self, view: View, table: str, changed: dict[Key, Any]) -> None:
         """Upsert the changed rows and delete the rows that became None."""
         upserts = [view.codec.encode(row) for row in changed.values() if row is not None]
@@ -214,8 +382,8 @@ class ViewsDatabase:
             self.conn.executemany(f"DELETE FROM [{table}] WHERE {where}", deletes)
 
     def append(self, view: View, table: str, rows: Sequence[Any], slots: Sequence[int] | None = None) -> None:
-        """Write a rebuild's rows into a table that has no key index yet: appended, or each into
-        its slot (rowid), replacing what an earlier write put there."""
+        """Write a rebuild's rows into a table that has no secondary indexes yet: appended, or each
+        into its slot (rowid), replacing what an earlier write put there."""
         encode = view.codec.encode
         if slots is None:
             self.conn.executemany(_insert(view, table, "INSERT"), map(encode, rows))

@@ -17,6 +17,9 @@ class JobLogDetailRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
     jobId: UUID
     version: int
+    # The run's handle and company, for whoever reads the table directly (sqlite3, Datasette).
+    jobHandle: str = ""
+    companyHandle: str = ""
     logType: str
     logMessage: str
     dateCreated: datetime
@@ -34,12 +37,18 @@ def key(event: DomainEvent, hexid: str | None = None) -> tuple[str, int] | None:
 
 
 def apply(row: JobLogDetailRow | None, event: DomainEvent) -> JobLogDetailRow | None:
-    """The detail row a DetailLogged event writes; rows never change afterwards."""
-    if not isinstance(event, DetailLogged):
-        return row
+    """The detail row a DetailLogged event writes, its run not named; rows never change afterwards."""
+    return named(event, "", "") if isinstance(event, DetailLogged) else row
+
+
+def named(event: DomainEvent, job_handle: str, company: str) -> JobLogDetailRow:
+    """The detail row a DetailLogged event writes, naming its run (the folds know the run)."""
+    assert isinstance(event, DetailLogged)
     return JobLogDetailRow(
         jobId=event.originator_id,
         version=event.originator_version,
+        jobHandle=job_handle,
+        companyHandle=company,
         logType=event.logType,
         logMessage=event.logMessage,
         dateCreated=event.dateCreated,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobledger.domain.events import DomainEvent, JobEvent
+from jobledger.domain.events import DomainEvent, JobEvent, Submitted
 from jobledger.domain.job import Job, evolve
 
 NAME = "job_logs"
@@ -19,6 +19,8 @@ def apply(row: Job | None, event: DomainEvent) -> Job | None:
     """Next row for this run: the run's whole state, kept after it is done or deleted."""
     if not isinstance(event, JobEvent):
         return row
+    if row is None and not isinstance(event, Submitted):
+        return None  # its Submitted did not decode and was quarantined: the run is not shown
     return evolve(event, row)
 
 

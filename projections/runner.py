@@ -8,24 +8,29 @@ an event twice: the second one skips what the first has written.
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from jobledger.domain.collector import collector_paused
-from jobledger.domain.events import DomainEvent
-from jobledger.projections.bulk import BulkFold, Page
-from jobledger.projections.database import ViewsDatabase
-from jobledger.projections.views import VIEWS, Key, View
+from jobledger.domain.events import DomainEvent, Submitted
+from jobledger.projections import job_logs
+from jobledger.projections.bulk import BulkFold
+from jobledger.projections.database import ASIDE, QUARANTINE, ViewsDatabase
+from jobledger.projections.views import UNNAMED, VIEWS, Key, View
 from jobledger.projections.writer import open_writer
-from jobledger.store.reader import EventReader
+from jobledger.store.reader import EventReader, Page, Undecodable
 
 BATCH_SIZE = 2000
+# A catch-up with at least this many events to fold, and at least half of the whole store (the
+# bulk path reads every event from the first), takes the bulk path (a blue/green rebuild): a new
+# reader node's first query then folds at rebuild speed.
+BULK_CATCH_UP_AT = 50_000
 REBUILD_BATCH_SIZE = 10_000
 CACHE_LIMIT = 200_000
-REBUILD_SUFFIX = "__rebuild"
+REBUILD_SUFFIX = ASIDE
 
 Progress = Callable[[int], None]
 
@@ -56,12 +61,13 @@ class Projector:
     def __init__(self, reader: EventReader, views: ViewsDatabase) -> None:
         self.reader = reader
         self.db = views
-        for view in VIEWS.values():
-            self.db.ensure_table(view, view.name)
+        self.db.ensure_views()
         # Rows this projector wrote, per table, valid at the position noted beside them; dropped
         # whenever another writer has moved that table on.
         self._cache: dict[str, dict[Key, Any]] = {}
         self._cached_at: dict[str, int] = {}
+        # (job handle, company) by run id as hex: they never change once submitted.
+        self._names: dict[str, tuple[str, str]] = {}
 
     # --- reading the store -------------------------------------------------------------------
 
@@ -70,7 +76,8 @@ class Projector:
         return self.reader.head()
 
     def _pages(self, after: int, stop: int, size: int | None = None) -> Iterator[Page]:
-        """Pages of (position, originator id as hex, event) after a position, up to `stop`."""
+        """Pages of (position, originator id as hex, event) after a position, up to `stop`; the
+        events that do not decode are set aside in each page's `undecodable`."""
         return self.reader.pages(after, stop, size=size or BATCH_SIZE)
 
     def events(self, after: int = 0, stop: int | None = None) -> Iterator[tuple[int, DomainEvent]]:
@@ -89,29 +96,40 @@ class Projector:
         stop: threading.Event | None = None,
         batch_size: int | None = None,
     ) -> int:
-        """Fold every event after each table's position into it; return how many were read."""
+        """Fold every event after each table's position into it; return how many were read.
+        Far behind (see BULK_CATCH_UP_AT), the live views are rebuilt instead."""
+        live = tables is None
         tables = tables or dict(VIEWS)
         head = self.head()
         start = min(self.db.positions(tables).values())
         if start >= head:
             return 0
+        if live and head - start >= BULK_CATCH_UP_AT and head - start >= head // 2:
+            return self.rebuild(progress=_from(start, progress))
         read = 0
         for batch in self._pages(start, head, batch_size):
             with self.db.writing(), collector_paused(len(batch)):
                 self._apply_batch(tables, batch)
-            read += len(batch)
+            read += len(batch) + len(batch.undecodable)
             if progress is not None:
-                progress(len(batch))
+                progress(len(batch) + len(batch.undecodable))
             if stop is not None and stop.is_set():
                 break
         return read
 
     def _apply_batch(self, tables: dict[str, View], batch: Page) -> None:
         positions = self.db.positions(tables)
+        end = batch.end
+        if batch.undecodable:
+            # Passed without folding, and recorded in the transaction that moves the positions on.
+            self.db.quarantine(batch.undecodable)
         classes = [type(event) for _, _, event in batch]
         for table, view in tables.items():
             position = positions[table]
-            if batch[-1][0] <= position:
+            if end <= position:
+                continue
+            if view.named is not None:
+                self._write_named(view, table, batch, position, tables)
                 continue
             cache = self._cache.setdefault(table, {})
             if self._cached_at.get(table) != position:
@@ -132,12 +150,46 @@ class Projector:
                 row = changed[key] if key in changed else cache.get(key)
                 changed[key] = view.apply(row, event)
             self.db.write(view, table, changed)
-            self.db.set_position(table, batch[-1][0])
+            self.db.set_position(table, end)
             if view.folds_rows:
                 if len(cache) > CACHE_LIMIT:
                     cache.clear()
                 cache.update(changed)
-                self._cached_at[table] = batch[-1][0]
+                self._cached_at[table] = end
+
+    def _write_named(
+        self, view: View, table: str, batch: Page, position: int, tables: dict[str, View]
+    ) -> None:
+        """Write the rows of a view whose rows name their run (detail rows: written once)."""
+        assert view.named is not None and not view.folds_rows
+        named, key_of, events = view.named, view.key, view.events
+        todo = [
+            (key, hexid, event)
+            for nid, hexid, event in batch
+            if nid > position and isinstance(event, events) and (key := key_of(event, hexid))
+        ]
+        names = self._run_names(batch, {hexid for _, hexid, _ in todo}, tables)
+        self.db.write(
+            view, table, {key: named(event, *names.get(hexid, UNNAMED)) for key, hexid, event in todo}
+        )
+        self.db.set_position(table, batch.end)
+
+    def _run_names(self, batch: Page, runs: set[str], tables: dict[str, View]) -> dict[str, tuple[str, str]]:
+        """(job handle, company) of these runs: from their Submitted in this batch, or from the
+        job_logs rows written before (a run whose Submitted was quarantined has none)."""
+        known = self._names
+        if len(known) > CACHE_LIMIT:
+            known.clear()
+        for _, hexid, event in batch:
+            if type(event) is Submitted:
+                known[hexid] = (event.jobHandle, event.companyHandle)
+        missing = [hexid for hexid in runs if hexid not in known]
+        if missing:
+            logs = next(
+                (table for table, view in tables.items() if view.name == job_logs.NAME), job_logs.NAME
+            )
+            known.update(self.db.run_names(logs, missing))
+        return known
 
     def run(self, interval: float, stop: threading.Event, on_batch: Progress | None = None) -> None:
         """Catch up, then poll every `interval` seconds until `stop` is set."""
@@ -160,25 +212,35 @@ class Projector:
             for name in VIEWS
         ]
 
+    def quarantined(self) -> list[Undecodable]:
+        """The stored events the views passed without folding (they do not decode)."""
+        return self.db.quarantined()
+
     # --- rebuild -----------------------------------------------------------------------------
 
     def rebuild(self, names: Iterable[str] | None = None, *, progress: Progress | None = None) -> int:
         """Blue/green: fold from position 0 into new tables, then swap them in at once."""
         chosen = {name: VIEWS[name] for name in (names or VIEWS)}
+        # What a killed rebuild (or bulk catch-up) left behind would otherwise stay for good.
+        self.db.drop_abandoned()
         # Names of our own, so that two rebuilds at once never build into each other's tables.
-        token = secrets.token_hex(4)
-        aside = {f"{name}{REBUILD_SUFFIX}_{token}": view for name, view in chosen.items()}
+        aside = {self.db.aside_name(name): view for name, view in chosen.items()}
         for table, view in aside.items():
-            # The key and secondary indexes are built once the rows are in: faster than keeping
-            # them up to date row by row.
+            # The secondary indexes are built once the rows are in: faster than keeping them up
+            # to date row by row (the key is the table's primary key).
             self.db.create_table(view, table, indexes=False)
         head = self.head()
-        read = self._fold_aside(aside, head, progress)
+        undecodable: list[Undecodable] = []
+        read = self._fold_aside(aside, head, progress, undecodable)
         with self.db.writing():
             # Events appended while we rebuilt are folded in under the same lock as the swap.
             for batch in self._pages(head, self.head()):
                 self._apply_batch(aside, batch)
-                read += len(batch)
+                undecodable.extend(batch.undecodable)
+                read += len(batch) + len(batch.undecodable)
+            # A rebuild of every view starts the quarantine afresh: an event repaired since is
+            # folded now and no longer listed.
+            self.db.quarantine(undecodable, replace=len(chosen) == len(VIEWS))
             for table, view in aside.items():
                 self.db.rename_table(table, view.name)
                 # The rebuilt rows now serve under the live name.
@@ -187,8 +249,11 @@ class Projector:
                     self._cached_at[view.name] = self._cached_at.pop(table)
         return read
 
-    def _fold_aside(self, aside: dict[str, View], head: int, progress: Progress | None) -> int:
-        """Fold every event up to `head` into the new tables, then index them; they are at `head`."""
+    def _fold_aside(
+        self, aside: dict[str, View], head: int, progress: Progress | None, undecodable: list[Undecodable]
+    ) -> int:
+        """Fold every event up to `head` into the new tables, then index them; they are at `head`.
+        The events that do not decode are added to `undecodable`."""
         fold = BulkFold(aside)
         read = 0
         writer = open_writer(self.db, aside, head)
@@ -196,9 +261,10 @@ class Projector:
             with collector_paused(head):
                 for page in self._pages(0, head, REBUILD_BATCH_SIZE):
                     writer.write(fold.fold(page))
-                    read += len(page)
+                    undecodable.extend(page.undecodable)
+                    read += len(page) + len(page.undecodable)
                     if progress is not None:
-                        progress(len(page))
+                        progress(len(page) + len(page.undecodable))
                 writer.write(fold.rest())
             writer.finish(head)
         finally:
@@ -207,13 +273,29 @@ class Projector:
 
     # --- verify ------------------------------------------------------------------------------
 
+    def _verify_quarantine(self, quarantined: list[Undecodable], upto: int) -> list[Difference]:
+        """The quarantine as recorded against the events that do not decode now, up to `upto`."""
+        live = {u.position: u for u in quarantined if u.position <= upto}
+        fresh = {u.position: u for page in self._pages(0, upto) for u in page.undecodable}
+        return [
+            Difference(
+                view=QUARANTINE,
+                key=(position,),
+                live=live[position]._asdict() if position in live else None,
+                rebuilt=fresh[position]._asdict() if position in fresh else None,
+            )
+            for position in sorted(set(live) | set(fresh))
+            if live.get(position) != fresh.get(position)
+        ]
+
     def verify(self, limit: int = 5) -> list[Difference]:
         """Fold every event afresh in memory and compare with the live views."""
         self.catch_up()
         with self.db.reading():
             positions = self.db.positions(VIEWS)
             live = {name: self.db.rows(name) for name in VIEWS}
-        differences: list[Difference] = []
+            quarantined = self.db.quarantined()
+        differences = self._verify_quarantine(quarantined, min(positions.values()))
         for name, view in VIEWS.items():
             rebuilt = fold_view(view, self.events(0, positions[name]))
             stored = {view.row_key(values): values for values in live[name]}
@@ -234,12 +316,34 @@ class Projector:
         return differences
 
 
+def _from(start: int, progress: Progress | None) -> Progress | None:
+    """A rebuild's progress reported as a catch-up's: the first `start` events were folded before."""
+    if progress is None or start == 0:
+        return progress
+    skip = start
+
+    def advance(count: int) -> None:
+        nonlocal skip
+        passed = min(skip, count)
+        skip -= passed
+        if count > passed:
+            progress(count - passed)
+
+    return advance
+
+
 def fold_view(view: View, events: Iterable[tuple[int, DomainEvent]]) -> dict[Key, Any]:
     """A view's rows from a plain fold of events, without any database."""
     rows: dict[Key, Any] = {}
+    names: dict[UUID, tuple[str, str]] = {}
     for _, event in events:
+        if view.named is not None and type(event) is Submitted:
+            names[event.originator_id] = (event.jobHandle, event.companyHandle)
         key = view.key(event, None)
         if key is None:
+            continue
+        if view.named is not None:
+            rows[key] = view.named(event, *names.get(event.originator_id, UNNAMED))
             continue
         row = view.apply(rows.get(key), event)
         if row is None:

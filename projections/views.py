@@ -12,6 +12,8 @@ from jobledger.projections import active_jobs, job_log_details, job_logs, schedu
 from jobledger.projections.rows import RowCodec
 
 Key = tuple[Any, ...]
+# The (job handle, company) a row is named with when its run's Submitted was quarantined.
+UNNAMED = ("", "")
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,9 @@ class View:
     apply: Callable[[Any, DomainEvent], Any]
     # Whether apply needs the previous row; detail rows are written once and never read back.
     folds_rows: bool = True
+    # For a view whose rows name their run (job handle, company): the row an event makes given
+    # those, used by every fold instead of `apply` (which leaves them empty).
+    named: Callable[[DomainEvent, str, str], Any] | None = None
     codec: RowCodec[Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -44,6 +49,7 @@ class View:
             events=module.EVENTS,
             apply=module.apply,
             folds_rows=folds_rows,
+            named=getattr(module, "named", None),
         )
 
     def row_key(self, values: tuple[Any, ...]) -> Key:

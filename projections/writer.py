@@ -50,7 +50,7 @@ class RowWriter(Protocol):
 
 def open_writer(views: ViewsDatabase, tables: dict[str, View], events: int) -> RowWriter:
     """The writer for a rebuild of `events` events into these tables (table name -> view)."""
-    if events >= PROCESS_AT:
+    if events >= PROCESS_AT and not views.copied_from:  # a copy in memory: no other process can reach it
         return ChildWriter(views.path, tables)
     return LocalWriter(views, tables)
 

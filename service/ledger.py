@@ -36,7 +36,13 @@ from jobledger.domain.commands import (
     UpdateProgress,
 )
 from jobledger.domain.decider import Decider
-from jobledger.domain.errors import ConcurrencyError, RuleError, UnknownHandleError
+from jobledger.domain.errors import (
+    ConcurrencyError,
+    RuleError,
+    StoreError,
+    UndecodableEventError,
+    UnknownHandleError,
+)
 from jobledger.domain.events import (
     Counters,
     DomainEvent,
@@ -49,7 +55,7 @@ from jobledger.domain.job import Job
 from jobledger.domain.payloads import AnyPayload
 from jobledger.domain.schedule import Schedule
 from jobledger.store.codec import MsgspecMapper
-from jobledger.store.config import ensure_postgres_schema, is_postgres_url, store_env
+from jobledger.store.config import ensure_postgres_schema, is_postgres_url, store_env, store_identity
 from jobledger.store.failures import store_error, store_failures
 from jobledger.store.reader import Stored, StoreReader
 from jobledger.store.writer import EventWriter, LostRace
@@ -91,6 +97,7 @@ class JobLedger(Application[UUID]):
         self.max_clock_skew = max_clock_skew  # None: any future time is accepted
         self._closed = False
         env = store_env(db, create=create)
+        new_file = create and _is_new_file(db)
         if is_postgres_url(db) and ensure_postgres_schema(db, create=create):
             # The library would re-run its CREATE statements (CREATE OR REPLACE FUNCTION among
             # them) on every open, and concurrent opens then fail with "tuple concurrently updated".
@@ -109,6 +116,15 @@ class JobLedger(Application[UUID]):
         self._mapper = mapper
         self.reader = StoreReader(db, self.recorder, mapper)
         self._writer = EventWriter(db, self.recorder, mapper)
+        if new_file:
+            # A new ledger file holds its (empty) view tables from the start, for sqlite3 and
+            # Datasette to see before any read command has run. (Imported here: sqlite-utils
+            # is no concern of a command that only appends to an existing ledger.)
+            from jobledger.projections.database import ViewsDatabase
+
+            views = ViewsDatabase(db, store_identity=store_identity(db))
+            views.ensure_views()
+            views.close()
         # Recently written jobs, so a runner's next command need not read the store. A stale
         # entry is harmless: its next append conflicts and the job is reloaded.
         self._cache: OrderedDict[str, Aggregate] = OrderedDict()  # by handle: a str caches its hash
@@ -497,8 +513,14 @@ class JobLedger(Application[UUID]):
         return state
 
     def _events(self, uuid: UUID, after: int = 0) -> list[Any]:
-        with store_failures(self.db):
-            return list(self.events.get(uuid, gt=after or None))
+        try:
+            with store_failures(self.db):
+                return list(self.events.get(uuid, gt=after or None))
+        except (UndecodableEventError, StoreError):
+            # The library's read names no position (and on SQLite cannot read a state changed to
+            # text): read again through our own select, which raises naming the position.
+            self.reader.check_events_of(uuid)
+            raise
 
     def _load(self, handle: str, company: str | None) -> Aggregate:
         state = fold(self._events(job_id(handle)))
@@ -522,6 +544,13 @@ def _when(at: When) -> datetime | None:
     # An ISO string passes as it is: validation (domain/validation.py) turns it into a datetime
     # or refuses it, in the one place every command goes through.
     return cast(datetime | None, at)
+
+
+def _is_new_file(db: str) -> bool:
+    """Whether `db` names an SQLite ledger file not made yet (missing or empty)."""
+    if is_postgres_url(db) or db == ":memory:" or db.startswith("file:"):
+        return False
+    return not os.path.exists(db) or os.path.getsize(db) == 0
 
 
 class _LedgerState:

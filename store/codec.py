@@ -150,4 +150,4 @@ class MsgspecMapper(Mapper[UUID]):
 
 def _undecodable(topic: str, where: str, err: Exception) -> UndecodableEventError:
     reason = str(err).strip("'\"") or type(err).__name__
-    return UndecodableEventError(f"a stored event {where} ({topic}) cannot be read: {reason}")
+    return UndecodableEventError(f"a stored event {where} ({topic}) cannot be read: {reason}", reason=reason)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from eventsourcing.utils import get_topic
 
-from jobledger.domain.errors import NoLedgerError, StoreError
+from jobledger.domain.errors import DamagedStoreError, NoLedgerError, StoreError
 
 from .codec import MsgspecMapper
 from .sqlite_recorder import SQLITE_LOCK_TIMEOUT_SECONDS, FastSQLiteApplicationRecorder
@@ -106,7 +106,9 @@ def _check_sqlite_file(path: Path, *, create: bool) -> None:
         finally:
             conn.close()
     except sqlite3.Error as err:
-        if "not a database" in str(err) or "malformed" in str(err):
+        if is_damage(str(err)):
+            raise DamagedStoreError(f"cannot open ledger {path}: {sqlite_problem(path, str(err))}") from err
+        if "not a database" in str(err):
             raise StoreError(f"{path} is not a jobledger database: {err}") from None
         # Anything else is the file system's doing, not the file's: say so rather than blame it.
         raise StoreError(f"cannot open ledger {path}: {sqlite_problem(path, str(err))}") from None

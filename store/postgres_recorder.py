@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from uuid import UUID
 
 import psycopg
 import psycopg.errors
@@ -197,3 +198,24 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 (after, limit),
             )
             return [(row["position"], row["ordinal"], bytes(row["link"])) for row in curs.fetchall()]
+
+    def select_stored_of(self, originator_id: UUID, limit: int) -> list[tuple[int, str, int, str, bytes]]:
+        """The first stored events of an aggregate: (position, id as hex, version, topic, state)."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL(
+                    "SELECT notification_id, originator_id, originator_version, topic, state"
+                    " FROM {schema}.{table} WHERE originator_id = %s ORDER BY originator_version LIMIT %s"
+                ).format(schema=self.schema, table=Identifier(self.events_table_name)),
+                (originator_id, limit),
+            )
+            return [
+                (
+                    r["notification_id"],
+                    r["originator_id"].hex,
+                    r["originator_version"],
+                    r["topic"],
+                    bytes(r["state"]),
+                )
+                for r in curs.fetchall()
+            ]

@@ -7,14 +7,14 @@ or a table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, NamedTuple, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from jobledger.domain.errors import RuleError
+from jobledger.domain.errors import RuleError, UndecodableEventError
 from jobledger.domain.events import DomainEvent
 
 from .chain import ChainRow
@@ -30,8 +30,41 @@ PAGE = 2000
 
 # (position, originator id as hex, event): the views key runs by the hex id as stored.
 Recorded = tuple[int, str, DomainEvent]
-# (position, originator id as hex, version, topic, state) as the store holds it.
-RawRow = tuple[int, str, int, str, bytes]
+# (position, originator id as hex, version, topic, state) as the store holds it; the state is
+# text (str) only where it was changed to text outside the ledger.
+RawRow = tuple[int, str, int, str, bytes | str]
+TEXT_STATE = "its stored bytes were changed to text"
+
+
+class Undecodable(NamedTuple):
+    """A stored event whose bytes do not decode: the views set it aside (quarantine)."""
+
+    position: int
+    originator_id: str  # as hex, as stored
+    topic: str
+    reason: str
+
+
+def name_positions(entries: Sequence[Undecodable], most: int = 5) -> str:
+    """`position 3 (why)` for each entry, in one line (the first `most` of them)."""
+    named = ", ".join(f"{u.position} ({u.reason})" for u in entries[:most])
+    more = f" and {len(entries) - most} more" if len(entries) > most else ""
+    return f"position{'s' if len(entries) > 1 else ''} {named}{more}"
+
+
+def count_events(count: int) -> str:
+    """`1 event`, `2 events`."""
+    return f"{count} event{'' if count == 1 else 's'}"
+
+
+class Page(list[Recorded]):
+    """One page of decoded events in order; the rows that did not decode are in `undecodable`,
+    and `end` is the last position read (a page may hold undecodable rows only)."""
+
+    def __init__(self, events: Iterable[Recorded], end: int, undecodable: Sequence[Undecodable] = ()) -> None:
+        super().__init__(events)
+        self.end = end
+        self.undecodable = list(undecodable)
 
 
 class Stored(NamedTuple):
@@ -42,6 +75,12 @@ class Stored(NamedTuple):
     originator_version: int
     topic: str
     state: bytes
+    # The store held the state as text (changed outside the ledger); `state` is its UTF-8 bytes.
+    text: bool = False
+
+    def undecodable(self, reason: str) -> Undecodable:
+        """This event as one that does not decode, and why."""
+        return Undecodable(self.position, self.originator_id.hex, self.topic, reason)
 
 
 class EventReader(Protocol):
@@ -51,8 +90,9 @@ class EventReader(Protocol):
         """Position of the last stored event (0 for an empty ledger)."""
         ...
 
-    def pages(self, after: int, stop: int, *, size: int = PAGE) -> Iterator[list[Recorded]]:
-        """Decoded events after `after`, up to and including `stop`, a page at a time."""
+    def pages(self, after: int, stop: int, *, size: int = PAGE) -> Iterator[Page]:
+        """Decoded events after `after`, up to and including `stop`, a page at a time; a row that
+        does not decode is set aside in the page's `undecodable`, never raised."""
         ...
 
 
@@ -108,6 +148,10 @@ class ChainedRecorder(Protocol):
         """Chain rows after a position, in order."""
         ...
 
+    def select_stored_of(self, originator_id: UUID, limit: int) -> list[RawRow]:
+        """The first stored events of an aggregate, with their positions."""
+        ...
+
 
 class StoreReader:
     """The port over the ledger's recorder and codec."""
@@ -137,15 +181,37 @@ class StoreReader:
         with store_failures(self.db):
             return self._chained.count_events()
 
-    def pages(self, after: int, stop: int, *, size: int = PAGE) -> Iterator[list[Recorded]]:
-        """Decoded events after `after`, up to and including `stop`, a page at a time."""
+    def pages(self, after: int, stop: int, *, size: int = PAGE) -> Iterator[Page]:
+        """Decoded events after `after`, up to and including `stop`, a page at a time; a row that
+        does not decode is set aside in the page's `undecodable`, never raised."""
         decode = self._mapper.decode_record
         while after < stop:
             rows = self._raw_page(after, stop, size)
             if not rows:
                 return
-            yield [(at, hexid, decode(topic, state, at)) for at, hexid, _, topic, state in rows]
-            after = rows[-1][0]
+            end = rows[-1][0]
+            try:
+                events = [(at, hexid, decode(topic, state, at)) for at, hexid, _, topic, state in rows]  # type: ignore[arg-type]
+                page = Page(events, end)
+            except UndecodableEventError:
+                # Rare: only then is each row decoded on its own, to set the bad ones aside.
+                page = self._page_setting_aside(rows, end)
+            yield page
+            after = end
+
+    def _page_setting_aside(self, rows: list[RawRow], end: int) -> Page:
+        decode = self._mapper.decode_record
+        events: list[Recorded] = []
+        bad: list[Undecodable] = []
+        for at, hexid, _, topic, state in rows:
+            if isinstance(state, str):
+                bad.append(Undecodable(at, hexid, topic, TEXT_STATE))
+                continue
+            try:
+                events.append((at, hexid, decode(topic, state, at)))
+            except UndecodableEventError as err:
+                bad.append(Undecodable(at, hexid, topic, err.reason))
+        return Page(events, end, bad)
 
     def stored(self, after: int = 0, stop: int | None = None) -> Iterator[Stored]:
         """Stored events (bytes as stored) after a position, in order."""
@@ -154,19 +220,34 @@ class StoreReader:
             rows = self._raw_page(after, end, PAGE)
             if not rows:
                 return
-            for at, hexid, version, topic, state in rows:
-                yield Stored(at, UUID(hexid), version, topic, state)
+            for row in rows:
+                yield _stored(row)
             after = rows[-1][0]
 
     def decode(self, stored: Stored) -> DomainEvent:
         """The event a stored record holds (old encodings upcast)."""
+        if stored.text:
+            raise UndecodableEventError(
+                f"a stored event at position {stored.position} ({stored.topic}) cannot be read: {TEXT_STATE}",
+                reason=TEXT_STATE,
+            )
         return self._mapper.decode_record(stored.topic, stored.state, stored.position or None)
 
     def first_event(self, originator_id: UUID) -> DomainEvent | None:
         """The first event of an aggregate (it names the run or schedule)."""
+        found = self._stored_of(originator_id, 1)
+        return self.decode(found[0]) if found else None
+
+    def check_events_of(self, originator_id: UUID) -> None:
+        """Decode every stored event of an aggregate; UndecodableEventError names the position
+        of the first that does not decode (a plain read of an aggregate cannot)."""
+        for stored in self._stored_of(originator_id, 2**62):
+            self.decode(stored)
+
+    def _stored_of(self, originator_id: UUID, limit: int) -> list[Stored]:
+        # Our recorders' own select: it gives positions, and on SQLite reads a state changed to text.
         with store_failures(self.db):
-            found = self._recorder.select_events(originator_id, limit=1)
-        return self._mapper.to_domain_event(found[0]) if found else None
+            return [_stored(row) for row in self._chained.select_stored_of(originator_id, limit)]
 
     def chain_head(self) -> ChainRow | None:
         """The last (position, ordinal, link) of the hash chain."""
@@ -206,3 +287,10 @@ class StoreReader:
                 start=after, limit=size, stop=stop, inclusive_of_start=False
             )
         return [(n.id, n.originator_id.hex, n.originator_version, n.topic, n.state) for n in page]  # type: ignore[union-attr]
+
+
+def _stored(row: RawRow) -> Stored:
+    at, hexid, version, topic, state = row
+    if isinstance(state, str):
+        return Stored(at, UUID(hexid), version, topic, state.encode(errors="surrogateescape"), text=True)
+    return Stored(at, UUID(hexid), version, topic, state)

@@ -7,12 +7,17 @@ import threading
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from .chain import ChainRow
 from .sqlite_chain import Head, Row, SQLiteChain
+
+# (position, originator id as hex, version, topic, state): a state is text (str) only where it
+# was changed to text outside the ledger.
+RawRow = tuple[int, str, int, str, bytes | str]
 
 SQLITE_LOCK_TIMEOUT_SECONDS = 30
 
@@ -120,15 +125,42 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             self._chain_head = head
         return list(positions)
 
-    def select_stored(self, after: int, stop: int, limit: int) -> list[tuple[int, str, int, str, bytes]]:
-        """(position, originator id as hex, version, topic, state) after a position, up to `stop`."""
+    def select_stored(self, after: int, stop: int, limit: int) -> list[RawRow]:
+        """(position, originator id as hex, version, topic, state) after a position, up to `stop`;
+        a state changed to text outside the ledger comes back as text (str)."""
+        return self._select_raw(
+            " WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?", (after, stop, limit)
+        )
+
+    def select_stored_of(self, originator_id: UUID, limit: int) -> list[RawRow]:
+        """The first stored events of an aggregate, with their positions, as select_stored gives them."""
+        where = " WHERE originator_id = ? ORDER BY originator_version LIMIT ?"
+        return self._select_raw(where, (originator_id.hex, limit))
+
+    def _select_raw(self, where: str, params: tuple[Any, ...]) -> list[RawRow]:
+        try:
+            with self.datastore.transaction(commit=False) as c:
+                c.execute(
+                    "SELECT rowid, originator_id, originator_version, topic, state"
+                    f" FROM {self.events_table_name}{where}",
+                    params,
+                )
+                return [tuple(row) for row in c.fetchall()]
+        except OperationalError as err:
+            if not isinstance(err.__cause__, sqlite3.OperationalError) or "decode" not in str(err):
+                raise
+        # A state changed to text that is not UTF-8: sqlite3 cannot hand it over as text, so it
+        # is read as bytes and marked as text again (the reader reports it, never folds it).
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                f"SELECT rowid, originator_id, originator_version, topic, state FROM {self.events_table_name}"
-                " WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?",
-                (after, stop, limit),
+                "SELECT rowid, originator_id, originator_version, topic, CAST(state AS BLOB),"
+                f" typeof(state) = 'text' FROM {self.events_table_name}" + where,
+                params,
             )
-            return [tuple(row) for row in c.fetchall()]
+            return [
+                (at, hexid, version, topic, state.decode(errors="surrogateescape") if text else state)
+                for at, hexid, version, topic, state, text in c.fetchall()
+            ]
 
     def count_events(self) -> int:
         """How many events are stored."""

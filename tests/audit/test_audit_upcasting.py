@@ -215,4 +215,6 @@ def test_an_encoding_from_a_newer_version_is_reported_in_one_line(new_store: Sto
 
     assert_one_line_error(run(store, "history", TRANSCODE), 1, "ProgressUpdated#3")
     assert_one_line_error(run(store, "show", TRANSCODE), 1, "ProgressUpdated#3")
-    assert_one_line_error(run(store, "events"), 1, "ProgressUpdated#3")
+    # The event log passes over what it cannot read, and names it.
+    events = run(store, "events")
+    assert events.exit_code == 0 and "ProgressUpdated#3" in events.stderr, events.stderr

@@ -70,13 +70,14 @@ def test_status_shows_each_view_behind_the_store_until_a_catch_up(
     after = status(ledger_file)
 
     assert set(ISSUE_VIEWS) <= set(before)
-    assert all(before[name] == {"position": 0, "lag": head, "rows": 0} for name in ISSUE_VIEWS)
+    empty = {"position": 0, "lag": head, "rows": 0, "quarantined": 0}
+    assert all(before[name] == empty for name in ISSUE_VIEWS)
     assert caught.exit_code == 0, caught.stderr
     assert caught.stdout == f"caught up: {head} events folded, views at position {head}\n"
     assert {name: after[name] for name in ISSUE_VIEWS} == {
-        "active_jobs": {"position": head, "lag": 0, "rows": 3},
-        "job_logs": {"position": head, "lag": 0, "rows": 7},
-        "job_log_details": {"position": head, "lag": 0, "rows": 10},
+        "active_jobs": {"position": head, "lag": 0, "rows": 3, "quarantined": 0},
+        "job_logs": {"position": head, "lag": 0, "rows": 7, "quarantined": 0},
+        "job_log_details": {"position": head, "lag": 0, "rows": 10, "quarantined": 0},
     }
 
 
@@ -94,7 +95,7 @@ def test_status_table_lists_position_lag_and_rows_of_every_view(seeded: Catalogu
 
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["view", "position", "lag", "rows"]
+    assert lines[0].split() == ["view", "position", "lag", "rows", "quarantined"]
     assert {line.split()[0] for line in lines[1:]} == set(VIEWS)
 
 
@@ -143,8 +144,9 @@ def test_verify_passes_on_views_that_were_only_caught_up(seeded: Catalogue, ledg
             id="a-missing-row",
         ),
         pytest.param(
-            "INSERT INTO job_log_details SELECT jobId, version + 1000, logType, logMessage, dateCreated,"
-            " assetName, assetType, assetHandle, auxArray FROM job_log_details LIMIT 1",
+            "INSERT INTO job_log_details SELECT jobId, version + 1000, jobHandle, companyHandle, logType,"
+            " logMessage, dateCreated, assetName, assetType, assetHandle, auxArray"
+            " FROM job_log_details LIMIT 1",
             "job_log_details",
             "row not in a fresh rebuild",
             id="an-extra-row",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -309,3 +310,22 @@ def test_the_queries_use_the_indexes_of_their_views(projector: Projector, job_le
     assert "USING INDEX" in plan("SELECT * FROM job_logs WHERE companyHandle = 'c47' ORDER BY startDate")
     assert "USING INDEX" in plan("SELECT * FROM job_log_details WHERE jobId = 'x' ORDER BY dateCreated")
     assert "USING INDEX" in plan("SELECT * FROM job_log_details WHERE assetHandle = 'a|boot'")
+
+
+def test_a_rebuild_drops_the_tables_a_killed_rebuild_left_aside(
+    projector: Projector, job_ledger: JobLedger
+) -> None:
+    seed_catalogue(job_ledger)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process id that no longer runs: the rebuild that used it was killed
+    left = f"job_logs__rebuild_0badcafe_p{gone.pid}"
+    running = projector.db.aside_name("job_logs")  # this process's: a rebuild still running
+    for table in (left, running):
+        projector.db.create_table(VIEWS["job_logs"], table, indexes=False)
+
+    projector.rebuild()
+
+    tables = {row[0] for row in projector.db.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    positions = {row[0] for row in projector.db.query("SELECT view FROM view_positions")}
+    assert left not in tables and left not in positions
+    assert running in tables and running in positions
