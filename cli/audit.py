@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import shutil
 import sys
 import tempfile
@@ -288,6 +289,12 @@ def export(
         )
 
 
+def _write_problem(output: str, err: OSError) -> str:
+    if err.errno == errno.ENOSPC:
+        return f"cannot write {output}: no space left on the device holding it; nothing was exported"
+    return f"cannot write {output}: {err.strerror or err}"
+
+
 def _export_to_file(
     ledger: JobLedger,
     output: str,
@@ -317,7 +324,7 @@ def _export_to_file(
         if not direct:
             partial.unlink(missing_ok=True)  # never leave a partial export behind
         if isinstance(err, OSError):  # a full disk, a folder removed meanwhile
-            raise click.ClickException(f"cannot write {output}: {err.strerror or err}") from None
+            raise click.ClickException(_write_problem(output, err)) from None
         raise
     return written
 

@@ -5,6 +5,7 @@ Every read first catches the views up with the store, so it sees every event com
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 import threading
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from jobledger.projections.asof import views_as_of
 from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.runner import Projector
 from jobledger.projections.views import VIEWS
+from jobledger.store.config import is_disk_full
 from jobledger.store.reader import count_events, name_positions
 
 
@@ -45,11 +47,20 @@ def caught_up(config: Config) -> Projector:
     if projector.db.copied_from:
         config.notices.append("the views are read-only; answering from an in-memory catch-up")
     lag = projector.lag()
-    if lag > 10_000:
-        with progress_bar(lag, "catching up views") as advance:
-            projector.catch_up(progress=advance)
-    else:
-        projector.catch_up()
+    try:
+        if lag > 10_000:
+            with progress_bar(lag, "catching up views") as advance:
+                projector.catch_up(progress=advance)
+        else:
+            projector.catch_up()
+    except sqlite3.OperationalError as err:
+        if not is_disk_full(str(err)):
+            raise
+        # A read still answers, from the views as they stand (whole: the batch was rolled back).
+        config.notices.append(
+            f"the views could not be brought up to date (no space left on the device holding"
+            f" {projector.db.path}); answering from them as they are, {lag:,} events behind"
+        )
     return projector
 
 

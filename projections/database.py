@@ -175,7 +175,13 @@ class ViewsDatabase:
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error:
+            # A COMMIT refused (a full disk) leaves the transaction open: the views stay as they were.
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
 
     @contextmanager
     def reading(self) -> Iterator[None]:

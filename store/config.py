@@ -120,13 +120,18 @@ def _check_sqlite_file(path: Path, *, create: bool) -> None:
 
 def sqlite_problem(path: Path, message: str) -> str:
     """What an SQLite error on the ledger (or views) file means, in the user's terms."""
-    if "disk is full" in message:
-        return "the disk is full"
+    if is_disk_full(message):
+        return f"no space left on the device holding {path}"
     if is_damage(message):
         return f"the file is damaged ({message})"
     if "readonly" in message or "unable to open" in message or "disk I/O error" in message:
         return sqlite_access_problem(path) or message
     return message
+
+
+def is_disk_full(message: str) -> bool:
+    """Whether an SQLite error says the disk (or file system) holding the file is full."""
+    return "disk is full" in message or "database or disk is full" in message
 
 
 def is_damage(message: str) -> bool:
@@ -141,6 +146,12 @@ def sqlite_access_problem(path: Path) -> str | None:
         return "the file is read-only"
     if not os.access(path.parent, os.W_OK):
         return f"its folder {path.parent} is read-only (SQLite keeps its -wal and -shm files beside it)"
+    try:
+        full = os.statvfs(path.parent).f_bavail == 0
+    except OSError:
+        full = False
+    if full:  # SQLite could not create or grow its -wal or -shm file: it says "disk I/O error"
+        return f"no space left on the device holding {path}"
     return None
 
 

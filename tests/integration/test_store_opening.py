@@ -289,7 +289,7 @@ def test_export_to_a_full_disk_is_one_line_and_writes_to_the_device_in_place(tmp
 
     result = run(db, "export", "-o", "/dev/full")
 
-    assert_one_line_error(result, 1, "cannot write /dev/full", "No space left on device")
+    assert_one_line_error(result, 1, "cannot write /dev/full", "no space left on the device holding it")
     assert Path("/dev/full").is_char_device()  # not replaced by a file renamed over it
 
 
