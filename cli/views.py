@@ -312,7 +312,8 @@ def projections() -> None:
 @output_options()
 @pass_config
 def status(config: Config, fmt: str) -> None:
-    """Per view: position, lag behind the store, row count, and the events passed unread.
+    """Per view: position, lag behind the store, row count, and the events passed unread; and the
+    tables a killed rebuild left behind.
 
     An event that does not decode is quarantined: the views pass it without folding it, and it is
     listed here (the `quarantine` table in the views database) until a rebuild finds it readable.
@@ -334,6 +335,11 @@ def status(config: Config, fmt: str) -> None:
     emit(fmt, rows, ["view", "position", "lag", "rows", "quarantined"])
     if quarantined and fmt == "table":
         click.echo(f"{count_events(len(quarantined))} quarantined: {name_positions(quarantined)}")
+    abandoned = projector.db.abandoned()
+    if abandoned and fmt == "table":
+        click.echo(
+            f"left by a rebuild that no longer runs (the next rebuild drops them): {', '.join(abandoned)}"
+        )
 
 
 def writable_projector(config: Config) -> Projector:

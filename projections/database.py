@@ -286,18 +286,18 @@ class ViewsDatabase:
         """A new name for a table a rebuild of this process fills aside: never another's."""
         return f"{view}{ASIDE}_{secrets.token_hex(4)}_p{os.getpid()}"
 
+    def abandoned(self) -> list[str]:
+        """The tables a rebuild filled aside and never swapped in because its process is gone
+        (killed); a rebuild still running elsewhere is not one of them."""
+        names = [row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return [
+            name for name in names if (match := _ASIDE_PID.search(name)) and not _alive(int(match.group(1)))
+        ]
+
     def drop_abandoned(self) -> list[str]:
-        """Drop the tables a rebuild filled aside and never swapped in because its process is gone
-        (killed); a rebuild still running elsewhere keeps its own. Returns the names dropped."""
+        """Drop the tables of rebuilds that no longer run (see `abandoned`); the names dropped."""
         with self.writing():
-            names = [
-                row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            ]
-            abandoned = [
-                name
-                for name in names
-                if (match := _ASIDE_PID.search(name)) and not _alive(int(match.group(1)))
-            ]
+            abandoned = self.abandoned()
             for name in abandoned:
                 self.drop_table(name)
         return abandoned

@@ -329,3 +329,21 @@ def test_a_rebuild_drops_the_tables_a_killed_rebuild_left_aside(
     positions = {row[0] for row in projector.db.query("SELECT view FROM view_positions")}
     assert left not in tables and left not in positions
     assert running in tables and running in positions
+
+
+def test_projections_status_lists_what_a_killed_rebuild_left_and_a_rebuild_drops_it(
+    projector: Projector, job_ledger: JobLedger, ledger_file: str
+) -> None:
+    seed_catalogue(job_ledger)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    left = f"job_logs__rebuild_0badcafe_p{gone.pid}"
+    projector.db.create_table(VIEWS["job_logs"], left, indexes=False)
+
+    before = invoke("--db", ledger_file, "projections", "status")
+    assert before.exit_code == 0, before.stderr
+    assert f"left by a rebuild that no longer runs (the next rebuild drops them): {left}" in before.stdout
+
+    assert invoke("--db", ledger_file, "projections", "rebuild").exit_code == 0
+    after = invoke("--db", ledger_file, "projections", "status")
+    assert after.exit_code == 0 and left not in after.stdout
