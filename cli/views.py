@@ -41,11 +41,16 @@ def progress_bar(total: int, label: str) -> Iterator[Any]:
         yield bar.update
 
 
+def _cannot_write(projector: Projector) -> str:
+    reason = projector.db.unwritable
+    return "the views are read-only" if reason == "read-only" else f"the views cannot be written ({reason})"
+
+
 def caught_up(config: Config) -> Projector:
     """The projector, with every view caught up (a bar on a terminal if much is to be done)."""
     projector = config.projector()
     if projector.db.copied_from:
-        config.notices.append("the views are read-only; answering from an in-memory catch-up")
+        config.notices.append(f"{_cannot_write(projector)}; answering from an in-memory catch-up")
     lag = projector.lag()
     try:
         if lag > 10_000:
@@ -320,7 +325,7 @@ def status(config: Config, fmt: str) -> None:
     """
     projector = config.projector()
     if projector.db.copied_from:
-        click.echo("the views are read-only; showing them as stored", err=True)
+        click.echo(f"{_cannot_write(projector)}; showing them as stored", err=True)
     quarantined = projector.quarantined()
     rows = [
         {
@@ -346,7 +351,12 @@ def writable_projector(config: Config) -> Projector:
     """The projector, for a command whose work is to change the views file."""
     projector = config.projector()
     if projector.db.copied_from:
-        raise click.ClickException(f"the views database {projector.db.copied_from} is read-only")
+        reason = projector.db.unwritable
+        raise click.ClickException(
+            f"the views database {projector.db.copied_from} is read-only"
+            if reason == "read-only"
+            else f"the views database {projector.db.copied_from} cannot be written: {reason}"
+        )
     return projector
 
 

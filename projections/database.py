@@ -59,11 +59,29 @@ def _insert(view: View, table: str, verb: str, *, with_rowid: bool = False) -> s
     return f"{verb} INTO [{table}] ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
-def read_only_file(path: str) -> str | None:
-    """The path, if it is an existing file this process may not write; else None."""
-    if path == ":memory:" or not os.path.exists(path) or os.access(path, os.W_OK):
+def unwritable(path: str) -> str | None:
+    """Why this process cannot write an existing views file ("read-only", or the device is full
+    and SQLite cannot make the -wal and -shm files beside it), or None."""
+    if path == ":memory:" or not os.path.exists(path):
         return None
-    return path
+    if not os.access(path, os.W_OK):
+        return "read-only"
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        full = os.statvfs(folder).f_bavail == 0
+    except OSError:
+        full = False
+    if os.access(folder, os.W_OK) and not full:
+        return None
+    try:  # SQLite may still open it, with the -wal and -shm files it finds
+        conn = sqlite3.connect(path)
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return f"no space left on the device holding {path}" if full else "read-only"
+    return None
 
 
 def _alive(pid: int) -> bool:
@@ -89,7 +107,8 @@ class ViewsDatabase:
             raise StoreError(f"views path {path} is a directory; give a file path")
         # A file this process may not write (a read-only mount, permissions) is not opened at all:
         # its views are copied into memory and caught up there (see _copy).
-        self.copied_from = read_only_file(path)
+        self.unwritable = unwritable(path)
+        self.copied_from = path if self.unwritable else None
         try:
             self.conn = _connect(":memory:" if self.copied_from else path)
         except sqlite3.DatabaseError as err:
@@ -106,7 +125,7 @@ class ViewsDatabase:
         views = object.__new__(cls)
         views.conn = _connect(path)
         views.path = path
-        views.copied_from = None
+        views.copied_from = views.unwritable = None
         return views
 
     @cached_property

@@ -6,7 +6,7 @@ import os
 import re
 import sqlite3
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from eventsourcing.utils import get_topic
 
@@ -41,15 +41,38 @@ def store_env(db: str, *, create: bool = True) -> dict[str, str]:
     check_sqlite_name(db)
     path = Path(db)
     _check_sqlite_path(path, create=create)
+    name = str(path)
+    if not create and path.exists() and sqlite_access_problem(path) is not None:
+        name = read_only_uri(path)
     env.update(
         {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": str(path),
+            "SQLITE_DBNAME": name,
             "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT_SECONDS),
             "APPLICATION_RECORDER_TOPIC": get_topic(FastSQLiteApplicationRecorder),
         }
     )
     return env
+
+
+def read_only_uri(path: Path) -> str:
+    """The URI that reads an SQLite ledger without writing anything beside it.
+
+    Where this process cannot write (a read-only file, folder or mount, a full disk), SQLite could
+    not make the -wal and -shm files WAL mode needs, so the file is read as it stands (immutable):
+    nobody can be writing it meanwhile. A write is still refused, in one line."""
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    if not path.exists() or sqlite_access_problem(path) is None:
+        return uri
+    try:  # with its -wal and -shm files there to read, it opens as it is (SQLite >= 3.22)
+        conn = sqlite3.connect(uri, uri=True)
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return uri + "&immutable=1"
+    return uri
 
 
 def check_sqlite_name(db: str) -> None:
@@ -100,7 +123,7 @@ def _check_sqlite_file(path: Path, *, create: bool) -> None:
             raise NoLedgerError(f"no ledger at {path} (the file is empty)")
         return
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(read_only_uri(path), uri=True)
         try:
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         finally:
