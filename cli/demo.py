@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import click
 
 from jobledger.cli.group import Config, cli, pass_config
-from jobledger.cli.options import ISO_TIME
+from jobledger.cli.options import ISO_TIME, counts
 from jobledger.cli.render import emit_table
 from jobledger.cli.views import progress_bar
 from jobledger.demo import record_demo
@@ -60,7 +60,7 @@ def _few_collections() -> Iterator[None]:
 
 
 @cli.command("demo")
-@click.option("--jobs", type=click.IntRange(min=1), default=200, show_default=True, help="Runs to simulate.")
+@click.option("--jobs", type=counts(1), default=200, show_default=True, help="Runs to simulate.")
 @click.option(
     "--companies",
     type=click.IntRange(1, 1000),
