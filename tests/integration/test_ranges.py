@@ -433,3 +433,23 @@ def test_a_huge_clock_skew_tolerance_accepts_any_time_in_range(db: str) -> None:
 
         assert ledger.get(handle).submitDate == LATEST
         assert datetime.now(UTC) < LATEST
+
+
+@pytest.mark.parametrize("end", ["0001-01-03T00:00:00Z", "9999-11-29T23:59:59Z"])
+def test_the_demo_fills_a_day_at_either_end_of_its_range(tmp_path: Path, end: str) -> None:
+    db = str(tmp_path / "demo.db")
+
+    ok(db, "demo", "--end", end, "--jobs", "20")
+
+    for read in (["active"], ["logs"], ["scheduled"], ["projections", "verify"]):
+        ok(db, *read)
+
+
+@pytest.mark.parametrize("end", ["0001-01-02T23:59:59Z", "9999-11-30T00:00:00Z", "9999-11-29T23:59:59-14:00"])
+def test_a_demo_day_ending_past_its_range_is_a_usage_error(tmp_path: Path, end: str) -> None:
+    db = tmp_path / "demo.db"
+
+    result = run(str(db), "demo", "--end", end, "--jobs", "20")
+
+    assert_one_line_error(result, 2, "--end", "out of range", "0001-01-03T00:00:00Z", "9999-11-29T23:59:59Z")
+    assert not db.exists()
