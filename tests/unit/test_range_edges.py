@@ -10,6 +10,7 @@ import pytest
 from jobledger.cli import timefmt
 from jobledger.domain.cron import next_fire_time
 from jobledger.domain.decider import check_skew
+from jobledger.domain.handles import run_name
 from jobledger.domain.limits import EARLIEST, LATEST, outside
 from jobledger.projections.rows import iso
 
@@ -89,3 +90,8 @@ def test_a_time_at_either_end_of_the_calendar_renders_in_any_local_zone(
     assert text[:4] in ("0001", "9999"), text
     assert timefmt.ago(value, LATEST) and timefmt.ago(value, EARLIEST)
     assert timefmt.stalled({"state": "Running", "eta": value, "startDate": value}, LATEST) in (True, False)
+
+
+def test_a_run_at_the_start_of_the_range_is_named_with_a_four_digit_year() -> None:
+    assert run_name("n", EARLIEST.astimezone(EAST)) == "n_0001-01-02-00:00:00"
+    assert run_name("n", LATEST, 2) == "n_9999-12-30-23:59:59-2"
