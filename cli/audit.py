@@ -20,6 +20,7 @@ from jobledger.audit import chain as audit
 from jobledger.audit.eventlog import EVENT_NAMES, Entry, EventLog
 from jobledger.cli import terminal
 from jobledger.cli.group import Config, cli, pass_config
+from jobledger.cli.options import Seconds, counts
 from jobledger.cli.records import job_record
 from jobledger.cli.render import chosen_format, emit_ndjson, emit_one, emit_table, output_options
 from jobledger.cli.signals import stop_on_signals
@@ -66,16 +67,14 @@ def _print_entries(entries: list[Entry], fmt: str, *, header: bool = True) -> No
 
 
 @cli.command("events")
-@click.option(
-    "--after", type=click.IntRange(min=0), default=0, show_default=True, help="Start after this position."
-)
+@click.option("--after", type=counts(), default=0, show_default=True, help="Start after this position.")
 @click.option("--company", default=None, help="Only events of this company's runs and schedules.")
 @click.option("--job", default=None, help="Only events of this run or schedule (its handle).")
 @click.option(
     "--event", "names", multiple=True, type=click.Choice(EVENT_NAMES), help="Only events of this name."
 )
 @click.option("--follow", is_flag=True, help="Keep printing new events until SIGINT or SIGTERM.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after this many events.")
+@click.option("--limit", type=counts(1), default=None, help="Stop after this many events.")
 @output_options("table", "ndjson", default=None)
 @pass_config
 def events(
@@ -142,12 +141,10 @@ def events(
 
 @cli.command("wait")
 @click.argument("handle")
-@click.option(
-    "--timeout", type=click.FloatRange(min=0), default=None, help="Give up after S seconds (exit 124)."
-)
+@click.option("--timeout", type=Seconds(0), default=None, help="Give up after S seconds (exit 124).")
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0.05),
+    type=Seconds(0.05),
     default=0.5,
     show_default=True,
     help="Seconds between polls.",
@@ -237,7 +234,7 @@ def verify(config: Config, expected: audit.Digest | None) -> None:
 @click.option("--company", default=None, help="Only this company's events (such a file cannot be imported).")
 @click.option(
     "--after",
-    type=click.IntRange(min=0),
+    type=counts(),
     default=0,
     show_default=True,
     help="Only events after this position.",

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import click
 
 from jobledger.cli.group import Config, cli, pass_config
-from jobledger.cli.options import ISO_TIME
+from jobledger.cli.options import ISO_TIME, counts
 from jobledger.cli.render import emit_table
 from jobledger.cli.views import progress_bar
 from jobledger.demo import record_demo
@@ -22,6 +22,7 @@ from jobledger.domain.aggregates import Aggregate
 from jobledger.domain.commands import Command, Execute, Fire, Submit
 from jobledger.domain.constants import OUTCOMES
 from jobledger.domain.job import Job
+from jobledger.domain.limits import EARLIEST
 from jobledger.domain.schedule import Schedule
 from jobledger.service.opening import open_projector
 from jobledger.store.config import is_postgres_url
@@ -61,8 +62,28 @@ def _few_collections() -> Iterator[None]:
         gc.unfreeze()
 
 
+# The simulated day needs the day before --end, and its schedules fire up to a month after it.
+DEMO_FIRST_END = EARLIEST + timedelta(days=1)
+DEMO_LAST_END = datetime(9999, 11, 29, 23, 59, 59, tzinfo=UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _check_end(ctx: click.Context, param: click.Parameter, end: datetime | None) -> datetime | None:
+    if end is not None and not DEMO_FIRST_END <= end <= DEMO_LAST_END:
+        raise click.BadParameter(
+            f"{end.isoformat()} is out of range: the demo's day ends from {_iso(DEMO_FIRST_END)}"
+            f" to {_iso(DEMO_LAST_END)}",
+            ctx,
+            param,
+        )
+    return end
+
+
 @cli.command("demo")
-@click.option("--jobs", type=click.IntRange(min=1), default=200, show_default=True, help="Runs to simulate.")
+@click.option("--jobs", type=counts(1), default=200, show_default=True, help="Runs to simulate.")
 @click.option(
     "--companies",
     type=click.IntRange(1, 1000),
@@ -77,6 +98,7 @@ def _few_collections() -> Iterator[None]:
     "--end",
     type=ISO_TIME,
     default=None,
+    callback=_check_end,
     help="When the simulated day ends (ISO 8601; default now). With the same seed, the same ledger.",
 )
 @click.option("--db", default=None, help="Ledger to fill (overrides the global --db); must be new or empty.")

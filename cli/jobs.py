@@ -10,7 +10,7 @@ import click
 import msgspec
 
 from jobledger.cli.group import Config, cli, pass_config
-from jobledger.cli.options import ISO_TIME, JSON_TEXT, at_option, company_option
+from jobledger.cli.options import ISO_TIME, JSON_TEXT, at_option, company_option, counts
 from jobledger.cli.records import event_record, job_record
 from jobledger.cli.render import emit, emit_one, emit_table, output_options
 from jobledger.cli.timefmt import when
@@ -88,7 +88,7 @@ def submit(
 @cli.command("start")
 @click.argument("handle")
 @click.option("--server", required=True, help="Name of the server running the job.")
-@click.option("--total-size", type=click.IntRange(min=0), default=0, help="Size of the work.")
+@click.option("--total-size", type=counts(), default=0, help="Size of the work.")
 @company_option()
 @at_option
 @pass_config
@@ -257,9 +257,7 @@ def execute(config: Config, handle: str, company: str | None, at: datetime | Non
 @click.option(
     "--as-of", type=ISO_TIME, default=None, help="The state after the events stamped up to this time."
 )
-@click.option(
-    "--version", type=click.IntRange(min=1), default=None, help="The state after its first N events."
-)
+@click.option("--version", type=counts(1), default=None, help="The state after its first N events.")
 @output_options("table", "json", "ndjson")
 @pass_config
 def show(
@@ -286,7 +284,7 @@ def _field(value: Any) -> str:
 @cli.command("history")
 @click.argument("handle")
 @company_option()
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N events.")
+@click.option("--limit", type=counts(1), default=None, help="Only the first N events.")
 @output_options("table", "json", "ndjson")
 @pass_config
 def history(config: Config, handle: str, company: str | None, limit: int | None, fmt: str) -> None:

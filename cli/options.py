@@ -11,13 +11,14 @@ from typing import Any, TypeVar
 
 import click
 
+from jobledger.domain.limits import MAX_COUNT, TIME_RANGE, outside
 from jobledger.service.ledger import DEFAULT_MAX_CLOCK_SKEW
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class IsoTime(click.ParamType[datetime]):
-    """An ISO 8601 time; one without a zone is taken as UTC."""
+    """An ISO 8601 time within the ledger's range (domain/limits.py); one without a zone is UTC."""
 
     name = "ISO8601"
 
@@ -29,7 +30,10 @@ class IsoTime(click.ParamType[datetime]):
                 moment = datetime.fromisoformat(str(value).strip())
             except ValueError:
                 self.fail(f"{value!r} is not an ISO 8601 time (e.g. 2026-11-28T13:00:00Z)", param, ctx)
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        if outside(moment):
+            self.fail(f"{value!r} is out of range: times go from {TIME_RANGE}", param, ctx)
+        return moment
 
 
 class JsonText(click.ParamType[bytes]):
@@ -68,6 +72,27 @@ def max_clock_skew() -> timedelta | None:
 
 ISO_TIME = IsoTime()
 JSON_TEXT = JsonText()
+
+
+MAX_SECONDS = 10**9  # about 31 years: past that, the waits of the threading module overflow
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds from LEAST to MAX_SECONDS (not nan)."""
+
+    def __init__(self, least: float) -> None:
+        super().__init__(least, MAX_SECONDS)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if seconds != seconds:  # nan passes every comparison of the range
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return seconds
+
+
+def counts(least: int = 0) -> click.IntRange:
+    """A count, a size or a position: LEAST up to what a 64-bit integer holds (the store's limit)."""
+    return click.IntRange(least, MAX_COUNT)
 
 
 def at_option(f: F) -> F:

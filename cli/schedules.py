@@ -9,7 +9,7 @@ import click
 
 from jobledger.cli import tables
 from jobledger.cli.group import Config, cli, pass_config
-from jobledger.cli.options import ISO_TIME
+from jobledger.cli.options import ISO_TIME, Seconds
 from jobledger.cli.render import emit, emit_table, output_options
 from jobledger.cli.signals import stop_on_signals
 from jobledger.cli.views import as_of_option, limit_option, views_for
@@ -65,7 +65,7 @@ def tick(config: Config, at: datetime | None, force: bool) -> None:
 @scheduler_group.command("run")
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0.01),
+    type=Seconds(0.01),
     default=1.0,
     show_default=True,
     help="Seconds between ticks.",

@@ -38,10 +38,13 @@ def when(value: Any) -> str:
     moment = as_time(value)
     if moment is None:
         return ""
-    local = moment.astimezone(zone())
+    try:
+        local = moment.astimezone(zone())
+    except OverflowError:  # within a day of either end of the calendar: shown as stored, in UTC
+        return moment.astimezone(UTC).isoformat(" ", "seconds")[:19] + "Z"
     if local.date() == now().astimezone(zone()).date():
         return local.strftime("%H:%M:%S")
-    return local.strftime("%Y-%m-%d %H:%M:%S")
+    return local.isoformat(" ", "seconds")[:19]  # strftime would write year 1 as "1"
 
 
 def age(value: Any, reference: datetime) -> str:

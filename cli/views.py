@@ -17,11 +17,12 @@ import click
 
 from jobledger.cli import tables, timefmt
 from jobledger.cli.group import Config, cli, pass_config
-from jobledger.cli.options import ISO_TIME, company_option
+from jobledger.cli.options import ISO_TIME, Seconds, company_option, counts
 from jobledger.cli.render import emit, emit_json, emit_record, emit_table, output_options
 from jobledger.cli.signals import stop_on_signals
 from jobledger.cli.vocab import JOB_TYPE
 from jobledger.domain.constants import JOB_STATES, OUTCOMES, parse_log_type
+from jobledger.domain.limits import MAX_COUNT
 from jobledger.projections import queries
 from jobledger.projections.asof import views_as_of
 from jobledger.projections.database import ViewsDatabase
@@ -29,6 +30,9 @@ from jobledger.projections.runner import Projector
 from jobledger.projections.views import VIEWS
 from jobledger.store.config import is_disk_full
 from jobledger.store.reader import count_events, name_positions
+
+# The last page whose first row's offset a 64-bit integer holds.
+MAX_PAGE = MAX_COUNT // queries.MAX_PER_PAGE + 1
 
 
 @contextmanager
@@ -88,9 +92,7 @@ def views_for(config: Config, as_of: datetime | None) -> ViewsDatabase:
 
 def limit_option(f: Any) -> Any:
     """--limit: at most this many rows."""
-    return click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many rows.")(
-        f
-    )
+    return click.option("--limit", type=counts(1), default=None, help="At most this many rows.")(f)
 
 
 def reference_time(as_of: datetime | None) -> datetime:
@@ -235,7 +237,7 @@ def _log_types(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
 @click.option(
     "--direction", type=click.Choice(list(queries.DIRECTIONS)), default="Ascending", show_default=True
 )
-@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True, help="Page, from 1.")
+@click.option("--page", type=click.IntRange(1, MAX_PAGE), default=1, show_default=True, help="Page, from 1.")
 @click.option(
     "--per-page",
     type=click.IntRange(1, queries.MAX_PER_PAGE),
@@ -243,9 +245,7 @@ def _log_types(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
     show_default=True,
     help="Rows per page (at most 1000).",
 )
-@click.option(
-    "--limit", type=click.IntRange(min=1), default=None, help="At most this many rows (of the page)."
-)
+@click.option("--limit", type=counts(1), default=None, help="At most this many rows (of the page).")
 @as_of_option
 @output_options()
 @pass_config
@@ -374,7 +374,7 @@ def catch_up(config: Config) -> None:
 @projections.command("run")
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0.01),
+    type=Seconds(0.01),
     default=1.0,
     show_default=True,
     help="Seconds between polls.",

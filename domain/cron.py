@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import RuleError
+from .limits import LATEST
 
 QUARTZ_FIELDS = ("second", "minute", "hour", "day-of-month", "month", "day-of-week", "year")
 CRON_FIELDS = ("minute", "hour", "day-of-month", "month", "day-of-week")
@@ -95,7 +96,8 @@ def validate(expression: str) -> str:
 def next_fire_time(
     expression: str, zone_name: str, after: datetime, previous: datetime | None = None
 ) -> datetime | None:
-    """The first fire time strictly after `after`, in UTC; None if the expression never fires again.
+    """The first fire time strictly after `after`, in UTC; None if the expression never fires again
+    (before limits.LATEST).
 
     When clocks go back, a wall-clock time happens twice; a schedule fires at the first of the
     two only, so a time whose wall clock equals the `previous` fire time's is skipped.
@@ -111,8 +113,10 @@ def next_fire_time(
             wall = previous.astimezone(tz).replace(tzinfo=None)
             while fire.astimezone(tz).replace(tzinfo=None) == wall:
                 fire = it.get_next(datetime)
+        fire = fire.astimezone(UTC)
     except Exception as err:  # croniter signals "no more times" with several types
         if "failed to find" in str(err).lower() or isinstance(err, (StopIteration, OverflowError)):
             return None
         raise CronError(f"schedule {expression!r} cannot be evaluated: {err}") from err
-    return fire.astimezone(UTC)
+    # Past the last time a command may carry, the calendar has run out: no time could render it.
+    return fire if fire <= LATEST else None

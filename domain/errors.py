@@ -83,3 +83,7 @@ class InvalidFieldError(RuleError):
 
 class ClockSkewError(RuleError):
     """A command's time lies further in the future of the ledger's clock than it tolerates."""
+
+
+class OutOfRangeError(InvalidFieldError):
+    """A time or integer argument lies outside the range the ledger stores (README, Limits)."""

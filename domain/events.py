@@ -12,12 +12,11 @@ from uuid import UUID
 import msgspec
 
 from .constants import TaskState
+from .limits import MAX_COUNT
 from .payloads import AnyPayload
 
 Percent = Annotated[int, msgspec.Meta(ge=0, le=100)]
 Fraction = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
-# Counts are stored as 64-bit integers (MessagePack, SQLite and PostgreSQL alike).
-MAX_COUNT = 2**63 - 1
 Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
 
 

@@ -26,7 +26,10 @@ def idempotency_id(company: str, key: str) -> UUID:
 
 def run_name(original_name: str, at: datetime, counter: int = 1) -> str:
     """IPS run name: the submitted name plus a UTC time suffix, and a counter after the first."""
-    stamp = at.astimezone(UTC).strftime("%Y-%m-%d-%H:%M:%S")
+    # isoformat, not strftime: it writes year 1 as "0001" on every platform (strftime writes "1" on
+    # Linux), and is faster.
+    text = at.astimezone(UTC).isoformat()
+    stamp = f"{text[:10]}-{text[11:19]}"
     suffix = "" if counter == 1 else f"-{counter}"
     return f"{original_name}_{stamp}{suffix}"
 

@@ -26,7 +26,6 @@ from .constants import (
 )
 from .errors import InvalidTransitionError, RuleError
 from .events import (
-    MAX_COUNT,
     Completed,
     Counters,
     Deleted,
@@ -40,6 +39,7 @@ from .events import (
     TaskProgress,
 )
 from .handles import job_id
+from .limits import MAX_COUNT
 from .payloads import OPENING_LOG_TYPES, AnyPayload, follow_on, payload_kind, validate_payload
 
 LIVE_STATES: frozenset[str] = frozenset({"New", "Running", "Stopping"})

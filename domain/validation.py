@@ -5,6 +5,9 @@ that would be stored as it is and then fail every read. `validate` encodes the c
 it as its own type (about half a microsecond for an UpdateProgress): msgspec then refuses a float
 or bool for an int, bytes or None for a str, a too long string or list, and turns an ISO string
 into a datetime, nested Structs (payloads, task rows, aux rows, counters) included.
+
+Times must lie in limits.EARLIEST..LATEST and integers in 64 bits (counts and sizes 0..2**63-1,
+percent 0..100): past that, a value could not be converted to UTC, stored or rendered.
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ from .commands import (
     Submit,
     UpdateProgress,
 )
-from .errors import InvalidFieldError
-from .limits import MAX_COMMAND_BYTES, explain
+from .errors import InvalidFieldError, OutOfRangeError
+from .limits import MAX_COMMAND_BYTES, MAX_COUNT, explain, outside, time_problem
 from .payloads import Payload, PayloadError, payload_error
 
 COMMAND_TYPES: tuple[type[Command], ...] = (
@@ -70,12 +73,49 @@ _NAMES = frozenset(
 )
 
 _encode = msgspec.msgpack.Encoder().encode
-# Per command type: its decoder, and a getter of its name fields (one C call returning a tuple:
-# every command has at least two, handle or name and company).
-_CHECKS: dict[type[Command], tuple[Any, Any]] = {
+_json_encode = msgspec.json.Encoder().encode
+# The integer arguments of commands, where a value is not a count or a size (0..MAX_COUNT).
+_INT_RANGES = {"percent": (0, 100)}
+
+
+def _submit_times(command: Submit) -> None:
+    if command.exec_time is not None and outside(command.exec_time):
+        raise OutOfRangeError("exec_time", time_problem(command.exec_time))
+
+
+def _task_times(command: UpdateProgress) -> None:
+    for index, task in enumerate(command.tasks):
+        moment = task.lastProgressUpdate
+        if moment is not None and outside(moment):
+            raise OutOfRangeError(f"tasks[{index}].lastProgressUpdate", time_problem(moment))
+        for item_index, item in enumerate(task.taskItemProgressArray):
+            moment = item.lastProgressUpdate
+            if moment is not None and outside(moment):
+                path = f"tasks[{index}].taskItemProgressArray[{item_index}].lastProgressUpdate"
+                raise OutOfRangeError(path, time_problem(moment))
+
+
+def _aux_times(command: LogDetail) -> None:
+    for index, row in enumerate(command.aux):
+        if row.dateCreated is not None and outside(row.dateCreated):
+            raise OutOfRangeError(f"aux[{index}].dateCreated", time_problem(row.dateCreated))
+
+
+# The times a command carries besides `at`, checked against the range (most carry none): the
+# field holding them (empty or None in most commands, so the check is skipped) and its check.
+_TIMES: dict[type[Command], tuple[str, Any]] = {
+    Submit: ("exec_time", _submit_times),
+    UpdateProgress: ("tasks", _task_times),
+    LogDetail: ("aux", _aux_times),
+}
+
+# Per command type: its decoder, a getter of its name fields (one C call returning a tuple:
+# every command has at least two, handle or name and company), and where its other times are.
+_CHECKS: dict[type[Command], tuple[Any, Any, tuple[str, Any] | None]] = {
     cls: (
         msgspec.msgpack.Decoder(cls).decode,
         attrgetter(*(name for name in cls.__struct_fields__ if name in _NAMES)),
+        _TIMES.get(cls),
     )
     for cls in COMMAND_TYPES
 }
@@ -85,12 +125,14 @@ def validate(command: Command) -> Command:
     """The command as its declared types have it (an ISO `at` becomes a datetime), or InvalidFieldError."""
     cls = type(command)
     try:
-        decode, names = _CHECKS[cls]
+        decode, names, times = _CHECKS[cls]
     except KeyError:
         raise TypeError(f"unknown command {cls.__name__}") from None
     try:
         data = _encode(command)
-    except (TypeError, ValueError, OverflowError) as err:  # an unencodable value: find its field
+    except OverflowError as err:  # an integer past 64 bits, or a time past the calendar in UTC
+        raise _out_of_range(command, err) from err
+    except (TypeError, ValueError) as err:  # an unencodable value: find its field
         raise _unencodable(command, err) from err
     try:
         checked: Command = decode(data)
@@ -101,6 +143,11 @@ def validate(command: Command) -> Command:
         raise InvalidFieldError(path or cls.__name__, problem) from err
     if len(data) > MAX_COMMAND_BYTES:  # after the field limits, which name the problem better
         raise _too_large(command, len(data))
+    at = checked.at
+    if at is not None and outside(at):
+        raise OutOfRangeError("at", time_problem(at))
+    if times is not None and getattr(checked, times[0]):
+        times[1](checked)
     for value in names(checked):
         # isprintable is fast and true for nearly every name; only when it is false (a control
         # character, or a space other than ' ') does the pattern decide.
@@ -114,6 +161,35 @@ def _check_names(command: Command) -> None:
         value = getattr(command, name) if name in _NAMES else None
         if value is not None and _CONTROL.search(value):
             raise InvalidFieldError(name, "control characters and newlines are not allowed")
+
+
+def _out_of_range(command: Command, err: OverflowError) -> PayloadError | InvalidFieldError:
+    """The field past a range, found through JSON, which holds any integer and any offset."""
+    cls = type(command)
+    try:
+        decoded = msgspec.json.decode(_json_encode(command), type=cls)
+    except msgspec.ValidationError as json_err:  # a count past its limit names its path
+        path, problem = explain(json_err)
+        if path.startswith("payload") and isinstance(command, Submit):
+            return _payload_problem(command.payload, path, problem)
+        error = OutOfRangeError if "int <=" in problem or "int >=" in problem else InvalidFieldError
+        return error(path or cls.__name__, problem)
+    except (TypeError, ValueError, OverflowError):
+        return _unencodable(command, err)
+    try:
+        if decoded.at is not None and outside(decoded.at):
+            raise OutOfRangeError("at", time_problem(decoded.at))
+        times = _CHECKS[cls][2]
+        if times is not None:
+            times[1](decoded)
+    except OutOfRangeError as found:
+        return found
+    for name in cls.__struct_fields__:
+        value = getattr(command, name)
+        if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+            least, most = _INT_RANGES.get(name, (0, MAX_COUNT))
+            return OutOfRangeError(name, f"an integer out of range ({least} to {most})")
+    return _unencodable(command, err)
 
 
 def _unencodable(command: Command, err: Exception) -> InvalidFieldError:

@@ -25,7 +25,10 @@ _json_decode = msgspec.json.Decoder().decode
 def iso(value: datetime) -> str:
     """A time as fixed-width UTC text: 2026-11-28T13:00:00.000000Z."""
     if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:  # a bound a day past either end of the calendar: it sorts as that end
+            return _FIRST if value.year == 1 else _LAST
     # msgspec writes RFC 3339 several times faster than isoformat or strftime, but leaves the
     # fraction out when it is zero; put it back, so every time has the same width and sorts as text.
     text = _json_encode(value)
@@ -35,6 +38,7 @@ def iso(value: datetime) -> str:
 
 
 _WHOLE_SECOND = len(b'"2026-11-28T13:00:00Z"')
+_FIRST, _LAST = "0001-01-01T00:00:00.000000Z", "9999-12-31T23:59:59.999999Z"
 
 
 def _column_kind(annotation: Any) -> str:

@@ -13,6 +13,8 @@ from datetime import datetime
 
 from jobledger.domain.decider import check_skew
 from jobledger.domain.decider import moment as time_of
+from jobledger.domain.errors import OutOfRangeError
+from jobledger.domain.limits import outside, time_problem
 from jobledger.projections.rows import iso
 from jobledger.projections.runner import Projector
 
@@ -28,6 +30,8 @@ def tick(
     unless `force`: a tick in the future fires schedules early, for everyone.
     """
     moment = time_of(at)
+    if outside(moment):
+        raise OutOfRangeError("at", time_problem(moment))
     if at is not None and not force and ledger.max_clock_skew is not None:
         check_skew(moment, ledger.max_clock_skew)
     projector.catch_up()

@@ -111,7 +111,7 @@ class MsgspecMapper(Mapper[UUID]):
             decode = self._decoders.get(topic) or self._decoder(topic)
             return decode(state) if decode is not None else self._upcast(topic, state)
         except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError) as err:
-            raise _undecodable(topic, f"at position {position}", err) from None
+            raise _undecodable(topic, f"at position {position}", err) from err
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         """Decode a stored event, upcasting an old encoding to the current class."""
@@ -127,7 +127,7 @@ class MsgspecMapper(Mapper[UUID]):
             return self._upcast(stored_event.topic, state)
         except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError) as err:
             where = f"of {stored_event.originator_id} version {stored_event.originator_version}"
-            raise _undecodable(stored_event.topic, where, err) from None
+            raise _undecodable(stored_event.topic, where, err) from err
 
     def _decoder(self, topic: str) -> Callable[[bytes], DomainEvent] | None:
         """The decoder of a current topic (or an alias), built now; None for an old encoding."""

@@ -95,7 +95,7 @@ def _check_sqlite_path(path: Path, *, create: bool) -> None:
     try:
         _check_sqlite_file(path, create=create)
     except OSError as err:  # a name too long, a loop of links, a folder that cannot be searched
-        raise StoreError(f"cannot use database path {path}: {err.strerror or err}") from None
+        raise StoreError(f"cannot use database path {path}: {err.strerror or err}") from err
 
 
 def _check_sqlite_file(path: Path, *, create: bool) -> None:
@@ -115,7 +115,7 @@ def _check_sqlite_file(path: Path, *, create: bool) -> None:
         with path.open("rb") as f:
             header = f.read(len(_SQLITE_MAGIC))
     except OSError as err:
-        raise StoreError(f"cannot read database {path}: {err.strerror}") from None
+        raise StoreError(f"cannot read database {path}: {err.strerror}") from err
     if header and header != _SQLITE_MAGIC:
         raise StoreError(f"{path} is not a jobledger database (not an SQLite file)")
     if not header:
@@ -132,9 +132,9 @@ def _check_sqlite_file(path: Path, *, create: bool) -> None:
         if is_damage(str(err)):
             raise DamagedStoreError(f"cannot open ledger {path}: {sqlite_problem(path, str(err))}") from err
         if "not a database" in str(err):
-            raise StoreError(f"{path} is not a jobledger database: {err}") from None
+            raise StoreError(f"{path} is not a jobledger database: {err}") from err
         # Anything else is the file system's doing, not the file's: say so rather than blame it.
-        raise StoreError(f"cannot open ledger {path}: {sqlite_problem(path, str(err))}") from None
+        raise StoreError(f"cannot open ledger {path}: {sqlite_problem(path, str(err))}") from err
     if tables and "stored_events" not in tables:
         raise StoreError(f"{path} is an SQLite database but not a jobledger ledger")
     if not tables and not create:
@@ -236,7 +236,7 @@ def ensure_postgres_schema(url: str, *, create: bool = True) -> bool:
                 (f"{schema or 'public'}.jobledger_events", f"{schema or 'public'}.jobledger_events_chain"),
             ).fetchone()
     except psycopg.Error as err:
-        raise StoreError(postgres_problem(env, err)) from None
+        raise StoreError(postgres_problem(env, err)) from err
     if not (found and found[0]) and not create:  # a read must not create the tables
         raise NoLedgerError(f"no ledger at {store_identity(url)}")
     return bool(found and found[0])

@@ -270,10 +270,10 @@ class StoreReader:
         try:
             with store_failures(self.db):
                 self._recorder.insert_events(events)
-        except IntegrityError:
+        except IntegrityError as err:
             raise RuleError(
                 "the ledger already holds an event the import would add; it changed during the import"
-            ) from None
+            ) from err
 
     def wakeups(self) -> AbstractContextManager[Wakeups]:
         """Something to wait on until new events may have been committed (store/wakeups.py)."""

@@ -86,8 +86,8 @@ class EventWriter:
                 else:
                     to_stored = self._mapper.to_stored_event
                     self._recorder.insert_events([to_stored(event) for event in events])
-        except IntegrityError:
-            raise LostRace from None
+        except IntegrityError as err:
+            raise LostRace from err
 
     def exists(self, originator_id: UUID) -> bool:
         """Whether any event of this aggregate is stored."""
@@ -179,10 +179,10 @@ class _Streamed:
         self._send(events)
         try:
             self._bulk.commit()
-        except AppendConflict:
-            raise LostRace from None
+        except AppendConflict as err:
+            raise LostRace from err
         except AppenderFailed as err:
-            raise StoreError(f"cannot append the batch: {err}") from None
+            raise StoreError(f"cannot append the batch: {err}") from err
 
     def abandon(self) -> None:
         """Roll back what the child holds."""
@@ -193,7 +193,7 @@ class _Streamed:
         try:
             self._bulk.send([to_row(event) for event in events[self._sent :]])
         except AppenderFailed as err:
-            raise StoreError(f"cannot append the batch: {err}") from None
+            raise StoreError(f"cannot append the batch: {err}") from err
         self._sent = len(events)
 
 

@@ -265,8 +265,8 @@ CASES: dict[str, Case] = {
     # values too large for the store
     "total-size-too-large": (
         lambda j: ["start", j.new, "--server", "s", "--total-size", str(2**64)],
-        1,
-        ("total_size", "out of range"),
+        2,
+        ("--total-size", "0<=x<=9223372036854775807"),
     ),
     "counter-too-large": (
         lambda j: ["complete", j.running, "--counters", f'{{"fileSuccessCount": {2**64}}}'],
