@@ -108,12 +108,15 @@ class StateSource(Protocol):
 class Decider:
     """The states and events of one batch of commands (one `JobLedger.record` call)."""
 
-    def __init__(self, source: StateSource, *, max_skew: timedelta | None = None) -> None:
+    def __init__(
+        self, source: StateSource, *, max_skew: timedelta | None = None, latest: datetime | None = None
+    ) -> None:
         self.source = source
         self.max_skew = max_skew  # how far ahead of the clock a command's `at` may be (None: any)
         # Times up to this one pass without reading the clock again (it only moves on, so a time
         # under the limit when it was read is under it now); a later one reads the clock again.
-        self._latest: datetime | None = None
+        # A caller may hand on the limit an earlier batch read (with the same max_skew).
+        self.latest = latest
         self.replays: set[int] = set()  # indexes of the submits that replayed an idempotency key
         self.used_cache: set[str] = set()  # handles decided on a cached (maybe stale) state
         self.created_runs: list[str] = []  # runs a schedule fired or executed in this batch
@@ -128,8 +131,8 @@ class Decider:
             command = validate(command)
             at = moment(command.at)
             skew = self.max_skew
-            if command.at is not None and skew is not None and (self._latest is None or at > self._latest):
-                self._latest = check_skew(at, skew)
+            if command.at is not None and skew is not None and (self.latest is None or at > self.latest):
+                self.latest = check_skew(at, skew)
             if isinstance(command, Submit):
                 return self._submit(index, command, at)
             if isinstance(command, (Execute, Fire)):

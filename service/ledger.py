@@ -11,7 +11,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from contextlib import ExitStack
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar, cast
 from uuid import UUID
@@ -129,6 +129,9 @@ class JobLedger(Application[UUID]):
         # entry is harmless: its next append conflicts and the job is reloaded.
         self._cache: OrderedDict[str, Aggregate] = OrderedDict()  # by handle: a str caches its hash
         self._lost_race_at = -CONTENDED_S
+        # The clock-skew limit the last batch read (see Decider.latest): a runner's next command
+        # need not read the clock again.
+        self._latest_accepted: datetime | None = None
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """The store's settings from --db alone: the library would merge in os.environ."""
@@ -375,58 +378,68 @@ class JobLedger(Application[UUID]):
         self, commands: Sequence[Command], *, force: bool = False
     ) -> tuple[list[Aggregate], Decider]:
         skew = None if force else self.max_clock_skew
-        contention = Contention()
+        latest = None if force else self._latest_accepted
+        contention: Contention | None = None
         fresh = False  # the first try decides on cached states and trusts new handles to be free
-        holding_turn = False
+        turn: AbstractContextManager[None] | None = None  # this writer's turn, once it takes one
         # Committed states this call has seen, maybe behind the store: a try after a lost race
         # reads only the events appended since, instead of each run's whole history again.
         known: dict[str, Aggregate] = {}
-        with self._writer.appends(len(commands)) as begin, ExitStack() as turns:
-            if time.monotonic() - self._lost_race_at < CONTENDED_S:
-                # Writers met on these runs a moment ago: take a turn at once, reading what is
-                # new since the cached states (an optimistic try would most likely lose, and a
-                # writer that just won, its cache fresh, would keep cutting in ahead of the queue).
-                turns.enter_context(self._writer.serialized())
-                holding_turn = fresh = True
-            while True:
-                source = _LedgerState(self, fresh=fresh, known=known)
-                batch = Decider(source, max_skew=skew)
-                append = begin()
-                try:
-                    results = []
-                    for index, command in enumerate(commands):
-                        results.append(batch.decide(index, command))
-                        append.feed(batch.events)
-                except RuleError:
-                    append.abandon()
-                    if not fresh and batch.used_cache:
-                        # Decided on a cached state another writer may have moved on: read and decide again.
-                        for handle in batch.used_cache:
+        with self._writer.appends(len(commands)) as begin:
+            try:
+                if time.monotonic() - self._lost_race_at < CONTENDED_S:
+                    # Writers met on these runs a moment ago: take a turn at once, reading what is
+                    # new since the cached states (an optimistic try would most likely lose, and a
+                    # writer that just won, its cache fresh, would keep cutting in ahead of the queue).
+                    turn = self._writer.serialized()
+                    turn.__enter__()
+                    fresh = True
+                while True:
+                    source = _LedgerState(self, fresh=fresh, known=known)
+                    batch = Decider(source, max_skew=skew, latest=latest)
+                    append = begin()
+                    try:
+                        results = []
+                        for index, command in enumerate(commands):
+                            results.append(batch.decide(index, command))
+                            append.feed(batch.events)
+                    except RuleError:
+                        append.abandon()
+                        if not fresh and batch.used_cache:
+                            # Decided on a cached state another writer may have moved on: read and
+                            # decide again.
+                            for handle in batch.used_cache:
+                                cached = self._cache.pop(handle, None)
+                                if cached is not None:
+                                    known[handle] = cached
+                            fresh = True
+                            continue
+                        raise
+                    try:
+                        append.finish(batch.events)
+                    except LostRace as err:
+                        # Another writer appended to one of these jobs (or took a handle) meanwhile.
+                        for handle in batch.states:
                             cached = self._cache.pop(handle, None)
                             if cached is not None:
-                                known[handle] = cached
+                                known.setdefault(handle, cached)
+                        known.update(source.loaded)  # newer than what the cache held
+                        self._lost_race_at = time.monotonic()
+                        contention = contention or Contention()
+                        contention.lose(holding_turn=turn is not None, cause=err)
+                        if turn is None:
+                            turn = self._writer.serialized()
+                            turn.__enter__()
                         fresh = True
                         continue
-                    raise
-                try:
-                    append.finish(batch.events)
-                except LostRace as err:
-                    # Another writer appended to one of these jobs (or took a handle) meanwhile.
-                    for handle in batch.states:
-                        cached = self._cache.pop(handle, None)
-                        if cached is not None:
-                            known.setdefault(handle, cached)
-                    known.update(source.loaded)  # newer than what the cache held
-                    self._lost_race_at = time.monotonic()
-                    contention.lose(holding_turn=holding_turn, cause=err)
-                    if not holding_turn:
-                        turns.enter_context(self._writer.serialized())
-                        holding_turn = True
-                    fresh = True
-                    continue
-                for state in batch.states.values():
-                    self._remember(state)
-                return results, batch
+                    for state in batch.states.values():
+                        self._remember(state)
+                    if not force:
+                        self._latest_accepted = batch.latest
+                    return results, batch
+            finally:
+                if turn is not None:
+                    turn.__exit__(None, None, None)
 
     # --- queries -------------------------------------------------------------------------
 
