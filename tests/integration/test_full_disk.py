@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 from cli_checks import assert_one_line_error
 from cli_support import event_count, ok, run
+from mount_support import mounted
 from samples import OPTIMIZE
 
 from jobledger.domain.payloads import decode_payload
@@ -28,17 +28,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 16 MB tmpfs mounted in tmp_path (unmounted after)."""
     folder = tmp_path / "disk"
     folder.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(folder)], capture_output=True, text=True
-    )
-    if mounted.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with mounted(folder, ["-t", "tmpfs", "-o", "size=16m", "tmpfs", str(folder)]):
         yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def _fill(folder: Path) -> None:

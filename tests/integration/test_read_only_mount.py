@@ -5,15 +5,13 @@ fails in one line; nothing on the mount changes."""
 from __future__ import annotations
 
 import gc
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cli_checks import assert_one_line_error
 from cli_support import ok, run
+from mount_support import mounted
 from samples import OPTIMIZE
 
 from jobledger.domain.payloads import decode_payload
@@ -36,23 +34,11 @@ SUBMIT = [
 @pytest.fixture
 def read_only_mount(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     """(a writable folder, the same folder mounted read-only); unmounted after."""
-    source, mounted = tmp_path / "source", tmp_path / "mounted"
+    source, target = tmp_path / "source", tmp_path / "mounted"
     source.mkdir()
-    mounted.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("a read-only bind mount needs root (CI runs as root)")
-    bound = subprocess.run(["mount", "--bind", str(source), str(mounted)], capture_output=True, text=True)
-    if bound.returncode:
-        pytest.skip(f"cannot bind-mount here: {bound.stderr.strip()}")
-    try:
-        remounted = subprocess.run(
-            ["mount", "-o", "remount,ro,bind", str(mounted)], capture_output=True, text=True
-        )
-        if remounted.returncode:
-            pytest.skip(f"cannot remount read-only here: {remounted.stderr.strip()}")
-        yield source, mounted
-    finally:
-        subprocess.run(["umount", "-l", str(mounted)], check=False)
+    target.mkdir()
+    with mounted(target, ["--bind", str(source), str(target)], ["-o", "remount,ro,bind", str(target)]):
+        yield source, target
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
