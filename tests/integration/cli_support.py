@@ -25,14 +25,17 @@ def ok(db: str, *args: str) -> str:
     return result.stdout
 
 
+def submit_args(name: str = "nightly", kind: str = "optimizeImagesJob", payload: str = "") -> list[str]:
+    """The arguments of `jobledger submit` for a job of acme's."""
+    args = ["submit", "--company", "acme", "--name", name, "--type", kind]
+    return [*args, "--payload", payload] if payload else args
+
+
 def submit(
     db: str, *extra: str, name: str = "nightly", kind: str = "optimizeImagesJob", payload: str = ""
 ) -> str:
     """Submit a job through the CLI and return the handle it printed."""
-    args = ["submit", "--company", "acme", "--name", name, "--type", kind]
-    if payload:
-        args += ["--payload", payload]
-    return ok(db, *args, *extra).strip()
+    return ok(db, *submit_args(name, kind, payload), *extra).strip()
 
 
 def show(db: str, handle: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from cli_checks import assert_one_line_error
-from cli_support import event_count, ok, run
+from cli_support import event_count, ok, run, submit_args
 from mount_support import mounted
 from samples import OPTIMIZE
 
@@ -96,18 +96,7 @@ def test_a_ledger_closed_before_the_disk_filled_is_read_as_it_stands(
         " answering from an in-memory catch-up\n"
     )
     assert ok(str(db), "audit", "verify").startswith("chain intact: 1 events")
-    result = run(
-        str(db),
-        "submit",
-        "--company",
-        "acme",
-        "--name",
-        "More",
-        "--type",
-        "optimizeImagesJob",
-        "--payload",
-        OPTIMIZE,
-    )
+    result = run(str(db), *submit_args("More", payload=OPTIMIZE))
     assert_one_line_error(result, 1, f"no space left on the device holding {db}")
 
 
@@ -142,8 +131,7 @@ def test_writing_the_views_on_a_full_disk_is_one_line(
 def test_an_append_on_a_full_disk_is_one_line_and_appends_nothing(full_ledger: tuple[Path, str, int]) -> None:
     db, _, events = full_ledger
 
-    submit = ["submit", "--company", "acme", "--name", "More", "--type", "optimizeImagesJob"]
-    result = run(str(db), *submit, "--payload", OPTIMIZE)
+    result = run(str(db), *submit_args("More", payload=OPTIMIZE))
     assert_one_line_error(result, 1, f"no space left on the device holding {db}")
     assert event_count(str(db)) == events
 

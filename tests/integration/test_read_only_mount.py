@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from cli_checks import assert_one_line_error
-from cli_support import ok, run
+from cli_support import ok, run, submit_args
 from mount_support import mounted
 from samples import OPTIMIZE
 
@@ -18,17 +18,7 @@ from jobledger.domain.payloads import decode_payload
 from jobledger.service.ledger import JobLedger
 
 PAYLOAD = decode_payload("optimizeImagesJob", OPTIMIZE)
-SUBMIT = [
-    "submit",
-    "--company",
-    "acme",
-    "--name",
-    "More",
-    "--type",
-    "optimizeImagesJob",
-    "--payload",
-    OPTIMIZE,
-]
+SUBMIT = submit_args("More", payload=OPTIMIZE)
 
 
 @pytest.fixture

@@ -17,13 +17,13 @@ from urllib.parse import parse_qs, urlparse
 import psycopg
 import pytest
 from cli_checks import assert_one_line_error
-from cli_support import event_count, ok, run, submit
+from cli_support import event_count, ok, run, submit, submit_args
 from samples import OPTIMIZE
 
 from jobledger.domain.errors import NoLedgerError, StoreError
 from jobledger.service.ledger import JobLedger
 
-SUBMIT = ["submit", "--company", "acme", "--name", "n", "--type", "optimizeImagesJob", "--payload", OPTIMIZE]
+SUBMIT = submit_args("n", payload=OPTIMIZE)
 HANDLE = "acme||n_2026-01-01-09:00:00"
 
 READS: dict[str, list[str]] = {
