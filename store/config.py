@@ -154,7 +154,7 @@ def sqlite_problem(path: Path, message: str) -> str:
 
 def is_disk_full(message: str) -> bool:
     """Whether an SQLite error says the disk (or file system) holding the file is full."""
-    return "disk is full" in message or "database or disk is full" in message
+    return "disk is full" in message  # also "database or disk is full"
 
 
 def is_damage(message: str) -> bool:
