@@ -123,24 +123,19 @@ _CHECKS: dict[type[Command], tuple[Any, Any, tuple[str, Any] | None]] = {
 
 def validate(command: Command) -> Command:
     """The command as its declared types have it (an ISO `at` becomes a datetime), or InvalidFieldError."""
-    cls = type(command)
-    try:
-        decode, names, times = _CHECKS[cls]
-    except KeyError:
-        raise TypeError(f"unknown command {cls.__name__}") from None
+    checks = _CHECKS.get(type(command))
+    if checks is None:
+        raise TypeError(f"unknown command {type(command).__name__}")
+    decode, names, times = checks
     try:
         data = _encode(command)
+        checked: Command = decode(data)
+    except msgspec.ValidationError as err:
+        raise _invalid(command, err) from err
     except OverflowError as err:  # an integer past 64 bits, or a time past the calendar in UTC
         raise _out_of_range(command, err) from err
     except (TypeError, ValueError) as err:  # an unencodable value: find its field
         raise _unencodable(command, err) from err
-    try:
-        checked: Command = decode(data)
-    except msgspec.ValidationError as err:
-        path, problem = explain(err)
-        if path.startswith("payload") and isinstance(command, Submit):
-            raise _payload_problem(command.payload, path, problem) from err
-        raise InvalidFieldError(path or cls.__name__, problem) from err
     if len(data) > MAX_COMMAND_BYTES:  # after the field limits, which name the problem better
         raise _too_large(command, len(data))
     at = checked.at
@@ -148,12 +143,19 @@ def validate(command: Command) -> Command:
         raise OutOfRangeError("at", time_problem(at))
     if times is not None and getattr(checked, times[0]):
         times[1](checked)
-    for value in names(checked):
-        # isprintable is fast and true for nearly every name; only when it is false (a control
-        # character, or a space other than ' ') does the pattern decide.
-        if value is not None and not value.isprintable():
-            _check_names(checked)
+    # One pass over the names joined (None and empty ones left out): isprintable is true for
+    # nearly every name; only when it is false (a control character, or a space other than ' ')
+    # does the pattern decide, field by field.
+    if not "".join(filter(None, names(checked))).isprintable():
+        _check_names(checked)
     return checked
+
+
+def _invalid(command: Command, err: msgspec.ValidationError) -> PayloadError | InvalidFieldError:
+    path, problem = explain(err)
+    if path.startswith("payload") and isinstance(command, Submit):
+        return _payload_problem(command.payload, path, problem)
+    return InvalidFieldError(path or type(command).__name__, problem)
 
 
 def _check_names(command: Command) -> None:

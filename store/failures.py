@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
@@ -30,15 +29,27 @@ def describe_store_failure(db: str, err: Exception) -> str:
     return f"cannot {verb} ledger {db}: {problem}"
 
 
-@contextmanager
-def store_failures(db: str) -> Iterator[None]:
+class store_failures:  # named as a function: `with store_failures(db):`
     """Report a failure of the store at `db` as one StoreError line; an IntegrityError (a lost
-    race, which the caller handles) passes through unchanged."""
-    try:
-        yield
-    except IntegrityError:
-        raise
-    except PersistenceError as err:
+    race, which the caller handles) passes through unchanged.
+
+    A class rather than a generator-based context manager: every command enters one, and
+    @contextmanager costs a generator and several frames each time.
+    """
+
+    __slots__ = ("db",)
+
+    def __init__(self, db: str) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, err: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if err is None or isinstance(err, IntegrityError) or not isinstance(err, PersistenceError):
+            return
         if isinstance(err.__cause__, ChainBrokenError):  # the ledger opened; the append was refused
             raise LedgerChangedError(str(err.__cause__)) from err
-        raise store_error(db, err) from err
+        raise store_error(self.db, err) from err

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
@@ -70,6 +70,8 @@ class EventWriter:
         self._serialized: Callable[..., AbstractContextManager[None]] | None = getattr(
             recorder, "serialized", None
         )
+        direct = _Direct(self)
+        self._direct: AbstractContextManager[Callable[[], Append]] = nullcontext(lambda: direct)
         # A child process that appends large batches, started by the first.
         self._bulk: ChildAppender | None = None
         self._bulk_lock = threading.Lock()
@@ -107,17 +109,20 @@ class EventWriter:
         with store_failures(self.db), self._serialized(shared=shared):
             yield
 
-    @contextmanager
-    def appends(self, commands: int) -> Iterator[Callable[[], Append]]:
+    def appends(self, commands: int) -> AbstractContextManager[Callable[[], Append]]:
         """Attempts at appending a batch of `commands`: each call of what this yields starts one.
 
         Large batches on SQLite with plain encoding (the rows are ours to write) go through the
-        bulk appender, one batch at a time.
+        bulk appender, one batch at a time; the others append in this process, and need no
+        context of their own (the one served is shared: it holds nothing).
         """
         target = self._bulk_target
         if commands < appender.BULK_APPEND_AT or self._insert_rows is None or target is None:
-            yield lambda: _Direct(self)
-            return
+            return self._direct
+        return self._bulk_appends(target)
+
+    @contextmanager
+    def _bulk_appends(self, target: Callable[[], tuple[str, str, float]]) -> Iterator[Callable[[], Append]]:
         with self._bulk_lock:
             if self._bulk is None:
                 self._bulk = ChildAppender(*target())
