@@ -125,10 +125,14 @@ class Decider:
         self.events: list[DomainEvent] = []
         self.claims: dict[UUID, IdempotencyKeyClaimed] = {}
 
-    def decide(self, index: int, command: Command) -> Aggregate:
-        """Decide one command (the `index`th of the batch); its events join the batch."""
+    def decide(self, index: int, command: Command, *, validated: bool = False) -> Aggregate:
+        """Decide one command (the `index`th of the batch); its events join the batch.
+
+        `validated`: the command is what `validate` returned (validation.validate_batch).
+        """
         try:
-            command = validate(command)
+            if not validated:
+                command = validate(command)
             at = moment(command.at)
             skew = self.max_skew
             if command.at is not None and skew is not None and (self.latest is None or at > self.latest):

@@ -13,7 +13,10 @@ percent 0..100): past that, a value could not be converted to UTC, stored or ren
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from itertools import chain
 from operator import attrgetter
+from types import GenericAlias
 from typing import Any
 
 import msgspec
@@ -32,7 +35,7 @@ from .commands import (
     Submit,
     UpdateProgress,
 )
-from .errors import InvalidFieldError, OutOfRangeError
+from .errors import InvalidFieldError, OutOfRangeError, RuleError
 from .limits import MAX_COMMAND_BYTES, MAX_COUNT, explain, outside, time_problem
 from .payloads import Payload, PayloadError, payload_error
 
@@ -119,6 +122,13 @@ _CHECKS: dict[type[Command], tuple[Any, Any, tuple[str, Any] | None]] = {
     )
     for cls in COMMAND_TYPES
 }
+_LIST_DECODERS: dict[type[Command], Any] = {
+    cls: msgspec.msgpack.Decoder(GenericAlias(list, (cls,))).decode for cls in COMMAND_TYPES
+}
+_AT = attrgetter("at")
+# The fields that can make a command large (rows, a payload); without them, a command's field
+# limits keep it far under MAX_COMMAND_BYTES.
+_BULKY = {Submit: attrgetter("payload"), UpdateProgress: attrgetter("tasks"), LogDetail: attrgetter("aux")}
 
 
 def validate(command: Command) -> Command:
@@ -148,6 +158,75 @@ def validate(command: Command) -> Command:
     # does the pattern decide, field by field.
     if not "".join(filter(None, names(checked))).isprintable():
         _check_names(checked)
+    return checked
+
+
+def validate_batch(commands: Sequence[Command]) -> list[Command]:
+    """`validate` of every command of a batch, in order; the first broken one raises, naming its
+    place in the batch as the decider does ("command 3 (LogDetail): ...").
+
+    Commands of one type are encoded and decoded as one list, and their sizes, times and names
+    checked in one pass each: a fraction of what validating them one by one costs. If anything in
+    a group is wrong, the batch is validated command by command, so the error is the very one
+    `validate` gives, for the first command that has one.
+    """
+    if len(commands) == 1:
+        return [validate(commands[0])]  # the first command of a batch is not named by its place
+    if not commands:
+        return []
+    groups: dict[type[Command], list[int]] = {}
+    for index, command in enumerate(commands):
+        groups.setdefault(type(command), []).append(index)
+    checked: list[Command] = list(commands)
+    for cls, indexes in groups.items():
+        decoded = _group(cls, [commands[index] for index in indexes])
+        if decoded is None:
+            return _each(commands)
+        for index, command in zip(indexes, decoded, strict=True):
+            checked[index] = command
+    return checked
+
+
+def _group(cls: type[Command], group: list[Command]) -> list[Command] | None:
+    """The commands of one type validated together, or None if any of them is wrong."""
+    if cls not in _CHECKS:
+        return None
+    _, names, times = _CHECKS[cls]
+    try:
+        data = _encode(group)
+        decoded: list[Command] = _LIST_DECODERS[cls](data)
+        ats = list(filter(None, map(_AT, decoded)))
+        if ats and (outside(min(ats)) or outside(max(ats))):
+            return None
+    except (msgspec.ValidationError, OverflowError, TypeError, ValueError):
+        return None  # (TypeError also when naive and aware times are compared)
+    if len(data) > MAX_COMMAND_BYTES:
+        # Only a command with rows or a payload can pass the limit: its other fields have limits
+        # of their own that add up to far less.
+        bulky = filter(_BULKY[cls], group) if cls in _BULKY else ()
+        if any(len(_encode(command)) > MAX_COMMAND_BYTES for command in bulky):
+            return None
+    if times is not None:
+        field, check = times
+        try:
+            for command in filter(attrgetter(field), decoded):
+                check(command)
+        except OutOfRangeError:
+            return None
+    if not "".join(filter(None, chain.from_iterable(map(names, decoded)))).isprintable():
+        return None
+    return decoded
+
+
+def _each(commands: Sequence[Command]) -> list[Command]:
+    checked = []
+    for index, command in enumerate(commands):
+        try:
+            checked.append(validate(command))
+        except RuleError as err:
+            if index:
+                err.args = (f"command {index + 1} ({type(command).__name__}): {err}",)
+            raise
     return checked
 
 

@@ -54,6 +54,7 @@ from jobledger.domain.handles import idempotency_id, job_id
 from jobledger.domain.job import Job
 from jobledger.domain.payloads import AnyPayload
 from jobledger.domain.schedule import Schedule
+from jobledger.domain.validation import validate_batch
 from jobledger.store.codec import MsgspecMapper
 from jobledger.store.config import ensure_postgres_schema, is_postgres_url, store_env, store_identity
 from jobledger.store.failures import store_error, store_failures
@@ -377,6 +378,10 @@ class JobLedger(Application[UUID]):
     def _record_batch(
         self, commands: Sequence[Command], *, force: bool = False
     ) -> tuple[list[Aggregate], Decider]:
+        # A batch is validated as a whole, once (a single command, where the decider decides it).
+        validated = len(commands) > 1
+        if validated:
+            commands = validate_batch(commands)
         skew = None if force else self.max_clock_skew
         latest = None if force else self._latest_accepted
         contention: Contention | None = None
@@ -401,7 +406,7 @@ class JobLedger(Application[UUID]):
                     try:
                         results = []
                         for index, command in enumerate(commands):
-                            results.append(batch.decide(index, command))
+                            results.append(batch.decide(index, command, validated=validated))
                             append.feed(batch.events)
                     except RuleError:
                         append.abandon()
