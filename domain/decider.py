@@ -109,9 +109,17 @@ class Decider:
     """The states and events of one batch of commands (one `JobLedger.record` call)."""
 
     def __init__(
-        self, source: StateSource, *, max_skew: timedelta | None = None, latest: datetime | None = None
+        self,
+        source: StateSource,
+        *,
+        max_skew: timedelta | None = None,
+        latest: datetime | None = None,
+        name_place: bool = True,
     ) -> None:
         self.source = source
+        # Whether an error names the command's place in the batch (not where each command of a
+        # group is independent: see JobLedger.record_each).
+        self.name_place = name_place
         self.max_skew = max_skew  # how far ahead of the clock a command's `at` may be (None: any)
         # Times up to this one pass without reading the clock again (it only moves on, so a time
         # under the limit when it was read is under it now); a later one reads the clock again.
@@ -133,10 +141,14 @@ class Decider:
         try:
             if not validated:
                 command = validate(command)
-            at = moment(command.at)
-            skew = self.max_skew
-            if command.at is not None and skew is not None and (self.latest is None or at > self.latest):
-                self.latest = check_skew(at, skew)
+            given = command.at
+            if given is None:
+                at = datetime.now(UTC)
+            else:
+                at = given if given.tzinfo is not None else given.replace(tzinfo=UTC)
+                skew = self.max_skew
+                if skew is not None and (self.latest is None or at > self.latest):
+                    self.latest = check_skew(at, skew)
             if isinstance(command, Submit):
                 return self._submit(index, command, at)
             if isinstance(command, (Execute, Fire)):
@@ -144,7 +156,7 @@ class Decider:
             if isinstance(command, JobCommand):
                 return self._command(command, at)
         except (RuleError, UnknownHandleError) as err:
-            if index == 0:
+            if index == 0 or not self.name_place:
                 raise
             # Say which command of the batch broke the rule, keeping the error's type.
             err.args = (f"command {index + 1} ({type(command).__name__}): {err}",)

@@ -13,9 +13,10 @@ percent 0..100): past that, a value could not be converted to UTC, stored or ren
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Sequence
-from itertools import chain
-from operator import attrgetter
+from itertools import chain, compress, count, repeat
+from operator import attrgetter, is_
 from types import GenericAlias
 from typing import Any
 
@@ -126,9 +127,6 @@ _LIST_DECODERS: dict[type[Command], Any] = {
     cls: msgspec.msgpack.Decoder(GenericAlias(list, (cls,))).decode for cls in COMMAND_TYPES
 }
 _AT = attrgetter("at")
-# The fields that can make a command large (rows, a payload); without them, a command's field
-# limits keep it far under MAX_COMMAND_BYTES.
-_BULKY = {Submit: attrgetter("payload"), UpdateProgress: attrgetter("tasks"), LogDetail: attrgetter("aux")}
 
 
 def validate(command: Command) -> Command:
@@ -174,16 +172,15 @@ def validate_batch(commands: Sequence[Command]) -> list[Command]:
         return [validate(commands[0])]  # the first command of a batch is not named by its place
     if not commands:
         return []
-    groups: dict[type[Command], list[int]] = {}
-    for index, command in enumerate(commands):
-        groups.setdefault(type(command), []).append(index)
+    kinds = list(map(type, commands))
     checked: list[Command] = list(commands)
-    for cls, indexes in groups.items():
-        decoded = _group(cls, [commands[index] for index in indexes])
+    for cls in dict.fromkeys(kinds):
+        # (C loops: this runs for every command of every batch.)
+        indexes = list(compress(count(), map(is_, kinds, repeat(cls))))
+        decoded = _group(cls, list(map(commands.__getitem__, indexes)))
         if decoded is None:
             return _each(commands)
-        for index, command in zip(indexes, decoded, strict=True):
-            checked[index] = command
+        deque(map(checked.__setitem__, indexes, decoded), maxlen=0)
     return checked
 
 
@@ -193,19 +190,16 @@ def _group(cls: type[Command], group: list[Command]) -> list[Command] | None:
         return None
     _, names, times = _CHECKS[cls]
     try:
-        data = _encode(group)
-        decoded: list[Command] = _LIST_DECODERS[cls](data)
+        # Each command encoded alone (its size is checked) and the group decoded as one list.
+        encoded = list(map(_encode, group))
+        if max(map(len, encoded)) > MAX_COMMAND_BYTES:
+            return None
+        decoded: list[Command] = _LIST_DECODERS[cls](_encode(list(map(msgspec.Raw, encoded))))
         ats = list(filter(None, map(_AT, decoded)))
         if ats and (outside(min(ats)) or outside(max(ats))):
             return None
     except (msgspec.ValidationError, OverflowError, TypeError, ValueError):
         return None  # (TypeError also when naive and aware times are compared)
-    if len(data) > MAX_COMMAND_BYTES:
-        # Only a command with rows or a payload can pass the limit: its other fields have limits
-        # of their own that add up to far less.
-        bulky = filter(_BULKY[cls], group) if cls in _BULKY else ()
-        if any(len(_encode(command)) > MAX_COMMAND_BYTES for command in bulky):
-            return None
     if times is not None:
         field, check = times
         try:

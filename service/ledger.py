@@ -35,9 +35,9 @@ from jobledger.domain.commands import (
     Submit,
     UpdateProgress,
 )
-from jobledger.domain.decider import Decider
 from jobledger.domain.errors import (
     ConcurrencyError,
+    LedgerError,
     RuleError,
     StoreError,
     UndecodableEventError,
@@ -54,13 +54,14 @@ from jobledger.domain.handles import idempotency_id, job_id
 from jobledger.domain.job import Job
 from jobledger.domain.payloads import AnyPayload
 from jobledger.domain.schedule import Schedule
-from jobledger.domain.validation import validate_batch
+from jobledger.domain.validation import validate, validate_batch
 from jobledger.store.codec import MsgspecMapper
 from jobledger.store.config import ensure_postgres_schema, is_postgres_url, store_env, store_identity
 from jobledger.store.failures import store_error, store_failures
 from jobledger.store.reader import Stored, StoreReader
 from jobledger.store.writer import EventWriter, LostRace
 
+from .batch import Batch, Outcomes
 from .contention import CONTENDED_S, Contention
 
 T = TypeVar("T")
@@ -375,12 +376,45 @@ class JobLedger(Application[UUID]):
         with collector_paused(len(commands)):
             return self._record_batch(commands)[0]
 
+    def record_each(self, commands: Sequence[Command]) -> Outcomes:
+        """Decide a group of independent commands in order and append the events of those that
+        keep the rules in one transaction (group commit); a command that breaks a rule, or is
+        invalid, fails alone. Returns each command's state or error, and the position of each
+        command's last event (0 for a command that appended nothing).
+
+        A store failure fails the whole group (nothing is appended). Groups are kept under the
+        bulk appender's size: they are appended in this process.
+        """
+        with collector_paused(len(commands)):
+            checked: list[Command | LedgerError] = []
+            for command in commands:
+                try:
+                    checked.append(validate(command))
+                except LedgerError as err:
+                    checked.append(err)
+            valid = [command for command in checked if not isinstance(command, LedgerError)]
+            outcomes, batch = self._record_batch(valid, each=True)
+            # Back to the places of the commands given, around the invalid ones.
+            places = [index for index, command in enumerate(checked) if not isinstance(command, LedgerError)]
+            states: list[Aggregate | LedgerError] = [
+                command if isinstance(command, LedgerError) else _DECIDED_BELOW for command in checked
+            ]
+            positions = [0] * len(checked)
+            replayed = [False] * len(checked)
+            for place, state, position, index in zip(
+                places, outcomes, batch.end_positions(), range(len(places)), strict=True
+            ):
+                states[place] = state
+                positions[place] = position
+                replayed[place] = index in batch.replays
+            return Outcomes(states, positions, replayed)
+
     def _record_batch(
-        self, commands: Sequence[Command], *, force: bool = False
-    ) -> tuple[list[Aggregate], Decider]:
+        self, commands: Sequence[Command], *, force: bool = False, each: bool = False
+    ) -> tuple[list[Any], Batch]:
         # A batch is validated as a whole, once (a single command, where the decider decides it).
-        validated = len(commands) > 1
-        if validated:
+        validated = each or len(commands) > 1
+        if validated and not each:
             commands = validate_batch(commands)
         skew = None if force else self.max_clock_skew
         latest = None if force else self._latest_accepted
@@ -401,13 +435,10 @@ class JobLedger(Application[UUID]):
                     fresh = True
                 while True:
                     source = _LedgerState(self, fresh=fresh, known=known)
-                    batch = Decider(source, max_skew=skew, latest=latest)
+                    batch = Batch(source, max_skew=skew, latest=latest, each=each)
                     append = begin()
                     try:
-                        results = []
-                        for index, command in enumerate(commands):
-                            results.append(batch.decide(index, command, validated=validated))
-                            append.feed(batch.events)
+                        results = batch.decide_all(commands, validated, append)
                     except RuleError:
                         append.abandon()
                         if not fresh and batch.used_cache:
@@ -421,7 +452,7 @@ class JobLedger(Application[UUID]):
                             continue
                         raise
                     try:
-                        append.finish(batch.events)
+                        batch.positions = append.finish(batch.events)
                     except LostRace as err:
                         # Another writer appended to one of these jobs (or took a handle) meanwhile.
                         for handle in batch.states:
@@ -569,6 +600,9 @@ def _is_new_file(db: str) -> bool:
     if is_postgres_url(db) or db == ":memory:" or db.startswith("file:"):
         return False
     return not os.path.exists(db) or os.path.getsize(db) == 0
+
+
+_DECIDED_BELOW = LedgerError("not decided")  # a place record_each fills in with its outcome
 
 
 class _LedgerState:

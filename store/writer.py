@@ -41,9 +41,9 @@ class Append(Protocol):
         """The batch's events so far (earlier ones never change)."""
         ...
 
-    def finish(self, events: Sequence[DomainEvent]) -> None:
+    def finish(self, events: Sequence[DomainEvent]) -> list[int]:
         """Append the batch's events (all of them): durable on return; LostRace if another writer
-        got there first."""
+        got there first. Their positions, where this process knows them (else none)."""
         ...
 
     def abandon(self) -> None:
@@ -76,18 +76,21 @@ class EventWriter:
         self._bulk: ChildAppender | None = None
         self._bulk_lock = threading.Lock()
 
-    def append(self, events: Sequence[DomainEvent]) -> None:
-        """Append events in one transaction; LostRace if another writer got there first."""
+    def append(self, events: Sequence[DomainEvent]) -> list[int]:
+        """Append events in one transaction; their positions; LostRace if another writer got
+        there first."""
         if not events:
-            return
+            return []
         try:
             with store_failures(self.db):
                 if self._insert_rows is not None:
                     to_row = self._mapper.to_row
-                    self._insert_rows([to_row(event) for event in events])
+                    positions = self._insert_rows([to_row(event) for event in events])
                 else:
                     to_stored = self._mapper.to_stored_event
-                    self._recorder.insert_events([to_stored(event) for event in events])
+                    stored = self._recorder.insert_events([to_stored(event) for event in events])
+                    positions = list(stored or ())
+                return positions
         except IntegrityError as err:
             raise LostRace from err
 
@@ -156,9 +159,9 @@ class _Direct:
     def feed(self, events: Sequence[DomainEvent]) -> None:
         """Nothing to do before the end."""
 
-    def finish(self, events: Sequence[DomainEvent]) -> None:
+    def finish(self, events: Sequence[DomainEvent]) -> list[int]:
         """Append the batch in one transaction."""
-        self._writer.append(events)
+        return self._writer.append(events)
 
     def abandon(self) -> None:
         """Nothing was sent."""
@@ -179,8 +182,9 @@ class _Streamed:
         if len(events) - self._sent >= self.CHUNK:
             self._send(events)
 
-    def finish(self, events: Sequence[DomainEvent]) -> None:
-        """Send the rest and commit; LostRace if another writer got there first."""
+    def finish(self, events: Sequence[DomainEvent]) -> list[int]:
+        """Send the rest and commit; LostRace if another writer got there first. (The child
+        knows the positions; no caller of a batch this large needs them.)"""
         self._send(events)
         try:
             self._bulk.commit()
@@ -188,6 +192,7 @@ class _Streamed:
             raise LostRace from err
         except AppenderFailed as err:
             raise StoreError(f"cannot append the batch: {err}") from err
+        return []
 
     def abandon(self) -> None:
         """Roll back what the child holds."""

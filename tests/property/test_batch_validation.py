@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from msgspec.inspect import StrType, UnionType, type_info
 
 from jobledger.domain.commands import Complete, Execute, LogDetail, RequestStop, Start, UpdateProgress
 from jobledger.domain.errors import RuleError
 from jobledger.domain.events import JobLogDetailAux, TaskProgress
-from jobledger.domain.limits import MAX_COMMAND_BYTES
-from jobledger.domain.validation import _BULKY, COMMAND_TYPES, validate, validate_batch
+from jobledger.domain.validation import validate, validate_batch
 
 HANDLE = "acme||run_1"
 names = st.one_of(
@@ -89,19 +86,3 @@ def test_a_batch_with_one_command_too_large_is_refused_naming_it() -> None:
     batch.insert(20, LogDetail(handle=HANDLE, log_type="UploadSuccess", message="ok", aux=rows))
     with pytest.raises(RuleError, match=r"^command 21 \(LogDetail\): .*over the limit"):
         validate_batch(batch)
-
-
-@pytest.mark.parametrize("cls", COMMAND_TYPES, ids=lambda cls: cls.__name__)
-def test_a_command_without_rows_or_a_payload_cannot_pass_the_size_limit(cls: type) -> None:
-    # validate_batch encodes only the commands with rows or a payload to check their size; every
-    # other field has a limit of its own, and at 4 bytes a character they must add up to less.
-    fields = type_info(cls).fields  # type: ignore[attr-defined]
-    most = 0
-    for field in fields:
-        kinds = field.type.types if isinstance(field.type, UnionType) else (field.type,)
-        for kind in kinds:
-            if isinstance(kind, StrType):
-                assert kind.max_length is not None or cls in _BULKY, f"{cls.__name__}.{field.name}"
-                most += 4 * (kind.max_length or 0) + len(field.name) + 8
-    assert most + 1024 < MAX_COMMAND_BYTES  # 1 KB for every number, time and flag
-    assert len(msgspec.msgpack.encode(cls.__struct_fields__)) < 1024
