@@ -21,7 +21,6 @@ from jobledger.audit.eventlog import EVENT_NAMES, Entry, EventLog
 from jobledger.cli import terminal
 from jobledger.cli.group import Config, cli, pass_config
 from jobledger.cli.options import Seconds, counts
-from jobledger.cli.records import job_record
 from jobledger.cli.render import chosen_format, emit_ndjson, emit_one, emit_table, output_options
 from jobledger.cli.signals import stop_on_signals
 from jobledger.cli.timefmt import when
@@ -29,6 +28,7 @@ from jobledger.cli.views import progress_bar
 from jobledger.domain.errors import UndecodableEventError
 from jobledger.domain.handles import job_id
 from jobledger.domain.job import Job
+from jobledger.service.records import job_record
 from jobledger.store.reader import Undecodable, count_events, name_positions
 from jobledger.store.wakeups import Polling
 

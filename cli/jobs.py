@@ -11,13 +11,13 @@ import msgspec
 
 from jobledger.cli.group import Config, cli, pass_config
 from jobledger.cli.options import ISO_TIME, JSON_TEXT, at_option, company_option, counts
-from jobledger.cli.records import event_record, job_record
 from jobledger.cli.render import emit, emit_one, emit_table, output_options
 from jobledger.cli.timefmt import when
 from jobledger.domain.errors import RuleError
 from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
 from jobledger.domain.limits import explain
 from jobledger.domain.payloads import decode_payload
+from jobledger.service.records import event_record, job_record
 
 
 def _decode(data: bytes | None, type_: Any, what: str) -> Any:

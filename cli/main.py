@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "resume": ("jobs", "Resume a paused schedule; a fire time missed meanwhile fires once at the next tick."),
     "scheduled": ("schedules", "List schedules that may still fire, Normal or Paused (getScheduledJobs)."),
     "scheduler": ("schedules", "Fire due schedules: once (tick) or continuously (run)."),
+    "serve": ("serve", "Serve the ledger over HTTP: the only writer of its ledger, with group commit."),
     "show": ("jobs", "Print a run's or schedule's state, now or as it was (IPS field names, plus outcome)."),
     "start": ("jobs", "Mark a submitted job as running on SERVER."),
     "stop": ("jobs", "Ask a New or Running job to stop (a New one ends at once)."),

@@ -1,0 +1,41 @@
+"""`jobledger serve`: the ledger as an HTTP service (server/)."""
+
+from __future__ import annotations
+
+import click
+
+from jobledger.cli.group import Config, cli, pass_config
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on."
+)
+@click.option(
+    "--no-auth",
+    is_flag=True,
+    help="Serve without tokens (only on a loopback address). Until tokens land, every server runs so.",
+)
+@pass_config
+def serve(config: Config, host: str, port: int, no_auth: bool) -> None:
+    """Serve the ledger over HTTP: the only writer of its ledger, with group commit.
+
+    Runners and operators use the JSON API under /v1 (described at /v1/openapi.json and /v1/docs);
+    /healthz, /readyz and /metrics are for the platform. SIGTERM or Ctrl-C stops taking commands,
+    answers every command already taken, and exits 0.
+    """
+    from jobledger.server.serving import is_loopback, serve_lock
+    from jobledger.server.serving import serve as run
+
+    if not is_loopback(host):
+        raise click.UsageError(
+            f"--host {host} is not a loopback address: this version has no tokens yet, so it serves"
+            " only this machine (127.0.0.1, ::1, localhost)"
+        )
+    with serve_lock(config.db):
+        ledger = config.ledger(create=True)
+        try:
+            run(ledger, config.views, host, port)
+        finally:
+            ledger.close()

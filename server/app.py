@@ -1,0 +1,386 @@
+"""`jobledger serve`'s ASGI application: the routes of /v1, health and metrics.
+
+Commands go to the group-commit writer and are answered once durable; queries read the views
+(caught up to `minPosition` if asked) or the store; the event stream is NDJSON or SSE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import msgspec
+
+from jobledger.audit import chain
+from jobledger.domain.aggregates import Aggregate
+from jobledger.domain.commands import Command
+from jobledger.domain.errors import LedgerError
+from jobledger.projections import queries
+from jobledger.service.ledger import JobLedger
+from jobledger.service.records import event_record, job_record
+
+from . import wire
+from .errors import HttpError, error_answer
+from .events import stream_events
+from .group_commit import Done, GroupWriter
+from .http import Receive, Request, Scope, Send, answer, answer_json
+from .metrics import Metrics, RunsCollector
+from .openapi import DOCS_PAGE, openapi_document
+from .stream import Broadcaster
+from .views import ServedViews
+
+log = logging.getLogger("jobledger.server")
+
+_ACTIONS: dict[str, tuple[type[msgspec.Struct], Any]] = {
+    "start": (wire.StartJob, wire.start_command),
+    "progress": (wire.ReportProgress, wire.progress_command),
+    "complete": (wire.CompleteJob, wire.complete_command),
+    "stop": (wire.StopJob, wire.stop_command),
+}
+_SCHEDULE_ACTIONS = ("pause", "resume", "execute")
+_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+
+
+def _decode(kind: Any, body: bytes) -> Any:
+    decoder = _decoders.get(kind)
+    if decoder is None:
+        decoder = _decoders[kind] = msgspec.json.Decoder(kind)
+    return decoder.decode(body or b"{}")
+
+
+class LedgerApp:
+    """The ASGI callable, holding the writer, the views and the stream of one ledger."""
+
+    def __init__(self, ledger: JobLedger, views: str | None) -> None:
+        self.ledger = ledger
+        self.metrics = Metrics()
+        self._store = ThreadPoolExecutor(1, thread_name_prefix="jobledger-writer")
+        self._reads = ThreadPoolExecutor(2, thread_name_prefix="jobledger-reads")
+        self.views = ServedViews(ledger, views)
+        self.stream = Broadcaster(ledger.shared_reader(), self.views.position)
+        self.writer = GroupWriter(ledger, self._store, self._committed, self.metrics)
+        self.metrics.watch(
+            "jobledger_queue_depth", "Commands waiting for a group.", lambda: self.writer.depth
+        )
+        self.metrics.watch(
+            "jobledger_view_lag_events",
+            "Events committed but not yet in the views.",
+            lambda: max(0, self.views.head - self.views.position),
+        )
+        self.metrics.watch("jobledger_head_position", "Position of the last event.", lambda: self.views.head)
+        self.metrics.add_collector(RunsCollector(self._run_counts))
+        self._started = False
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Start the writer, the views' follower and the stream."""
+        self.writer.start()
+        self.views.start()
+        self.stream.start()
+        self._started = True
+
+    async def shutdown(self) -> None:
+        """Answer every command taken, then stop."""
+        await self.writer.close()
+        await self.stream.close()
+        await self.views.close()
+        self._store.shutdown()
+        self._reads.shutdown()
+
+    def _committed(self, position: int) -> None:
+        self.views.committed(position)
+        self.stream.committed(position)
+
+    # --- ASGI ------------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        status = 500
+        try:
+            status = await self._route(request, send)
+        except Exception as err:
+            status, body = error_answer(err)
+            if status == 500:
+                log.exception("unexpected error on %s %s", request.method, "/".join(request.segments))
+            await answer(send, status, body)
+        self.metrics.requests.labels(f"{status // 100}xx").inc()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.startup()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _route(self, request: Request, send: Send) -> int:
+        parts, method = request.segments, request.method
+        if parts == ["healthz"]:
+            await answer_json(send, 200, {"status": "up"})
+            return 200
+        if parts == ["readyz"]:
+            return await self._ready(send)
+        if parts == ["metrics"]:
+            await answer(send, 200, self.metrics.render(), [(b"content-type", b"text/plain; version=0.0.4")])
+            return 200
+        if not parts or parts[0] != "v1":
+            raise HttpError(404, "not_found", f"no such path: /{'/'.join(parts)}")
+        route = parts[1:]
+        if method == "POST":
+            return await self._command(request, route, send)
+        if method == "DELETE" and len(route) == 2 and route[0] == "jobs":
+            body = _decode(wire.ChangeSchedule, await request.body())
+            return await self._one(send, wire.schedule_command("delete", route[1], body))
+        if method in ("GET", "HEAD"):
+            return await self._query(request, route, send)
+        raise HttpError(405, "method_not_allowed", f"{method} is not allowed on /{'/'.join(parts)}")
+
+    # --- commands --------------------------------------------------------------------------------
+
+    async def _command(self, request: Request, route: list[str], send: Send) -> int:
+        body = await request.body()
+        if route == ["jobs"]:
+            key = request.headers.get("idempotency-key") or None
+            command = wire.submit_command(_decode(wire.SubmitJob, body), key)
+            (done,) = await self.writer.submit([command])
+            return await self._accepted(send, done, created=True)
+        if len(route) != 3 or route[0] != "jobs":
+            raise HttpError(404, "not_found", f"no such path: /v1/{'/'.join(route)}")
+        handle, action = route[1], route[2]
+        if action == "log":
+            return await self._log(send, handle, body)
+        if action in _ACTIONS:
+            kind, make = _ACTIONS[action]
+            return await self._one(send, make(handle, _decode(kind, body)))
+        if action in _SCHEDULE_ACTIONS:
+            return await self._one(
+                send, wire.schedule_command(action, handle, _decode(wire.ChangeSchedule, body))
+            )
+        raise HttpError(404, "not_found", f"no such action: {action}")
+
+    async def _one(self, send: Send, command: Command) -> int:
+        (done,) = await self.writer.submit([command])
+        return await self._accepted(send, done)
+
+    async def _log(self, send: Send, handle: str, body: bytes) -> int:
+        rows = _decode(wire.JobLogDetail | list[wire.JobLogDetail], body)
+        if not isinstance(rows, list):
+            (done,) = await self.writer.submit([wire.log_command(handle, rows)])
+            return await self._accepted(send, done)
+        if not rows:
+            raise HttpError(400, "invalid_body", "an empty array of job-log rows")
+        answers = await self.writer.submit([wire.log_command(handle, row) for row in rows])
+        failed = [
+            (index, done) for index, done in enumerate(answers) if isinstance(done.outcome, LedgerError)
+        ]
+        if failed:
+            index, first = failed[0]
+            status, error = error_answer(first.outcome)  # type: ignore[arg-type]
+            results = [_row_result(done) for done in answers]
+            body_out = msgspec.json.encode(
+                {"error": msgspec.json.decode(error)["error"] | {"row": index}, "rows": results}
+            )
+            await answer(send, status, body_out)
+            return status
+        last = answers[-1]
+        return await self._accepted(send, last, rows=len(answers))
+
+    async def _accepted(
+        self, send: Send, done: Done, *, created: bool = False, rows: int | None = None
+    ) -> int:
+        if isinstance(done.outcome, LedgerError):
+            raise done.outcome
+        state: Aggregate = done.outcome
+        position = done.position or self.writer.position or self.views.head
+        value: dict[str, Any] = {
+            "jobHandle": state.jobHandle,
+            "position": position,
+            "replayed": done.replayed,
+            "state": job_record(state),
+        }
+        if rows is not None:
+            value["rows"] = rows
+        status = 201 if created and not done.replayed else 200
+        await answer_json(send, status, value)
+        return status
+
+    # --- queries ---------------------------------------------------------------------------------
+
+    async def _query(self, request: Request, route: list[str], send: Send) -> int:
+        min_position = request.integer("minPosition", 0) or 0
+        company = request.text("companyHandle")
+        if route == ["active-jobs"]:
+            rows, position = await self.views.query(
+                lambda db: queries.active_jobs(
+                    db,
+                    company=company,
+                    job=request.text("jobHandle"),
+                    original_name=request.text("originalName"),
+                    include_waiting=bool(request.flag("includeWaitingJobs")),
+                    state=request.text("state"),
+                    job_type=request.text("type"),
+                    server=request.text("serverName"),
+                    limit=request.integer("numRows", None, least=1),
+                ),
+                min_position,
+            )
+            await answer_json(send, 200, {"activeJobArray": rows, "position": position})
+        elif route == ["scheduled-jobs"]:
+            rows, position = await self.views.query(
+                lambda db: queries.scheduled_jobs(
+                    db,
+                    company=company,
+                    job=request.text("jobHandle"),
+                    original_name=request.text("originalName"),
+                    limit=request.integer("numRows", None, least=1),
+                ),
+                min_position,
+            )
+            await answer_json(send, 200, {"scheduledJobArray": rows, "position": position})
+        elif route == ["job-logs"]:
+            return await self._job_logs(request, send, company, min_position)
+        elif len(route) == 3 and route[0] == "jobs" and route[2] == "log-details":
+            return await self._details(request, send, route[1], company, min_position)
+        elif len(route) == 3 and route[0] == "assets" and route[2] == "job-logs":
+            if company is None:
+                raise HttpError(400, "bad_query", "companyHandle is required")
+            rows, position = await self.views.query(
+                lambda db: queries.asset_job_logs(
+                    db, route[1], company, limit=request.integer("numRows", None, least=1)
+                ),
+                min_position,
+            )
+            await answer_json(send, 200, {"assetJobLogArray": rows, "position": position})
+        elif len(route) == 2 and route[0] == "jobs":
+            return await self._state(request, send, route[1], company)
+        elif len(route) == 3 and route[0] == "jobs" and route[2] == "history":
+            return await self._history(send, route[1], company)
+        elif route == ["events"]:
+            return await stream_events(request, send, self.stream, self.metrics)
+        elif route == ["audit", "digest"]:
+            digest = await self._read(chain.digest, self.ledger.reader)
+            await answer_json(send, 200, {"digest": str(digest), "events": digest.ordinal})
+        elif route == ["openapi.json"]:
+            await answer(send, 200, openapi_document())
+        elif route == ["docs"]:
+            await answer(send, 200, DOCS_PAGE, [(b"content-type", b"text/html; charset=utf-8")])
+        else:
+            raise HttpError(404, "not_found", f"no such path: /v1/{'/'.join(route)}")
+        return 200
+
+    async def _job_logs(self, request: Request, send: Send, company: str | None, min_position: int) -> int:
+        sort_by = request.choice("sortBy", list(queries.LOG_SORT_FIELDS), "StartDate")
+        direction = request.choice("sortDirection", list(queries.DIRECTIONS), "Descending")
+        rows, position = await self.views.query(
+            lambda db: queries.job_logs(
+                db,
+                company=company,
+                user=request.text("userHandle"),
+                since=request.moment("startDate"),
+                until=request.moment("endDate"),
+                sort_by=sort_by,
+                direction=direction,
+                limit=request.integer("numRows", None, least=1),
+                outcome=request.text("outcome"),
+                state=request.text("state"),
+                job_type=request.text("type"),
+                server=request.text("serverName"),
+                deleted=request.flag("deleted"),
+            ),
+            min_position,
+        )
+        await answer_json(send, 200, {"jobLogArray": rows, "position": position})
+        return 200
+
+    async def _details(
+        self, request: Request, send: Send, handle: str, company: str | None, min_position: int
+    ) -> int:
+        sort_by = request.choice("sortBy", list(queries.DETAIL_SORT_FIELDS), "Date")
+        direction = request.choice("sortDirection", list(queries.DIRECTIONS), "Ascending")
+        per_page = request.integer("recordsPerPage", queries.MAX_PER_PAGE, least=1, most=queries.MAX_PER_PAGE)
+        page = request.integer("resultsPage", 1, least=1)
+        types = [
+            value for given in request.lists.get("logTypeArray", []) for value in given.split(",") if value
+        ]
+        record, position = await self.views.query(
+            lambda db: queries.job_log_details(
+                db,
+                handle,
+                company=company,
+                log_types=types,
+                sort_by=sort_by,
+                direction=direction,
+                page=page or 1,
+                per_page=per_page or queries.MAX_PER_PAGE,
+            ),
+            min_position,
+        )
+        await answer_json(send, 200, {"jobLog": record, "position": position})
+        return 200
+
+    async def _state(self, request: Request, send: Send, handle: str, company: str | None) -> int:
+        as_of = request.moment("asOf")
+        version = request.integer("version", None, least=1)
+        if as_of is not None and version is not None:
+            raise HttpError(400, "bad_query", "give asOf or version, not both")
+        if as_of is None and version is None:
+            state = await self._read(self.ledger.get, handle, company)
+        else:
+            state = await self._read(
+                lambda: self.ledger.state_at(handle, as_of=as_of, version=version, company=company)
+            )
+        await answer_json(send, 200, {"job": job_record(state), "version": state.version})
+        return 200
+
+    async def _history(self, send: Send, handle: str, company: str | None) -> int:
+        events = await self._read(self.ledger.history, handle, company)
+        await answer_json(
+            send, 200, {"jobHandle": handle, "events": [event_record(event) for event in events]}
+        )
+        return 200
+
+    async def _ready(self, send: Send) -> int:
+        try:
+            head = await self._read(self.ledger.head_position)
+        except Exception as err:  # the store cannot be reached
+            await answer_json(send, 503, {"status": "store unreachable", "reason": str(err)})
+            return 503
+        lag = max(0, head - self.views.position)
+        ready = self._started and lag <= 10_000
+        await answer_json(
+            send, 200 if ready else 503, {"status": "ready" if ready else "behind", "viewLag": lag}
+        )
+        return 200 if ready else 503
+
+    async def _read(self, read: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._reads, read, *args)
+
+    def _run_counts(self) -> tuple[dict[str, int], int]:
+        try:
+            rows = self.views.read_now(
+                lambda db: db.query("SELECT state, companyHandle FROM active_jobs", ())
+            )
+        except Exception:  # a scrape must not fail because the views are busy
+            return {}, 0
+        counts: dict[str, int] = {}
+        for state, _company in rows:
+            counts[state] = counts.get(state, 0) + 1
+        return counts, len({company for _, company in rows})
+
+
+def _row_result(done: Done) -> dict[str, Any]:
+    if isinstance(done.outcome, LedgerError):
+        status, body = error_answer(done.outcome)
+        return {"status": status, **msgspec.json.decode(body)}
+    return {"status": 200, "position": done.position}

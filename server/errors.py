@@ -1,0 +1,71 @@
+"""Every error the API answers, by type, in one place: a status and `{"error": {code, message}}`."""
+
+from __future__ import annotations
+
+import msgspec
+
+from jobledger.domain.errors import (
+    ClockSkewError,
+    IdempotencyConflictError,
+    InvalidFieldError,
+    LedgerError,
+    RuleError,
+    StoreError,
+    UnknownHandleError,
+)
+from jobledger.domain.payloads import PayloadError
+
+from .group_commit import ShuttingDownError
+from .views import ViewsBehindError
+from .wire import ErrorBody, ErrorDetail
+
+
+class HttpError(Exception):
+    """An answer decided by the HTTP layer itself (bad path, method, query, size)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+# Most specific first: the first class an error is an instance of decides.
+_STATUS: list[tuple[type[BaseException], int, str]] = [
+    (HttpError, 400, "bad_request"),
+    (msgspec.ValidationError, 400, "invalid_body"),
+    (msgspec.DecodeError, 400, "invalid_json"),
+    (PayloadError, 400, "invalid_payload"),
+    (ClockSkewError, 400, "clock_skew"),
+    (InvalidFieldError, 400, "invalid_field"),
+    (UnknownHandleError, 404, "not_found"),
+    (IdempotencyConflictError, 409, "idempotency_conflict"),
+    (RuleError, 409, "rule_broken"),
+    (ShuttingDownError, 503, "shutting_down"),
+    (ViewsBehindError, 503, "views_behind"),
+    (StoreError, 503, "store_unavailable"),
+    (LedgerError, 400, "refused"),
+]
+
+
+def error_answer(err: BaseException) -> tuple[int, bytes]:
+    """The status and JSON body for an error."""
+    if isinstance(err, HttpError):
+        status, code = err.status, err.code
+    else:
+        status, code = next(
+            ((status, code) for kind, status, code in _STATUS if isinstance(err, kind)), (500, "")
+        )
+    if not code:
+        return 500, encode_error("internal", "internal error; the server's log has the details")
+    message = str(err)
+    if isinstance(err, msgspec.ValidationError):
+        message = f"invalid body: {message}"
+    elif isinstance(err, InvalidFieldError) and "over the limit of" in message and "bytes" in message:
+        status, code = 413, "too_large"
+    return status, encode_error(code, message)
+
+
+def encode_error(code: str, message: str) -> bytes:
+    """`{"error": {"code": ..., "message": ...}}` with a one-line message."""
+    line = " ".join(message.split()) or code
+    return msgspec.json.encode(ErrorBody(error=ErrorDetail(code=code, message=line)))

@@ -1,0 +1,130 @@
+"""Group commit: requests queue their commands; one writer appends what is waiting in one transaction.
+
+While a group is being decided and committed (in the writer's thread, so the event loop goes on
+taking requests), the next requests queue up; the writer then takes all of them, up to a bound,
+as the next group. One fsync answers many runners, and a quiet server still answers one command
+at once (no deadline to wait for). Every request is answered only after its group's commit: an
+answer means durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from jobledger.domain.aggregates import Aggregate
+from jobledger.domain.commands import Command
+from jobledger.domain.errors import LedgerError
+from jobledger.service.ledger import JobLedger
+
+from .metrics import Metrics
+
+MAX_GROUP = 2000  # commands: well under the bulk appender's size, so positions come back
+
+
+class ShuttingDownError(LedgerError):
+    """The server is stopping and takes no new commands."""
+
+
+@dataclass(frozen=True)
+class Done:
+    """One command's answer: its state (or error), its last position, whether it was a replay."""
+
+    outcome: Aggregate | LedgerError
+    position: int
+    replayed: bool
+
+
+class GroupWriter:
+    """The only writer of the server's ledger."""
+
+    def __init__(
+        self,
+        ledger: JobLedger,
+        executor: ThreadPoolExecutor,
+        on_commit: Callable[[int], None],
+        metrics: Metrics,
+    ) -> None:
+        self._ledger = ledger
+        self._executor = executor
+        self._on_commit = on_commit
+        self._queue: asyncio.Queue[tuple[list[Command], asyncio.Future[list[Done]]]] = asyncio.Queue()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        self._metrics = metrics
+        self.position = 0  # of the last event this writer appended
+
+    def start(self) -> None:
+        """Start draining the queue (inside the running event loop)."""
+        self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    @property
+    def depth(self) -> int:
+        """Commands waiting for a group."""
+        return self._queue.qsize()
+
+    async def submit(self, commands: list[Command]) -> list[Done]:
+        """Queue commands of one request (kept together, in order, in one group); their answers
+        once durable."""
+        if self._closing:
+            raise ShuttingDownError("the server is shutting down; send the command again to its successor")
+        answer: asyncio.Future[list[Done]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((commands, answer))
+        return await answer
+
+    async def close(self) -> None:
+        """Take no new commands; finish and answer every command already taken."""
+        self._closing = True
+        await self._queue.join()
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            requests = [await self._queue.get()]
+            size = len(requests[0][0])
+            while not self._queue.empty() and size < MAX_GROUP:
+                requests.append(self._queue.get_nowait())
+                size += len(requests[-1][0])
+            commands = [command for asked, _ in requests for command in asked]
+            started = time.perf_counter()
+            try:
+                outcomes, positions, replayed = await loop.run_in_executor(
+                    self._executor, self._ledger.record_each, commands
+                )
+            except Exception as err:  # a store failure fails the whole group; the server goes on
+                for _, answer in requests:
+                    if not answer.done():
+                        answer.set_exception(err)
+                    self._queue.task_done()
+                for command in commands:
+                    self._metrics.commands.labels(type(command).__name__, "failed").inc()
+                continue
+            self._record(commands, time.perf_counter() - started, outcomes, positions)
+            done = iter(zip(outcomes, positions, replayed, strict=True))
+            for asked, answer in requests:
+                answers = [Done(*next(done)) for _ in asked]
+                if not answer.done():  # (a client that went away)
+                    answer.set_result(answers)
+                self._queue.task_done()
+            if any(positions):
+                self._on_commit(self.position)
+
+    def _record(
+        self,
+        commands: list[Command],
+        seconds: float,
+        outcomes: list[Aggregate | LedgerError],
+        positions: list[int],
+    ) -> None:
+        self.position = max(self.position, *positions)
+        metrics = self._metrics
+        metrics.group_size.observe(len(commands))
+        metrics.commit_seconds.observe(seconds)
+        for command, outcome in zip(commands, outcomes, strict=True):
+            result = "refused" if isinstance(outcome, LedgerError) else "ok"
+            metrics.commands.labels(type(command).__name__, result).inc()

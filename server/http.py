@@ -1,0 +1,138 @@
+"""The bare ASGI plumbing: a request's parts, its body, and answers (JSON, text, streams).
+
+No framework sits on the command path (reference/serve-stack.md: a framework's own CPU per request
+would cost more than group commit saves); this is the little of one the API needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+import msgspec
+
+from .errors import HttpError
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+MAX_BODY = 8 * 1024 * 1024  # bytes: a log array of 1,000 rows with long messages fits
+JSON = [(b"content-type", b"application/json")]
+_encode = msgspec.json.Encoder().encode
+
+
+class Request:
+    """One request: method, path segments (percent-decoded one by one), query, headers."""
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.method: str = scope["method"]
+        raw = scope.get("raw_path") or scope["path"].encode()
+        # Split before decoding: a handle may hold '|' (sent as %7C or as is) or even '%2F'.
+        self.segments = [unquote(part) for part in raw.split(b"?", 1)[0].decode("latin-1").split("/") if part]
+        self.query = {
+            key: values[-1] for key, values in parse_qs(scope["query_string"].decode("latin-1")).items()
+        }
+        self.lists = parse_qs(scope["query_string"].decode("latin-1"))
+        self.headers = {
+            key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]
+        }
+        self._receive = receive
+
+    async def body(self) -> bytes:
+        """The whole body; 413 past MAX_BODY."""
+        declared = self.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+            raise HttpError(413, "too_large", f"a body of {int(declared):,} bytes is over {MAX_BODY:,}")
+        chunks = []
+        size = 0
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise HttpError(400, "disconnected", "the client went away")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise HttpError(413, "too_large", f"a body over {MAX_BODY:,} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    async def disconnected(self) -> None:
+        """Return once the client has gone (for a stream, after its request body was read)."""
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
+
+    # --- query parameters, checked ---------------------------------------------------------------
+
+    def text(self, name: str) -> str | None:
+        """A text parameter, if given."""
+        return self.query.get(name) or None
+
+    def integer(
+        self, name: str, default: int | None = None, *, least: int = 0, most: int = 2**63 - 1
+    ) -> int | None:
+        """An integer parameter in least..most."""
+        value = self.query.get(name)
+        if value is None or value == "":
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise HttpError(400, "bad_query", f"{name} must be an integer, got {value!r}") from None
+        if not least <= number <= most:
+            raise HttpError(400, "bad_query", f"{name} must be between {least} and {most:,}, got {number}")
+        return number
+
+    def flag(self, name: str) -> bool | None:
+        """A boolean parameter (true/false/1/0)."""
+        value = self.query.get(name)
+        if value is None or value == "":
+            return None
+        if value.lower() in ("true", "1", "yes"):
+            return True
+        if value.lower() in ("false", "0", "no"):
+            return False
+        raise HttpError(400, "bad_query", f"{name} must be true or false, got {value!r}")
+
+    def moment(self, name: str) -> datetime | None:
+        """An ISO 8601 time parameter."""
+        value = self.query.get(name)
+        if not value:
+            return None
+        try:
+            return msgspec.convert(value.replace(" ", "+"), datetime)
+        except msgspec.ValidationError:
+            raise HttpError(400, "bad_query", f"{name} must be an ISO 8601 time, got {value!r}") from None
+
+    def choice(self, name: str, choices: tuple[str, ...] | list[str], default: str) -> str:
+        """One of a fixed set of values."""
+        value = self.query.get(name) or default
+        if value not in choices:
+            raise HttpError(400, "bad_query", f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        return value
+
+
+async def answer(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """A whole answer."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                *(headers if headers is not None else JSON),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def answer_json(send: Send, status: int, value: Any) -> None:
+    """A JSON answer."""
+    await answer(send, status, _encode(value))

@@ -1,0 +1,75 @@
+"""/metrics in Prometheus's text format: what the server did and what the views show.
+
+Labels are bounded: command kinds and results are fixed sets, and runs are counted by state and
+company count, never labelled by company or handle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+RESULTS = ("ok", "refused", "failed")  # refused: a broken rule or bad input; failed: the store
+
+
+class Metrics:
+    """The server's registry and its instruments."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.commands = Counter(
+            "jobledger_commands",
+            "Commands taken, by kind and result.",
+            ["kind", "result"],
+            registry=self.registry,
+        )
+        self.group_size = Histogram(
+            "jobledger_group_commands",
+            "Commands per group commit.",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048),
+            registry=self.registry,
+        )
+        self.commit_seconds = Histogram(
+            "jobledger_group_commit_seconds",
+            "Time to decide and commit one group.",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+        self.requests = Counter(
+            "jobledger_http_requests", "HTTP requests, by status class.", ["status"], registry=self.registry
+        )
+        self.subscribers = Gauge("jobledger_sse_subscribers", "Open event streams.", registry=self.registry)
+
+    def watch(self, name: str, text: str, read: Callable[[], float]) -> None:
+        """A gauge read when scraped."""
+        gauge = Gauge(name, text, registry=self.registry)
+        gauge.set_function(read)
+
+    def add_collector(self, collector: Collector) -> None:
+        """A collector of gauges computed when scraped (from the views)."""
+        self.registry.register(collector)
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)
+
+
+class RunsCollector(Collector):
+    """Live runs by state, and how many companies have any, from the active_jobs view."""
+
+    def __init__(self, counts: Callable[[], tuple[dict[str, int], int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        by_state, companies = self._counts()
+        runs = GaugeMetricFamily("jobledger_active_runs", "Runs not yet Done, by state.", labels=["state"])
+        for state, count in sorted(by_state.items()):
+            runs.add_metric([state], count)
+        yield runs
+        yield GaugeMetricFamily("jobledger_active_companies", "Companies with a live run.", value=companies)
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())

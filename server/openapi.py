@@ -1,0 +1,190 @@
+"""GET /v1/openapi.json (OpenAPI 3.1, generated from the wire types) and /v1/docs (a page of our own:
+no CDN, no build step)."""
+
+from __future__ import annotations
+
+import html
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+import msgspec
+
+from . import wire
+
+_COMMANDS: list[tuple[str, str, Any, str]] = [
+    ("/v1/jobs", "post", wire.SubmitJob, "submitJob: a run now, or a schedule (execTime/execSchedule)"),
+    ("/v1/jobs/{jobHandle}/start", "post", wire.StartJob, "Mark a New run Running on a server"),
+    ("/v1/jobs/{jobHandle}/progress", "post", wire.ReportProgress, "Report progress, overall and per task"),
+    ("/v1/jobs/{jobHandle}/log", "post", wire.JobLogDetail, "Write a job-log row (or an array of rows)"),
+    ("/v1/jobs/{jobHandle}/complete", "post", wire.CompleteJob, "End a running job"),
+    ("/v1/jobs/{jobHandle}/stop", "post", wire.StopJob, "Ask a New or Running job to stop"),
+    ("/v1/jobs/{jobHandle}/pause", "post", wire.ChangeSchedule, "Pause a schedule"),
+    ("/v1/jobs/{jobHandle}/resume", "post", wire.ChangeSchedule, "Resume a schedule"),
+    ("/v1/jobs/{jobHandle}/execute", "post", wire.ChangeSchedule, "Run a schedule's job now"),
+    ("/v1/jobs/{jobHandle}", "delete", wire.ChangeSchedule, "Delete a run or a schedule"),
+]
+_QUERIES: list[tuple[str, str, list[str]]] = [
+    (
+        "/v1/active-jobs",
+        "getActiveJobs",
+        [
+            "companyHandle",
+            "jobHandle",
+            "originalName",
+            "includeWaitingJobs",
+            "state",
+            "type",
+            "serverName",
+            "numRows",
+            "minPosition",
+        ],
+    ),
+    (
+        "/v1/scheduled-jobs",
+        "getScheduledJobs",
+        ["companyHandle", "jobHandle", "originalName", "numRows", "minPosition"],
+    ),
+    (
+        "/v1/job-logs",
+        "getJobLogs",
+        [
+            "companyHandle",
+            "userHandle",
+            "startDate",
+            "endDate",
+            "sortBy",
+            "sortDirection",
+            "numRows",
+            "outcome",
+            "state",
+            "type",
+            "serverName",
+            "deleted",
+            "minPosition",
+        ],
+    ),
+    (
+        "/v1/jobs/{jobHandle}/log-details",
+        "getJobLogDetails",
+        [
+            "companyHandle",
+            "logTypeArray",
+            "sortBy",
+            "sortDirection",
+            "recordsPerPage",
+            "resultsPage",
+            "minPosition",
+        ],
+    ),
+    ("/v1/assets/{assetHandle}/job-logs", "getAssetJobLogs", ["companyHandle", "numRows", "minPosition"]),
+    (
+        "/v1/jobs/{jobHandle}",
+        "A run's or schedule's state, now or asOf a time or at a version",
+        ["companyHandle", "asOf", "version"],
+    ),
+    ("/v1/jobs/{jobHandle}/history", "Every event of a run or schedule", ["companyHandle"]),
+    (
+        "/v1/events",
+        "Events in global order: NDJSON, or SSE with Accept: text/event-stream (ids are positions)",
+        ["after", "companyHandle", "jobHandle", "name", "limit"],
+    ),
+    ("/v1/audit/digest", "The hash chain's head", []),
+]
+
+
+def _path_parameters(path: str) -> list[dict[str, Any]]:
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    return [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "percent-encode '|' as %7C",
+        }
+        for name in names
+    ]
+
+
+@cache
+def openapi_document() -> bytes:
+    """The OpenAPI 3.1 document, encoded once."""
+    types = [kind for _, _, kind, _ in _COMMANDS] + [wire.Accepted, wire.ErrorBody]
+    (schemas_refs, components) = msgspec.json.schema_components(
+        types, ref_template="#/components/schemas/{name}"
+    )
+    refs = dict(zip([kind for _, _, kind, _ in _COMMANDS], schemas_refs, strict=False))
+    error = {
+        "description": "error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+    paths: dict[str, dict[str, Any]] = {}
+    for path, method, kind, summary in _COMMANDS:
+        body_schema = refs[kind]
+        if path.endswith("/log"):
+            body_schema = {"oneOf": [refs[kind], {"type": "array", "items": refs[kind], "maxItems": 1000}]}
+        paths.setdefault(path, {})[method] = {
+            "summary": summary,
+            "parameters": _path_parameters(path)
+            + (
+                [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}]
+                if path == "/v1/jobs"
+                else []
+            ),
+            "requestBody": {
+                "required": method == "post",
+                "content": {"application/json": {"schema": body_schema}},
+            },
+            "responses": {
+                "200": {
+                    "description": "durable",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}},
+                },
+                **({"201": {"description": "created"}} if path == "/v1/jobs" else {}),
+                "400": error,
+                "404": error,
+                "409": error,
+                "413": error,
+                "503": error,
+            },
+        }
+    for path, summary, parameters in _QUERIES:
+        paths.setdefault(path, {})["get"] = {
+            "summary": summary,
+            "parameters": _path_parameters(path)
+            + [{"name": name, "in": "query", "schema": {"type": "string"}} for name in parameters],
+            "responses": {
+                "200": {"description": "the answer, with the views' position"},
+                "400": error,
+                "404": error,
+            },
+        }
+    document = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "jobledger",
+            "version": "1",
+            "description": "IPS-style jobs as an event-sourced ledger",
+        },
+        "paths": paths,
+        "components": {"schemas": components},
+    }
+    return msgspec.json.encode(document)
+
+
+def _docs_page() -> bytes:
+    rows = []
+    for path, method, _, summary in _COMMANDS:
+        rows.append(
+            f"<tr><td>{method.upper()}</td><td><code>{html.escape(path)}</code></td><td>{html.escape(summary)}</td></tr>"
+        )
+    for path, summary, _ in _QUERIES:
+        rows.append(
+            f"<tr><td>GET</td><td><code>{html.escape(path)}</code></td><td>{html.escape(summary)}</td></tr>"
+        )
+    page = (files(__package__) / "docs.html").read_text(encoding="utf-8")
+    return page.replace("<!--ROWS-->", "\n".join(rows)).encode()
+
+
+DOCS_PAGE = _docs_page()

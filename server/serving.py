@@ -1,0 +1,97 @@
+"""Running the server: one per ledger (a lock), uvicorn on the command path, a clean stop.
+
+uvicorn handles SIGTERM and SIGINT: it stops accepting connections and lets the requests under
+way finish; the app's shutdown then answers every command already queued before the process
+exits 0.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import ipaddress
+import logging
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from jobledger.domain.errors import LedgerError
+from jobledger.service.ledger import JobLedger
+from jobledger.store.config import is_postgres_url
+
+from .app import LedgerApp
+
+
+class AlreadyServedError(LedgerError):
+    """Another `jobledger serve` holds this ledger."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is an address of this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@contextmanager
+def serve_lock(db: str) -> Iterator[None]:
+    """Hold the ledger's serve lock (a file beside it, or in the temp folder for PostgreSQL)."""
+    if is_postgres_url(db):
+        name = hashlib.sha256(db.encode()).hexdigest()[:16]
+        path = Path(tempfile.gettempdir()) / f"jobledger-serve-{name}.lock"
+    else:
+        path = Path(f"{db}.serve-lock")
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(handle, 64, 0).decode(errors="replace").strip() or "another process"
+            raise AlreadyServedError(
+                f"ledger {db} is already served (by process {holder}); one server per ledger"
+            ) from None
+        os.ftruncate(handle, 0)
+        os.pwrite(handle, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(handle)
+
+
+def serve(ledger: JobLedger, views: str | None, host: str, port: int, *, log_level: str = "warning") -> None:
+    """Serve the ledger until SIGTERM or SIGINT."""
+    import uvicorn
+
+    # The group writer's thread and the event loop share the GIL: a short switch interval lets
+    # the loop answer a group's requests without waiting out the writer's time slice.
+    sys.setswitchinterval(0.0005)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app = LedgerApp(ledger, views)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )
+    server = uvicorn.Server(config)
+    # uvicorn stops gracefully on these, then raises the signal again with the handlers it found:
+    # these, so a clean stop exits 0 (the default handlers would end the process by the signal).
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, _stopped)
+    print(f"jobledger: serving {ledger.db} on http://{host}:{port} (API docs at /v1/docs)", file=sys.stderr)
+    server.run()
+
+
+def _stopped(signum: int, frame: object) -> None:
+    """The stop signal, raised again once uvicorn has stopped: nothing more to do."""

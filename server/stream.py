@@ -1,0 +1,136 @@
+"""The event stream: one reader fans each commit's new events out to every subscriber.
+
+After a commit, the broadcaster reads the new events once and hands them to each open stream
+(filtered there by company, job and event name); no subscriber polls the store. A new stream
+first reads the history it asked for (`after`, or SSE's Last-Event-ID) and then goes on with what
+the broadcaster hands it, each position once. A stream that falls far behind is closed; its
+client resumes from its last id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from uuid import UUID
+
+from jobledger.audit.eventlog import Entry, EventLog
+from jobledger.store.reader import StoreReader
+
+MAX_BEHIND = 10_000  # events queued for one stream before it is closed
+PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which events a stream wants."""
+
+    company: str | None = None
+    job: UUID | None = None
+    names: frozenset[str] = frozenset()
+
+    def wants(self, entry: Entry) -> bool:
+        """Whether this entry passes."""
+        return (
+            (self.company is None or entry.company == self.company)
+            and (self.job is None or entry.event.originator_id == self.job)
+            and (not self.names or entry.name in self.names)
+        )
+
+
+class Subscription:
+    """One open stream's queue of entries."""
+
+    def __init__(self, wanted: Filter) -> None:
+        self.filter = wanted
+        self.queue: asyncio.Queue[Entry | None] = asyncio.Queue()  # None: closed, too far behind
+
+    def offer(self, entries: list[Entry]) -> None:
+        if self.queue.qsize() > MAX_BEHIND:
+            self.queue.put_nowait(None)
+            return
+        for entry in entries:
+            if self.filter.wants(entry):
+                self.queue.put_nowait(entry)
+
+
+class Broadcaster:
+    """Reads each commit's events once and hands them to the subscriptions."""
+
+    def __init__(self, reader: StoreReader, position: int) -> None:
+        self._log = EventLog(reader)
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="jobledger-stream")
+        self.position = position  # every event up to here was handed out
+        self._head = position
+        self._subscriptions: set[Subscription] = set()
+        self._moved: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def subscribers(self) -> int:
+        """Open streams."""
+        return len(self._subscriptions)
+
+    def start(self) -> None:
+        """Start handing out commits (inside the running event loop)."""
+        self._moved = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def committed(self, position: int) -> None:
+        """The writer committed up to `position`."""
+        self._head = max(self._head, position)
+        if self._moved is not None:
+            self._moved.set()
+
+    def subscribe(self, wanted: Filter) -> Subscription:
+        """A subscription to every event handed out from now on."""
+        subscription = Subscription(wanted)
+        self._subscriptions.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop handing events to a stream."""
+        self._subscriptions.discard(subscription)
+
+    async def history(self, after: int, upto: int, wanted: Filter, limit: int | None = None) -> list[Entry]:
+        """Entries after `after` up to `upto` that pass the filter (at most `limit`), in order."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._read, after, upto, wanted, limit)
+
+    async def close(self) -> None:
+        """Stop handing out; close every stream."""
+        if self._task is not None:
+            self._task.cancel()
+        for subscription in self._subscriptions:
+            subscription.queue.put_nowait(None)
+        self._executor.shutdown(wait=False)
+
+    def _read(self, after: int, upto: int, wanted: Filter, limit: int | None) -> list[Entry]:
+        found = []
+        for entry in self._entries(after, upto):
+            if wanted.wants(entry):
+                found.append(entry)
+                if limit is not None and len(found) >= limit:
+                    break
+        return found
+
+    def _entries(self, after: int, upto: int) -> Iterator[Entry]:
+        for entry in self._log.entries(after):
+            if entry.position > upto:
+                return
+            yield entry
+
+    async def _run(self) -> None:
+        assert self._moved is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._moved.wait()
+            self._moved.clear()
+            head = self._head
+            if head <= self.position:
+                continue
+            entries = await loop.run_in_executor(self._executor, list, self._entries(self.position, head))
+            self.position = head
+            for subscription in list(self._subscriptions):
+                subscription.offer(entries)

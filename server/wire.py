@@ -1,0 +1,206 @@
+"""The HTTP API's bodies and answers, with the IPS field names, and their translation to commands.
+
+Every body is a msgspec Struct: the request's JSON is decoded and checked against it in one C
+call, and the OpenAPI document is generated from the same types (server/openapi.py). Unknown
+fields are refused, as a typo in a runner's field name must not be dropped silently.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from jobledger.domain.commands import (
+    Complete,
+    Delete,
+    Execute,
+    LogDetail,
+    Pause,
+    RequestStop,
+    Resume,
+    Start,
+    Submit,
+    UpdateProgress,
+)
+from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
+from jobledger.domain.payloads import PAYLOAD_KINDS, PayloadError, validate_payload
+
+
+class Body(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Fields every command body may carry: the time of the event (default: when it is decided)."""
+
+    at: datetime | None = None
+
+
+def _submit_fields() -> list[tuple[str, Any, Any]]:
+    # One optional key per payload kind (IPS: exactly one of uploadUrlsJob, exportJob, ...).
+    return [(kind, cls | None, None) for kind, (cls, _) in PAYLOAD_KINDS.items()]
+
+
+SubmitJob = msgspec.defstruct(
+    "SubmitJob",
+    [
+        ("companyHandle", str),
+        ("jobName", str),
+        *_submit_fields(),
+        ("execTime", datetime | None, None),
+        ("execSchedule", str | None, None),
+        ("timeZone", str, "UTC"),
+        ("locale", str, ""),
+        ("description", str, ""),
+        ("submitUserEmail", str, ""),
+    ],
+    bases=(Body,),
+    kw_only=True,
+    forbid_unknown_fields=True,
+    module=__name__,
+)
+
+
+class StartJob(Body, kw_only=True, forbid_unknown_fields=True):
+    """A server began running the job."""
+
+    serverName: str
+    totalSize: int = 0
+
+
+class ReportProgress(Body, kw_only=True, forbid_unknown_fields=True):
+    """How far a running job has got, overall (0..100) and per task."""
+
+    progress: int
+    progressMessage: str = ""
+    taskProgressArray: list[TaskProgress] = msgspec.field(default_factory=list)
+    serverName: str | None = None
+
+
+class JobLogDetail(Body, kw_only=True, forbid_unknown_fields=True):
+    """One row of a job's log (a runner sends one, or an array of them)."""
+
+    logType: str
+    logMessage: str
+    assetName: str | None = None
+    assetType: str | None = None
+    assetHandle: str | None = None
+    auxArray: list[JobLogDetailAux] = msgspec.field(default_factory=list)
+
+
+class CompleteJob(Body, kw_only=True, forbid_unknown_fields=True):
+    """The run ended; counters default to what its detail rows add up to."""
+
+    fatalError: bool = False
+    message: str = ""
+    counters: Counters | None = None
+
+
+class StopJob(Body, kw_only=True, forbid_unknown_fields=True):
+    """Ask a New or Running job to stop."""
+
+    reason: str = ""
+    requestedBy: str = ""
+
+
+class ChangeSchedule(Body, kw_only=True, forbid_unknown_fields=True):
+    """Pause, resume or delete: who asked."""
+
+    requestedBy: str = ""
+
+
+class Accepted(msgspec.Struct, kw_only=True):
+    """A command made durable: the run or schedule it acted on, its state after it, and the
+    position of its last event (read your write with `minPosition`)."""
+
+    jobHandle: str
+    position: int
+    replayed: bool = False
+    state: dict[str, Any] | None = None
+
+
+class ErrorDetail(msgspec.Struct, kw_only=True):
+    """What went wrong, in the one line the CLI prints."""
+
+    code: str
+    message: str
+
+
+class ErrorBody(msgspec.Struct, kw_only=True):
+    """Every error answer: `{"error": {"code": ..., "message": ...}}`."""
+
+    error: ErrorDetail
+
+
+def submit_command(body: Any, idempotency_key: str | None = None) -> Submit:
+    """The Submit a SubmitJob body asks for; PayloadError unless it holds exactly one payload."""
+    given = [kind for kind in PAYLOAD_KINDS if getattr(body, kind) is not None]
+    if len(given) != 1:
+        found = f"got {', '.join(given)}" if given else "got none"
+        raise PayloadError(f"a job needs exactly one payload key (such as uploadUrlsJob); {found}")
+    kind = given[0]
+    return Submit(
+        company=body.companyHandle,
+        name=body.jobName,
+        payload=validate_payload(getattr(body, kind)),
+        user_email=body.submitUserEmail,
+        locale=body.locale,
+        description=body.description,
+        exec_time=body.execTime,
+        exec_schedule=body.execSchedule,
+        time_zone=body.timeZone,
+        idempotency_key=idempotency_key,
+        at=body.at,
+    )
+
+
+def start_command(handle: str, body: StartJob) -> Start:
+    """The Start a StartJob body asks for."""
+    return Start(handle=handle, server=body.serverName, total_size=body.totalSize, at=body.at)
+
+
+def progress_command(handle: str, body: ReportProgress) -> UpdateProgress:
+    """The UpdateProgress a ReportProgress body asks for."""
+    return UpdateProgress(
+        handle=handle,
+        percent=body.progress,
+        message=body.progressMessage,
+        tasks=body.taskProgressArray,
+        server=body.serverName,
+        at=body.at,
+    )
+
+
+def log_command(handle: str, body: JobLogDetail) -> LogDetail:
+    """The LogDetail a JobLogDetail body asks for."""
+    return LogDetail(
+        handle=handle,
+        log_type=body.logType,
+        message=body.logMessage,
+        asset_name=body.assetName,
+        asset_type=body.assetType,
+        asset_handle=body.assetHandle,
+        aux=body.auxArray,
+        at=body.at,
+    )
+
+
+def complete_command(handle: str, body: CompleteJob) -> Complete:
+    """The Complete a CompleteJob body asks for."""
+    return Complete(
+        handle=handle, fatal=body.fatalError, message=body.message, counters=body.counters, at=body.at
+    )
+
+
+def stop_command(handle: str, body: StopJob) -> RequestStop:
+    """The RequestStop a StopJob body asks for."""
+    return RequestStop(handle=handle, reason=body.reason, requested_by=body.requestedBy, at=body.at)
+
+
+def schedule_command(action: str, handle: str, body: ChangeSchedule) -> Pause | Resume | Delete | Execute:
+    """Pause, resume, delete or execute."""
+    if action == "pause":
+        return Pause(handle=handle, requested_by=body.requestedBy, at=body.at)
+    if action == "resume":
+        return Resume(handle=handle, requested_by=body.requestedBy, at=body.at)
+    if action == "delete":
+        return Delete(handle=handle, requested_by=body.requestedBy, at=body.at)
+    return Execute(handle=handle, at=body.at)

@@ -1,0 +1,99 @@
+"""A real `jobledger serve` process on a free port, and a small HTTP client for the tests."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Served:
+    """A running server and how to talk to it."""
+
+    def __init__(self, process: subprocess.Popen[bytes], port: int, db: str) -> None:
+        self.process = process
+        self.port = port
+        self.db = db
+
+    def connection(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> tuple[int, Any]:
+        """One request on a fresh connection; the status and the decoded JSON (or text)."""
+        conn = self.connection()
+        try:
+            data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+            conn.request(
+                method, path, body=data, headers={"content-type": "application/json", **(headers or {})}
+            )
+            response = conn.getresponse()
+            text = response.read()
+        finally:
+            conn.close()
+        kind = response.getheader("content-type") or ""
+        return response.status, json.loads(text) if "application/json" in kind else text.decode()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+
+def job_path(handle: str, action: str = "") -> str:
+    return f"/v1/jobs/{quote(handle, safe='')}" + (f"/{action}" if action else "")
+
+
+@contextmanager
+def serving(db: str, views: str | None = None, *extra: str) -> Iterator[Served]:
+    """Start `jobledger serve` on a free port and wait until it answers; stop it after."""
+    port = free_port()
+    args = [sys.executable, "-m", "jobledger.cli", "--db", db]
+    if views:
+        args += ["--views", views]
+    args += ["serve", "--port", str(port), *extra]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
+    served = Served(process, port, db)
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(
+                    f"serve exited: {process.stderr.read().decode() if process.stderr else ''}"
+                )
+            try:
+                if served.call("GET", "/healthz")[0] == 200:
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield served
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream:
+                stream.close()

@@ -1,0 +1,295 @@
+"""`jobledger serve` as a real process: commands over HTTP answered once durable, queries from the
+views, errors as JSON with nothing appended, the event stream, and a clean or violent stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from server_support import Served, job_path, serving
+
+from jobledger.audit import chain
+from jobledger.service.ledger import JobLedger
+
+SUBMIT = {"companyHandle": "acme", "jobName": "nightly", "optimizeImagesJob": {"emailSetting": "All"}}
+
+
+@pytest.fixture
+def served(db: str, tmp_path: Path) -> Iterator[Served]:
+    views = str(tmp_path / "views.db") if db.startswith("postgresql") else None
+    with serving(db, views) as server:
+        yield server
+
+
+def event_count(server: Served) -> int:
+    status, body = server.call("GET", "/v1/audit/digest")
+    assert status == 200
+    return int(body["events"])
+
+
+def test_a_runner_drives_a_job_over_http_and_the_queries_see_it(served: Served) -> None:
+    status, created = served.call("POST", "/v1/jobs", SUBMIT)
+    assert status == 201 and created["position"] == 1
+    handle = created["jobHandle"]
+    assert served.call("POST", job_path(handle, "start"), {"serverName": "srv1", "totalSize": 10})[0] == 200
+    status, progress = served.call(
+        "POST",
+        job_path(handle, "progress"),
+        {
+            "progress": 40,
+            "progressMessage": "half",
+            "taskProgressArray": [{"taskType": "Upload", "progress": 0.4}],
+        },
+    )
+    assert status == 200 and progress["state"]["progress"] == 40
+    rows = [
+        {"logType": "UploadSuccess", "logMessage": f"f{n}.jpg", "assetName": f"f{n}.jpg"} for n in range(5)
+    ]
+    status, logged = served.call("POST", job_path(handle, "log"), rows)
+    assert status == 200 and logged["rows"] == 5
+    status, active = served.call("GET", f"/v1/active-jobs?minPosition={logged['position']}")
+    assert status == 200 and active["position"] >= logged["position"]
+    (row,) = active["activeJobArray"]
+    assert row["jobHandle"] == handle and row["progress"] == 40 and row["state"] == "Running"
+    status, done = served.call("POST", job_path(handle, "complete"), {"message": "ok"})
+    assert status == 200 and done["state"]["state"] == "Done" and done["state"]["outcome"] == "success"
+    status, logs = served.call("GET", f"/v1/job-logs?companyHandle=acme&minPosition={done['position']}")
+    assert [entry["jobHandle"] for entry in logs["jobLogArray"]] == [handle]
+    assert logs["jobLogArray"][0]["fileSuccessCount"] == 5
+    status, details = served.call(
+        "GET",
+        job_path(handle, "log-details") + f"?recordsPerPage=2&resultsPage=2&minPosition={done['position']}",
+    )
+    assert status == 200 and details["jobLog"]["detailTotalRows"] == 5
+    assert [detail["logMessage"] for detail in details["jobLog"]["detailArray"]] == ["f2.jpg", "f3.jpg"]
+    status, state = served.call("GET", job_path(handle) + "?version=2")
+    assert status == 200 and state["job"]["state"] == "Running" and state["version"] == 2
+    status, history = served.call("GET", job_path(handle, "history"))
+    assert [event["event"] for event in history["events"]][:2] == ["Submitted", "Started"]
+    status, text = served.call("GET", "/v1/events?after=0")
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert [line["position"] for line in lines] == list(range(1, len(lines) + 1))
+    assert len(lines) == event_count(served) == done["position"]
+
+
+def test_an_idempotent_submit_over_http_is_answered_as_a_replay(served: Served) -> None:
+    key = {"Idempotency-Key": "req-1"}
+    status, first = served.call("POST", "/v1/jobs", SUBMIT, key)
+    assert status == 201 and not first["replayed"]
+    status, again = served.call("POST", "/v1/jobs", SUBMIT, key)
+    assert status == 200 and again["replayed"] and again["jobHandle"] == first["jobHandle"]
+    status, conflict = served.call("POST", "/v1/jobs", {**SUBMIT, "description": "other"}, key)
+    assert status == 409 and conflict["error"]["code"] == "idempotency_conflict"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("POST", "/v1/jobs", b"{not json", 400, "invalid_json"),
+        ("POST", "/v1/jobs", {**SUBMIT, "jobNmae": "typo"}, 400, "invalid_body"),
+        ("POST", "/v1/jobs", {"companyHandle": "acme", "jobName": "n"}, 400, "invalid_payload"),
+        ("POST", "/v1/jobs", {**SUBMIT, "companyHandle": "a\nb"}, 400, "invalid_field"),
+        ("POST", "/v1/jobs", {**SUBMIT, "at": "9999-01-01T00:00:00Z"}, 400, "clock_skew"),
+        ("POST", "/v1/jobs", {**SUBMIT, "description": "x" * 20_000}, 400, "invalid_field"),
+        ("POST", "RUN/progress", {"progress": 50.5}, 400, "invalid_body"),
+        ("POST", "RUN/progress", {"progress": 10}, 409, "rule_broken"),
+        ("POST", "RUN/complete", {}, 409, "rule_broken"),
+        ("POST", "RUN/log", [], 400, "invalid_body"),
+        ("POST", "RUN/log", {"logType": "Nope", "logMessage": "m"}, 409, "rule_broken"),
+        ("POST", "RUN/dance", {}, 404, "not_found"),
+        ("POST", "/v1/jobs/acme%7C%7Cnothing/start", {"serverName": "s"}, 404, "not_found"),
+        ("GET", "/v1/jobs/acme%7C%7Cnothing", None, 404, "not_found"),
+        ("GET", "/v1/nowhere", None, 404, "not_found"),
+        ("GET", "/v1/job-logs?sortBy=Nope", None, 400, "bad_query"),
+        ("GET", "/v1/job-logs?numRows=ten", None, 400, "bad_query"),
+        ("GET", "RUN/log-details?recordsPerPage=1001", None, 400, "bad_query"),
+        ("PUT", "/v1/jobs", {}, 405, "method_not_allowed"),
+        ("POST", "/v1/jobs", b"x" * (9 * 1024 * 1024), 413, "too_large"),
+    ],
+)
+def test_bad_requests_get_one_json_error_and_leave_the_ledger_unchanged(
+    served: Served, method: str, path: str, body: Any, status: int, code: str
+) -> None:
+    _, created = served.call("POST", "/v1/jobs", SUBMIT)  # a New run: no progress, no completion yet
+    before = event_count(served)
+    path = path.replace("RUN", job_path(created["jobHandle"]))
+    raw = body if isinstance(body, bytes) else None
+    got, answer = served.call(method, path, None if raw else body, raw=raw)
+    assert (got, answer["error"]["code"]) == (status, code), answer
+    assert "\n" not in answer["error"]["message"] and answer["error"]["message"]
+    assert event_count(served) == before
+
+
+def test_a_log_array_with_a_broken_row_commits_the_others_and_names_the_row(served: Served) -> None:
+    _, created = served.call("POST", "/v1/jobs", SUBMIT)
+    before = event_count(served)
+    rows = [{"logType": "UploadSuccess", "logMessage": "a"}, {"logType": "Nope", "logMessage": "b"}]
+    status, answer = served.call("POST", job_path(created["jobHandle"], "log"), rows)
+    assert status == 409 and answer["error"]["row"] == 1
+    assert [row["status"] for row in answer["rows"]] == [200, 409]
+    assert event_count(served) == before + 1
+
+
+def read_sse(sock: socket.socket, want: int, timeout: float = 10) -> list[dict[str, Any]]:
+    """Events (id, event, data) read from an SSE socket until `want` have come."""
+    sock.settimeout(timeout)
+    buffer = b""
+    events: list[dict[str, Any]] = []
+    while len(events) < want:
+        chunk = sock.recv(65536)
+        assert chunk, "the stream closed"
+        buffer += chunk
+        while b"\n\n" in buffer:
+            block, buffer = buffer.split(b"\n\n", 1)
+            fields = dict(
+                line.split(": ", 1)
+                for line in block.decode().splitlines()
+                if ": " in line and not line.startswith(":")
+            )
+            if "id" in fields:
+                events.append(
+                    {"id": int(fields["id"]), "event": fields["event"], "data": json.loads(fields["data"])}
+                )
+    return events
+
+
+def open_sse(served: Served, query: str = "", last_id: int | None = None) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", served.port))
+    resume = f"Last-Event-ID: {last_id}\r\n" if last_id is not None else ""
+    sock.sendall(
+        f"GET /v1/events{query} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n{resume}\r\n".encode()
+    )
+    return sock
+
+
+def test_a_stream_subscriber_gets_history_then_live_events_and_resumes_from_its_last_id(
+    served: Served,
+) -> None:
+    _, created = served.call("POST", "/v1/jobs", SUBMIT)
+    handle = created["jobHandle"]
+    with open_sse(served, "?after=0") as sock:
+        (first,) = read_sse(sock, 1)
+        assert first["id"] == 1 and first["event"] == "Submitted"
+        started = time.monotonic()
+        served.call("POST", job_path(handle, "start"), {"serverName": "srv1"})
+        (live,) = read_sse(sock, 1)
+        assert live["id"] == 2 and live["event"] == "Started" and time.monotonic() - started < 2
+    served.call("POST", job_path(handle, "progress"), {"progress": 5})
+    with open_sse(served, "?companyHandle=acme", last_id=2) as sock:
+        (resumed,) = read_sse(sock, 1)
+        assert resumed["id"] == 3 and resumed["event"] == "ProgressUpdated"
+    with open_sse(served, "?companyHandle=globex") as sock:
+        served.call("POST", "/v1/jobs", {**SUBMIT, "companyHandle": "globex"})
+        (other,) = read_sse(sock, 1)
+        assert other["data"]["companyHandle"] == "globex" and other["id"] == 4
+
+
+def test_many_clients_at_once_are_committed_in_groups_and_every_answer_is_stored(served: Served) -> None:
+    _, created = served.call("POST", "/v1/jobs", SUBMIT)
+    handle = created["jobHandle"]
+    served.call("POST", job_path(handle, "start"), {"serverName": "srv1"})
+    positions: list[int] = []
+    lock = threading.Lock()
+
+    def client(number: int) -> None:
+        conn = served.connection()
+        for row in range(25):
+            body = json.dumps({"logType": "UploadSuccess", "logMessage": f"{number}-{row}"})
+            conn.request(
+                "POST", job_path(handle, "log"), body=body, headers={"content-type": "application/json"}
+            )
+            response = conn.getresponse()
+            answer = json.loads(response.read())
+            assert response.status == 200, answer
+            with lock:
+                positions.append(answer["position"])
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(positions)) == 400 and event_count(served) == 402
+    _, metrics = served.call("GET", "/metrics")
+    groups = float(
+        next(
+            line.split()[-1]
+            for line in metrics.splitlines()
+            if line.startswith("jobledger_group_commands_count")
+        )
+    )
+    assert groups < 400  # some commands shared a commit
+    assert 'jobledger_commands_total{kind="LogDetail",result="ok"} 400.0' in metrics
+
+
+def test_a_second_server_on_the_same_ledger_is_refused_in_one_line(sqlite_db: str) -> None:
+    from click.testing import CliRunner
+
+    from jobledger.cli.main import cli
+
+    with serving(sqlite_db):
+        result = CliRunner().invoke(cli, ["--db", sqlite_db, "serve", "--port", "1"])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and "already served" in result.output
+
+
+def test_serve_refuses_an_address_beyond_this_machine_while_it_has_no_tokens(sqlite_db: str) -> None:
+    from click.testing import CliRunner
+
+    from jobledger.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["--db", sqlite_db, "serve", "--host", "0.0.0.0"])
+    assert result.exit_code == 2 and "loopback" in result.output and not os.path.exists(sqlite_db)
+
+
+def load(served: Served, handle: str, stop: threading.Event, acked: list[int]) -> None:
+    conn = served.connection()
+    number = 0
+    try:
+        while not stop.is_set():
+            body = json.dumps({"logType": "UploadSuccess", "logMessage": f"row {number}"})
+            conn.request(
+                "POST", job_path(handle, "log"), body=body, headers={"content-type": "application/json"}
+            )
+            response = conn.getresponse()
+            answer = json.loads(response.read())
+            if response.status == 200:
+                acked.append(answer["position"])
+            number += 1
+    except OSError:
+        return  # the server went away
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill -9", "SIGTERM"])
+def test_every_acknowledged_command_survives_a_stop_under_load(sqlite_db: str, sig: int) -> None:
+    with serving(sqlite_db) as server:
+        _, created = server.call("POST", "/v1/jobs", SUBMIT)
+        handle = created["jobHandle"]
+        server.call("POST", job_path(handle, "start"), {"serverName": "srv1"})
+        stop = threading.Event()
+        acked: list[int] = []
+        threads = [threading.Thread(target=load, args=(server, handle, stop, acked)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.5)
+        code = server.stop(sig)
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert code == (0 if sig == signal.SIGTERM else -signal.SIGKILL)
+    assert len(acked) > 50
+    with JobLedger(sqlite_db, create=False) as ledger:
+        head = ledger.head_position()
+        assert max(acked) <= head
+        rows = [event for event in ledger.history(handle)]
+        assert len(rows) - 2 >= len(acked)
+        assert chain.verify(ledger.reader) is None
