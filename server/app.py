@@ -368,15 +368,15 @@ class LedgerApp:
 
     def _run_counts(self) -> tuple[dict[str, int], int]:
         try:
-            rows = self.views.read_now(
-                lambda db: db.query("SELECT state, companyHandle FROM active_jobs", ())
+            by_state, companies = self.views.read_now(
+                lambda db: (
+                    db.query("SELECT state, COUNT(*) FROM active_jobs GROUP BY state", ()),
+                    db.query("SELECT COUNT(DISTINCT companyHandle) FROM active_jobs", ())[0][0],
+                )
             )
         except Exception:  # a scrape must not fail because the views are busy
             return {}, 0
-        counts: dict[str, int] = {}
-        for state, _company in rows:
-            counts[state] = counts.get(state, 0) + 1
-        return counts, len({company for _, company in rows})
+        return {state: count for state, count in by_state}, companies
 
 
 def _row_result(done: Done) -> dict[str, Any]:

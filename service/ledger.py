@@ -395,18 +395,19 @@ class JobLedger(Application[UUID]):
             valid = [command for command in checked if not isinstance(command, LedgerError)]
             outcomes, batch = self._record_batch(valid, each=True)
             # Back to the places of the commands given, around the invalid ones.
-            places = [index for index, command in enumerate(checked) if not isinstance(command, LedgerError)]
-            states: list[Aggregate | LedgerError] = [
-                command if isinstance(command, LedgerError) else _DECIDED_BELOW for command in checked
-            ]
-            positions = [0] * len(checked)
-            replayed = [False] * len(checked)
-            for place, state, position, index in zip(
-                places, outcomes, batch.end_positions(), range(len(places)), strict=True
-            ):
-                states[place] = state
-                positions[place] = position
-                replayed[place] = index in batch.replays
+            decided = iter(zip(outcomes, batch.end_positions(), range(len(valid)), strict=True))
+            states: list[Aggregate | LedgerError] = []
+            positions: list[int] = []
+            replayed: list[bool] = []
+            for given in checked:
+                if isinstance(given, LedgerError):
+                    state, position, replay = given, 0, False
+                else:
+                    state, position, index = next(decided)
+                    replay = index in batch.replays
+                states.append(state)
+                positions.append(position)
+                replayed.append(replay)
             return Outcomes(states, positions, replayed)
 
     def _record_batch(
@@ -600,9 +601,6 @@ def _is_new_file(db: str) -> bool:
     if is_postgres_url(db) or db == ":memory:" or db.startswith("file:"):
         return False
     return not os.path.exists(db) or os.path.getsize(db) == 0
-
-
-_DECIDED_BELOW = LedgerError("not decided")  # a place record_each fills in with its outcome
 
 
 class _LedgerState:

@@ -3,6 +3,7 @@ views, errors as JSON with nothing appended, the event stream, and a clean or vi
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -229,6 +230,8 @@ def test_many_clients_at_once_are_committed_in_groups_and_every_answer_is_stored
     )
     assert groups < 400  # some commands shared a commit
     assert 'jobledger_commands_total{kind="LogDetail",result="ok"} 400.0' in metrics
+    assert 'jobledger_active_runs{state="Running"} 1.0' in metrics
+    assert "jobledger_active_companies 1.0" in metrics
 
 
 def test_a_second_server_on_the_same_ledger_is_refused_in_one_line(sqlite_db: str) -> None:
@@ -265,8 +268,10 @@ def load(served: Served, handle: str, stop: threading.Event, acked: list[int]) -
             if response.status == 200:
                 acked.append(answer["position"])
             number += 1
-    except OSError:
+    except (OSError, http.client.HTTPException):
         return  # the server went away
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill -9", "SIGTERM"])
