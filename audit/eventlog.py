@@ -11,6 +11,7 @@ from uuid import UUID
 
 import msgspec
 
+from jobledger.domain.access import AccessEvent
 from jobledger.domain.aggregates import ALL_EVENT_TYPES
 from jobledger.domain.errors import UndecodableEventError
 from jobledger.domain.events import DomainEvent, IdempotencyKeyClaimed
@@ -84,6 +85,8 @@ class EventLog:
         """(handle, company) of the run, schedule or idempotency key an event belongs to."""
         if isinstance(event, IdempotencyKeyClaimed):
             return event.jobHandle, event.companyHandle
+        if isinstance(event, AccessEvent):
+            return f"token:{event.tokenId}", event.companyHandle
         uuid = event.originator_id
         if uuid not in self._owners:
             try:

@@ -50,6 +50,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "jobs",
         "Submit a job and print its handle: a run now, or a schedule with --exec-time/--exec-schedule.",
     ),
+    "tokens": ("tokens", "Create, list and revoke the bearer tokens `jobledger serve` accepts."),
     "wait": ("audit", "Block until a run is Done and print its final state."),
 }
 

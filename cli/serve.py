@@ -15,7 +15,7 @@ from jobledger.cli.group import Config, cli, pass_config
 @click.option(
     "--no-auth",
     is_flag=True,
-    help="Serve without tokens (only on a loopback address). Until tokens land, every server runs so.",
+    help="Serve without tokens, every caller an IpsAdmin: only on a loopback address, for trying it out.",
 )
 @pass_config
 def serve(config: Config, host: str, port: int, no_auth: bool) -> None:
@@ -28,14 +28,24 @@ def serve(config: Config, host: str, port: int, no_auth: bool) -> None:
     from jobledger.server.serving import is_loopback, serve_lock
     from jobledger.server.serving import serve as run
 
-    if not is_loopback(host):
+    if no_auth and not is_loopback(host):
         raise click.UsageError(
-            f"--host {host} is not a loopback address: this version has no tokens yet, so it serves"
-            " only this machine (127.0.0.1, ::1, localhost)"
+            f"--no-auth serves only a loopback address (127.0.0.1, ::1, localhost), not {host}:"
+            " create tokens with `jobledger tokens create` instead"
         )
     with serve_lock(config.db):
         ledger = config.ledger(create=True)
         try:
-            run(ledger, config.views, host, port)
+            if no_auth:
+                click.echo(
+                    "warning: serving without tokens: every caller on this machine is an IpsAdmin", err=True
+                )
+            elif not ledger.tokens().by_id:
+                click.echo(
+                    "warning: the ledger has no tokens yet, so every request will be refused (401);"
+                    " create one with `jobledger tokens create --company C --role IpsAdmin`",
+                    err=True,
+                )
+            run(ledger, config.views, host, port, auth=not no_auth)
         finally:
             ledger.close()

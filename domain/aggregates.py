@@ -6,13 +6,14 @@ from collections.abc import Iterable
 from typing import TypeAlias
 
 from . import job, schedule
+from .access import ACCESS_EVENT_TYPES
 from .events import EVENT_TYPES, DomainEvent, JobEvent
 from .job import Job
 from .schedule import Schedule
 from .schedule_events import SCHEDULE_EVENT_TYPES, ScheduleEvent
 
 Aggregate: TypeAlias = Job | Schedule
-ALL_EVENT_TYPES: tuple[type[DomainEvent], ...] = (*EVENT_TYPES, *SCHEDULE_EVENT_TYPES)
+ALL_EVENT_TYPES: tuple[type[DomainEvent], ...] = (*EVENT_TYPES, *SCHEDULE_EVENT_TYPES, *ACCESS_EVENT_TYPES)
 
 
 def evolve(event: DomainEvent, state: Aggregate | None) -> Aggregate | None:
@@ -23,7 +24,7 @@ def evolve(event: DomainEvent, state: Aggregate | None) -> Aggregate | None:
     if isinstance(event, ScheduleEvent):
         assert state is None or isinstance(state, Schedule)
         return schedule.evolve(event, state)
-    return state  # an idempotency claim belongs to no run or schedule
+    return state  # an idempotency claim or a token belongs to no run or schedule
 
 
 def fold(events: Iterable[DomainEvent], state: Aggregate | None = None) -> Aggregate | None:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from jobledger.audit import chain
+from jobledger.domain.access import DRIVE, EVERY_COMPANY, MANAGE, Token, TokenBook
 from jobledger.domain.aggregates import Aggregate
 from jobledger.domain.commands import Command
 from jobledger.domain.errors import LedgerError
@@ -22,16 +24,18 @@ from jobledger.service.ledger import JobLedger
 from jobledger.service.records import event_record, job_record
 
 from . import wire
+from .auth import Caller, Gate
 from .errors import HttpError, error_answer
 from .events import stream_events
 from .group_commit import Done, GroupWriter
-from .http import Receive, Request, Scope, Send, answer, answer_json
+from .http import JSON, Receive, Request, Scope, Send, answer, answer_json
 from .metrics import Metrics, RunsCollector
 from .openapi import DOCS_PAGE, openapi_document
 from .stream import Broadcaster
 from .views import ServedViews
 
 log = logging.getLogger("jobledger.server")
+T = TypeVar("T")
 
 _ACTIONS: dict[str, tuple[type[msgspec.Struct], Any]] = {
     "start": (wire.StartJob, wire.start_command),
@@ -53,8 +57,9 @@ def _decode(kind: Any, body: bytes) -> Any:
 class LedgerApp:
     """The ASGI callable, holding the writer, the views and the stream of one ledger."""
 
-    def __init__(self, ledger: JobLedger, views: str | None) -> None:
+    def __init__(self, ledger: JobLedger, views: str | None, *, auth: bool = True) -> None:
         self.ledger = ledger
+        self.gate = Gate(self._read_book, enabled=auth)
         self.metrics = Metrics()
         self._store = ThreadPoolExecutor(1, thread_name_prefix="jobledger-writer")
         self._reads = ThreadPoolExecutor(2, thread_name_prefix="jobledger-reads")
@@ -77,6 +82,8 @@ class LedgerApp:
 
     async def startup(self) -> None:
         """Start the writer, the views' follower and the stream."""
+        if self.gate.enabled:
+            await self.gate.refresh(force=True)
         self.writer.start()
         self.views.start()
         self.stream.start()
@@ -110,7 +117,8 @@ class LedgerApp:
             status, body = error_answer(err)
             if status == 500:
                 log.exception("unexpected error on %s %s", request.method, "/".join(request.segments))
-            await answer(send, status, body)
+            challenge = [(b"www-authenticate", b'Bearer realm="jobledger"')] if status == 401 else []
+            await answer(send, status, body, [*JSON, *challenge])
         self.metrics.requests.labels(f"{status // 100}xx").inc()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -131,56 +139,66 @@ class LedgerApp:
             return 200
         if parts == ["readyz"]:
             return await self._ready(send)
+        if parts[:1] == ["v1"] and parts[1:] in (["openapi.json"], ["docs"]) and method == "GET":
+            return await self._documents(parts[1], send)
+        caller = await self.gate.caller(request)
         if parts == ["metrics"]:
+            caller.require(EVERY_COMPANY)
             await answer(send, 200, self.metrics.render(), [(b"content-type", b"text/plain; version=0.0.4")])
             return 200
         if not parts or parts[0] != "v1":
             raise HttpError(404, "not_found", f"no such path: /{'/'.join(parts)}")
         route = parts[1:]
+        if route[:1] == ["tokens"]:
+            return await self._tokens(request, route, caller, send)
         if method == "POST":
-            return await self._command(request, route, send)
+            return await self._command(request, route, caller, send)
         if method == "DELETE" and len(route) == 2 and route[0] == "jobs":
+            caller.require(MANAGE)
             body = _decode(wire.ChangeSchedule, await request.body())
-            return await self._one(send, wire.schedule_command("delete", route[1], body))
+            return await self._one(send, wire.schedule_command("delete", route[1], body), caller)
         if method in ("GET", "HEAD"):
-            return await self._query(request, route, send)
+            return await self._query(request, route, caller, send)
         raise HttpError(405, "method_not_allowed", f"{method} is not allowed on /{'/'.join(parts)}")
 
     # --- commands --------------------------------------------------------------------------------
 
-    async def _command(self, request: Request, route: list[str], send: Send) -> int:
+    async def _command(self, request: Request, route: list[str], caller: Caller, send: Send) -> int:
         body = await request.body()
         if route == ["jobs"]:
+            caller.require(DRIVE)
             key = request.headers.get("idempotency-key") or None
-            command = wire.submit_command(_decode(wire.SubmitJob, body), key)
-            (done,) = await self.writer.submit([command])
+            submitted = _decode(wire.SubmitJob, body)
+            caller.acts_for(submitted.companyHandle)
+            (done,) = await self.writer.submit([wire.submit_command(submitted, key)])
             return await self._accepted(send, done, created=True)
         if len(route) != 3 or route[0] != "jobs":
             raise HttpError(404, "not_found", f"no such path: /v1/{'/'.join(route)}")
         handle, action = route[1], route[2]
         if action == "log":
-            return await self._log(send, handle, body)
+            caller.require(DRIVE)
+            return await self._log(send, handle, body, caller)
         if action in _ACTIONS:
+            caller.require(DRIVE)
             kind, make = _ACTIONS[action]
-            return await self._one(send, make(handle, _decode(kind, body)))
+            return await self._one(send, make(handle, _decode(kind, body)), caller)
         if action in _SCHEDULE_ACTIONS:
-            return await self._one(
-                send, wire.schedule_command(action, handle, _decode(wire.ChangeSchedule, body))
-            )
+            caller.require(MANAGE)
+            command = wire.schedule_command(action, handle, _decode(wire.ChangeSchedule, body))
+            return await self._one(send, command, caller)
         raise HttpError(404, "not_found", f"no such action: {action}")
 
-    async def _one(self, send: Send, command: Command) -> int:
-        (done,) = await self.writer.submit([command])
+    async def _one(self, send: Send, command: Command, caller: Caller) -> int:
+        (done,) = await self.writer.submit([_scoped(command, caller)])
         return await self._accepted(send, done)
 
-    async def _log(self, send: Send, handle: str, body: bytes) -> int:
+    async def _log(self, send: Send, handle: str, body: bytes, caller: Caller) -> int:
         rows = _decode(wire.JobLogDetail | list[wire.JobLogDetail], body)
         if not isinstance(rows, list):
-            (done,) = await self.writer.submit([wire.log_command(handle, rows)])
-            return await self._accepted(send, done)
+            return await self._one(send, wire.log_command(handle, rows), caller)
         if not rows:
             raise HttpError(400, "invalid_body", "an empty array of job-log rows")
-        answers = await self.writer.submit([wire.log_command(handle, row) for row in rows])
+        answers = await self.writer.submit([_scoped(wire.log_command(handle, row), caller) for row in rows])
         failed = [
             (index, done) for index, done in enumerate(answers) if isinstance(done.outcome, LedgerError)
         ]
@@ -217,9 +235,9 @@ class LedgerApp:
 
     # --- queries ---------------------------------------------------------------------------------
 
-    async def _query(self, request: Request, route: list[str], send: Send) -> int:
+    async def _query(self, request: Request, route: list[str], caller: Caller, send: Send) -> int:
         min_position = request.integer("minPosition", 0) or 0
-        company = request.text("companyHandle")
+        company = caller.company(request.text("companyHandle"))
         if route == ["active-jobs"]:
             rows, position = await self.views.query(
                 lambda db: queries.active_jobs(
@@ -267,16 +285,20 @@ class LedgerApp:
         elif len(route) == 3 and route[0] == "jobs" and route[2] == "history":
             return await self._history(send, route[1], company)
         elif route == ["events"]:
-            return await stream_events(request, send, self.stream, self.metrics)
+            return await stream_events(request, send, self.stream, self.metrics, company)
         elif route == ["audit", "digest"]:
+            caller.require(EVERY_COMPANY)
             digest = await self._read(chain.digest, self.ledger.reader)
             await answer_json(send, 200, {"digest": str(digest), "events": digest.ordinal})
-        elif route == ["openapi.json"]:
-            await answer(send, 200, openapi_document())
-        elif route == ["docs"]:
-            await answer(send, 200, DOCS_PAGE, [(b"content-type", b"text/html; charset=utf-8")])
         else:
             raise HttpError(404, "not_found", f"no such path: /v1/{'/'.join(route)}")
+        return 200
+
+    async def _documents(self, name: str, send: Send) -> int:
+        if name == "docs":
+            await answer(send, 200, DOCS_PAGE, [(b"content-type", b"text/html; charset=utf-8")])
+        else:
+            await answer(send, 200, openapi_document())
         return 200
 
     async def _job_logs(self, request: Request, send: Send, company: str | None, min_position: int) -> int:
@@ -363,6 +385,49 @@ class LedgerApp:
         )
         return 200 if ready else 503
 
+    # --- tokens ----------------------------------------------------------------------------------
+
+    async def _tokens(self, request: Request, route: list[str], caller: Caller, send: Send) -> int:
+        caller.require(MANAGE)
+        scope = caller.scope
+        if route == ["tokens"] and request.method == "GET":
+            await self.gate.refresh(force=True)
+            chosen = caller.company(request.text("companyHandle"))
+            listed = [
+                token_record(token)
+                for token in self.gate.book.by_id.values()
+                if (chosen is None or token.companyHandle == chosen) and (token.active or request.flag("all"))
+            ]
+            await answer_json(send, 200, {"tokenArray": listed})
+            return 200
+        if route == ["tokens"] and request.method == "POST":
+            asked = _decode(wire.CreateToken, await request.body())
+            caller.acts_for(asked.companyHandle)
+            if scope is not None and asked.role == "IpsAdmin":
+                raise HttpError(403, "forbidden", "only an IpsAdmin token may create IpsAdmin tokens")
+            issued = await self._write(
+                lambda: self.ledger.create_token(asked.companyHandle, asked.role, name=asked.name)
+            )
+            await self.gate.refresh(force=True)
+            await answer_json(send, 201, {"token": issued.secret, **token_record(issued.token)})
+            return 201
+        if len(route) == 2 and request.method == "DELETE":
+            token = await self._write(lambda: self.ledger.revoke_token(route[1], company=scope))
+            await self.gate.refresh(force=True)
+            await answer_json(send, 200, token_record(token))
+            return 200
+        raise HttpError(404, "not_found", f"no such path: /v1/{'/'.join(route)}")
+
+    async def _write(self, write: Callable[[], T]) -> T:
+        # On the writer's own thread, between two groups: the ledger has one writer.
+        result = await asyncio.get_running_loop().run_in_executor(self._store, write)
+        self._committed(await self._read(self.ledger.head_position))
+        return result
+
+    async def _read_book(self, book: TokenBook | None) -> TokenBook:
+        result: TokenBook = await self._read(self.ledger.tokens, book)
+        return result
+
     async def _read(self, read: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._reads, read, *args)
 
@@ -377,6 +442,24 @@ class LedgerApp:
         except Exception:  # a scrape must not fail because the views are busy
             return {}, 0
         return {state: count for state, count in by_state}, companies
+
+
+def _scoped(command: Command, caller: Caller) -> Command:
+    """The command limited to the caller's company: another company's handle is unknown (404)."""
+    scope = caller.scope
+    return command if scope is None else msgspec.structs.replace(command, company=scope)
+
+
+def token_record(token: Token) -> dict[str, Any]:
+    """A token as the API shows it (never its secret)."""
+    return {
+        "tokenId": token.tokenId,
+        "companyHandle": token.companyHandle,
+        "role": token.role,
+        "name": token.name,
+        "issued": token.issued,
+        "revoked": token.revoked,
+    }
 
 
 def _row_result(done: Done) -> dict[str, Any]:

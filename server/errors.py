@@ -14,6 +14,7 @@ from jobledger.domain.errors import (
     UnknownHandleError,
 )
 from jobledger.domain.payloads import PayloadError
+from jobledger.service.tokens import UnknownTokenError
 
 from .group_commit import ShuttingDownError
 from .views import ViewsBehindError
@@ -38,6 +39,7 @@ _STATUS: list[tuple[type[BaseException], int, str]] = [
     (ClockSkewError, 400, "clock_skew"),
     (InvalidFieldError, 400, "invalid_field"),
     (UnknownHandleError, 404, "not_found"),
+    (UnknownTokenError, 404, "not_found"),
     (IdempotencyConflictError, 409, "idempotency_conflict"),
     (RuleError, 409, "rule_broken"),
     (ShuttingDownError, 503, "shutting_down"),

@@ -23,8 +23,10 @@ HEARTBEAT_S = 15.0
 _encode = msgspec.json.Encoder().encode
 
 
-async def stream_events(request: Request, send: Send, stream: Broadcaster, metrics: Metrics) -> int:
-    """Answer an events request; the status sent."""
+async def stream_events(
+    request: Request, send: Send, stream: Broadcaster, metrics: Metrics, company: str | None
+) -> int:
+    """Answer an events request (of `company`'s jobs only, when given); the status sent."""
     after = request.integer("after", 0) or 0
     last_id = request.headers.get("last-event-id", "").strip()
     if last_id:
@@ -33,7 +35,7 @@ async def stream_events(request: Request, send: Send, stream: Broadcaster, metri
         after = max(after, int(last_id))
     names = frozenset(name for given in request.lists.get("name", []) for name in given.split(",") if name)
     job = request.text("jobHandle")
-    wanted = Filter(company=request.text("companyHandle"), job=job_id(job) if job else None, names=names)
+    wanted = Filter(company=company, job=job_id(job) if job else None, names=names)
     limit = request.integer("limit", None, least=1)
     if "text/event-stream" in request.headers.get("accept", ""):
         await _sse(request, send, stream, wanted, after, metrics)

@@ -64,7 +64,15 @@ def serve_lock(db: str) -> Iterator[None]:
         os.close(handle)
 
 
-def serve(ledger: JobLedger, views: str | None, host: str, port: int, *, log_level: str = "warning") -> None:
+def serve(
+    ledger: JobLedger,
+    views: str | None,
+    host: str,
+    port: int,
+    *,
+    auth: bool = True,
+    log_level: str = "warning",
+) -> None:
     """Serve the ledger until SIGTERM or SIGINT."""
     import uvicorn
 
@@ -72,7 +80,7 @@ def serve(ledger: JobLedger, views: str | None, host: str, port: int, *, log_lev
     # the loop answer a group's requests without waiting out the writer's time slice.
     sys.setswitchinterval(0.0005)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app = LedgerApp(ledger, views)
+    app = LedgerApp(ledger, views, auth=auth)
     config = uvicorn.Config(
         app,
         host=host,

@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from jobledger.domain.access import Role
 from jobledger.domain.commands import (
     Complete,
     Delete,
@@ -105,6 +106,15 @@ class ChangeSchedule(Body, kw_only=True, forbid_unknown_fields=True):
     """Pause, resume or delete: who asked."""
 
     requestedBy: str = ""
+
+
+class CreateToken(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """POST /v1/tokens: a token for a company with an IPS user type; the answer shows its
+    secret once."""
+
+    companyHandle: str
+    role: Role
+    name: str = ""
 
 
 class Accepted(msgspec.Struct, kw_only=True):

@@ -19,6 +19,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.utils import Environment, EnvType
 
+from jobledger.domain.access import BOOK_ID, AccessEvent, Token, TokenBook
 from jobledger.domain.aggregates import Aggregate, fold
 from jobledger.domain.collector import collector_paused
 from jobledger.domain.commands import (
@@ -61,8 +62,10 @@ from jobledger.store.failures import store_error, store_failures
 from jobledger.store.reader import Stored, StoreReader
 from jobledger.store.writer import EventWriter, LostRace
 
+from . import tokens
 from .batch import Batch, Outcomes
 from .contention import CONTENDED_S, Contention
+from .tokens import IssuedToken
 
 T = TypeVar("T")
 CACHE_SIZE = 4096
@@ -549,6 +552,24 @@ class JobLedger(Application[UUID]):
     def head_position(self) -> int:
         """Position of the last stored event (0 for an empty ledger); see StoreReader.head."""
         return self.reader.head()
+
+    # --- tokens ---------------------------------------------------------------------------
+
+    def create_token(self, company: str, role: str, *, name: str = "") -> IssuedToken:
+        """Issue a bearer token for `company` with an IPS user type (IpsAdmin, IpsCompanyAdmin,
+        IpsUser, ReadOnly); its secret is in the result only, the ledger keeps its hash."""
+        return tokens.issue(self._book_events, self._writer.append, company, role, name)
+
+    def revoke_token(self, token_id: str, *, company: str | None = None) -> Token:
+        """Revoke a token by its id (of `company` only, when given)."""
+        return tokens.revoke(self._book_events, self._writer.append, token_id, company)
+
+    def tokens(self, book: TokenBook | None = None) -> TokenBook:
+        """Every token ever issued (`book` brought up to date, if given)."""
+        return tokens.read_book(self._book_events, book)
+
+    def _book_events(self, after: int) -> list[AccessEvent]:
+        return self._events(BOOK_ID, after)
 
     # --- internals -----------------------------------------------------------------------
 

@@ -66,13 +66,14 @@ def job_path(handle: str, action: str = "") -> str:
 
 
 @contextmanager
-def serving(db: str, views: str | None = None, *extra: str) -> Iterator[Served]:
-    """Start `jobledger serve` on a free port and wait until it answers; stop it after."""
+def serving(db: str, views: str | None = None, *extra: str, auth: bool = False) -> Iterator[Served]:
+    """Start `jobledger serve` on a free port (with --no-auth unless `auth`) and wait until it
+    answers; stop it after."""
     port = free_port()
     args = [sys.executable, "-m", "jobledger.cli", "--db", db]
     if views:
         args += ["--views", views]
-    args += ["serve", "--port", str(port), *extra]
+    args += ["serve", "--port", str(port), *extra, *(() if auth else ("--no-auth",))]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
     served = Served(process, port, db)
     deadline = time.monotonic() + 30

@@ -1,0 +1,106 @@
+"""Bearer tokens on every request: who calls, which company they see, what they may do.
+
+The token book is read from the ledger at start and brought up to date at most once a second
+(a token revoked by `jobledger tokens` on the ledger's host stops working within a second, and
+one issued there works at once: an unknown token reads the book again);
+tokens issued or revoked through the API change the book at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from jobledger.domain.access import DRIVE, EVERY_COMPANY, MANAGE, Token, TokenBook
+
+from .errors import HttpError
+from .http import Request
+
+REFRESH_S = 1.0
+ReadBook = Callable[[TokenBook | None], Awaitable[TokenBook]]
+
+
+class Caller:
+    """The token a request came with (None: the server runs with --no-auth and trusts all)."""
+
+    def __init__(self, token: Token | None) -> None:
+        self.token = token
+
+    @property
+    def scope(self) -> str | None:
+        """The one company this caller sees, or None for every company."""
+        if self.token is None or self.token.may(EVERY_COMPANY):
+            return None
+        return self.token.companyHandle
+
+    def require(self, grant: str) -> None:
+        """403 unless the caller's role has `grant`."""
+        if self.token is not None and not self.token.may(grant):
+            raise HttpError(403, "forbidden", f"a {self.token.role} token may not {_ACTIONS[grant]}")
+
+    def company(self, asked: str | None) -> str | None:
+        """The company a query is about: the asked one, which must be the caller's own; 404 for
+        another company's, as if it did not exist."""
+        scope = self.scope
+        if scope is None:
+            return asked
+        if asked is not None and asked != scope:
+            raise HttpError(404, "not_found", f"no company {asked!r}")
+        return scope
+
+    def acts_for(self, company: str) -> None:
+        """403 unless the caller may act for `company` (a submit names its company)."""
+        scope = self.scope
+        if scope is not None and company != scope:
+            raise HttpError(403, "forbidden", f"this token acts for company {scope!r} only")
+
+
+_ACTIONS = {
+    DRIVE: "submit or drive jobs",
+    MANAGE: "delete jobs, change schedules or manage tokens",
+    EVERY_COMPANY: "read every company (metrics and the audit digest need an IpsAdmin token)",
+}
+EVERYONE = Caller(None)
+
+
+class Gate:
+    """Turns a request's Authorization header into its Caller."""
+
+    def __init__(self, read: ReadBook, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self._read = read
+        self.book = TokenBook()
+        self._read_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def refresh(self, *, force: bool = False, read_before: float | None = None) -> None:
+        """Read the book's new events if it was read more than REFRESH_S ago (or before the
+        moment `read_before`, or at all with `force`)."""
+        async with self._lock:
+            stale = time.monotonic() - REFRESH_S if read_before is None else read_before
+            if force or self._read_at <= stale:
+                started = time.monotonic()
+                self.book = await self._read(self.book)
+                self._read_at = started
+
+    async def caller(self, request: Request) -> Caller:
+        if not self.enabled:
+            return EVERYONE
+        arrived = time.monotonic()
+        given = request.headers.get("authorization", "")
+        scheme, _, secret = given.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise HttpError(
+                401, "unauthorized", "this server needs a bearer token (Authorization: Bearer ...)"
+            )
+        await self.refresh()
+        token = self.book.holder(secret.strip())
+        if token is None:
+            # Maybe a token issued since the last read: read again, unless a read began after
+            # this request came (misses at once share one read of the store).
+            await self.refresh(read_before=arrived)
+            token = self.book.holder(secret.strip())
+        if token is None:
+            raise HttpError(401, "unauthorized", "the token is not valid (unknown or revoked)")
+        return Caller(token)
