@@ -11,9 +11,10 @@ import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
+import msgspec
 
 from jobledger.audit import archive
 from jobledger.audit import chain as audit
@@ -47,18 +48,22 @@ EVENT_WIDTHS = {"position": 8, "time": 19, "event": max(map(len, EVENT_NAMES)), 
 
 
 def _print_entries(entries: list[Entry], fmt: str, *, header: bool = True) -> None:
+    _print_records([entry.record() for entry in entries], fmt, header=header)
+
+
+def _print_records(records: list[dict[str, Any]], fmt: str, *, header: bool = True) -> None:
     if fmt == "ndjson":
-        emit_ndjson(entry.record() for entry in entries)
+        emit_ndjson(records)
     else:
         rows = [
             {
-                "position": e.position,
-                "time": when(e.event.timestamp),
-                "event": e.name,
-                "handle": e.handle,
-                "v": e.event.originator_version,
+                "position": r["position"],
+                "time": when(r["timestamp"]),
+                "event": r["event"],
+                "handle": r["handle"],
+                "v": r["version"],
             }
-            for e in entries
+            for r in records
         ]
         if rows:
             columns = ["position", "time", "event", "handle", "v"]
@@ -89,6 +94,11 @@ def events(
 ) -> None:
     """Print events in global order with their positions."""
     fmt = chosen_format(fmt, "ndjson")
+    if config.server is not None:
+        shown = _remote_events(config, fmt, after, company, job, names, follow, limit)
+        if fmt == "table" and not follow and terminal.stdout_is_terminal():
+            click.echo(f"({shown} event{'' if shown == 1 else 's'})")
+        return
     reader = config.ledger().reader
     log = EventLog(reader)
     uuid = job_id(job) if job else None
@@ -156,7 +166,7 @@ def wait(config: Config, handle: str, timeout: float | None, interval: float, fm
 
     Exit 0 on success or warnings, 3 on errors or a fatal error, 4 if it was stopped, 124 on timeout.
     """
-    ledger = config.ledger()
+    ledger = config.jobs()
     deadline = None if timeout is None else time.monotonic() + timeout
     stop = threading.Event()
     with stop_on_signals(stop):
@@ -184,6 +194,39 @@ def _exit_code(job: Job) -> int:
     return 0
 
 
+def _remote_events(
+    config: Config,
+    fmt: str,
+    after: int,
+    company: str | None,
+    job: str | None,
+    names: tuple[str, ...],
+    follow: bool,
+    limit: int | None,
+) -> int:
+    """`events` against a server: its NDJSON pages (asked again every half second to follow)."""
+    client = config.client()
+    stop = threading.Event()
+    shown = 0
+    with stop_on_signals(stop):
+        while True:
+            params = {
+                "after": after,
+                "companyHandle": company,
+                "jobHandle": job,
+                "name": list(names) or None,
+                "limit": None if limit is None else limit - shown,
+            }
+            text = client.get_text("/v1/events", params)
+            records = [msgspec.json.decode(line) for line in text.splitlines() if line]
+            if records:
+                _print_records(records, fmt, header=not shown)
+                shown += len(records)
+                after = records[-1]["position"]
+            if not follow or (limit is not None and shown >= limit) or stop.wait(0.5):
+                return shown
+
+
 @cli.group("audit")
 def audit_group() -> None:
     """Prove the history was not rewritten: the hash chain's head, and its verification."""
@@ -193,6 +236,9 @@ def audit_group() -> None:
 @pass_config
 def digest(config: Config) -> None:
     """Print the head of the hash chain as POSITION:HEX; keep it somewhere else."""
+    if config.server is not None:
+        click.echo(config.client().get_json("/v1/audit/digest")["digest"])
+        return
     click.echo(str(audit.digest(config.ledger().reader)))
 
 

@@ -18,6 +18,7 @@ from jobledger.cli.terminal import no_colour_option
 from jobledger.domain.errors import LedgerError
 
 if TYPE_CHECKING:  # the ledger, the views and the library load only for commands that use them
+    from jobledger.client import Client
     from jobledger.projections.runner import Projector
     from jobledger.service.ledger import JobLedger
 
@@ -27,15 +28,39 @@ DEFAULT_DB = "jobledger.db"
 class Config:
     """Settings from the group's options; commands open the ledger themselves."""
 
-    def __init__(self, db: str, views: str | None) -> None:
+    def __init__(
+        self, db: str, views: str | None, server: str | None = None, token: str | None = None
+    ) -> None:
         self.db = db
         self.views = views
+        self.server = server or None
+        self.token = token or None
         self._ledger: JobLedger | None = None
+        self._client: Client | None = None
         # Said on stderr once the command has succeeded; a failure's one line says enough.
         self.notices: list[str] = []
 
+    def jobs(self, *, create: bool = False) -> JobLedger | Client:
+        """What commands and state reads go to: the server with --server, else the ledger."""
+        return self.client() if self.server is not None else self.ledger(create=create)
+
+    def client(self) -> Client:
+        """The server's client (with --server), opened once per command."""
+        if self._client is None:
+            from jobledger.client import Client
+
+            assert self.server is not None
+            self._client = Client(self.server, self.token)
+            click.get_current_context().call_on_close(self._client.close)
+        return self._client
+
     def ledger(self, *, create: bool = False) -> JobLedger:
         """The ledger, opened once per command; only commands that write may create a new one."""
+        if self.server is not None:
+            command = click.get_current_context().command_path.removeprefix("jobledger ")
+            raise click.UsageError(
+                f"`{command}` works on the ledger itself: run it on the server's host, without --server"
+            )
         if self._ledger is None:
             from jobledger.cli.options import max_clock_skew
             from jobledger.service.ledger import JobLedger
@@ -171,9 +196,22 @@ def _discard_stdout() -> None:
     default=None,
     help="SQLite file for the views; required when the store is PostgreSQL (default: the ledger file).",
 )
+@click.option(
+    "--server",
+    "server_url",
+    envvar="JOBLEDGER_SERVER",
+    default=None,
+    help="Send commands and queries to a `jobledger serve` at this URL instead of opening --db.",
+)
+@click.option(
+    "--token",
+    envvar="JOBLEDGER_TOKEN",
+    default=None,
+    help="Bearer token for --server (default: $JOBLEDGER_TOKEN).",
+)
 @no_colour_option
 @click.version_option(package_name="jobledger")
 @click.pass_context
-def cli(ctx: click.Context, db: str, views: str | None) -> None:
+def cli(ctx: click.Context, db: str, views: str | None, server_url: str | None, token: str | None) -> None:
     """jobledger: an event-sourced ledger of server jobs (IPS job model)."""
-    ctx.obj = Config(db=db, views=views or os.environ.get("JOBLEDGER_VIEWS"))
+    ctx.obj = Config(db=db, views=views or os.environ.get("JOBLEDGER_VIEWS"), server=server_url, token=token)

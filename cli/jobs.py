@@ -69,7 +69,7 @@ def submit(
 ) -> None:
     """Submit a job and print its handle: a run now, or a schedule with --exec-time/--exec-schedule."""
     decoded = decode_payload(kind, payload or b"{}")
-    handle = config.ledger(create=True).submit(
+    handle = config.jobs(create=True).submit(
         company,
         name,
         decoded,
@@ -96,7 +96,7 @@ def start(
     config: Config, handle: str, server: str, total_size: int, company: str | None, at: datetime | None
 ) -> None:
     """Mark a submitted job as running on SERVER."""
-    config.ledger().start(handle, server, total_size=total_size, company=company, at=at)
+    config.jobs().start(handle, server, total_size=total_size, company=company, at=at)
 
 
 @cli.command("progress")
@@ -120,7 +120,7 @@ def progress(
 ) -> None:
     """Report how far a running job has got, overall and per task."""
     rows = _decode(tasks, list[TaskProgress], "--tasks") or []
-    config.ledger().update_progress(
+    config.jobs().update_progress(
         handle, percent, message=message, tasks=rows, server=server, company=company, at=at
     )
 
@@ -152,7 +152,7 @@ def log(
 ) -> None:
     """Write one row to a live job's log."""
     rows = _decode(aux, list[JobLogDetailAux], "--aux") or []
-    config.ledger().log_detail(
+    config.jobs().log_detail(
         handle,
         log_type,
         message,
@@ -184,9 +184,7 @@ def complete(
 ) -> None:
     """End a running job and print its outcome."""
     final = _decode(counters, Counters, "--counters")
-    job = config.ledger().complete(
-        handle, fatal=fatal, message=message, counters=final, company=company, at=at
-    )
+    job = config.jobs().complete(handle, fatal=fatal, message=message, counters=final, company=company, at=at)
     click.echo(f"{job.jobHandle}: Done, {job.outcome}")
 
 
@@ -201,7 +199,7 @@ def stop(
     config: Config, handle: str, reason: str, user_email: str, company: str | None, at: datetime | None
 ) -> None:
     """Ask a New or Running job to stop (a New one ends at once)."""
-    job = config.ledger().request_stop(handle, reason=reason, requested_by=user_email, company=company, at=at)
+    job = config.jobs().request_stop(handle, reason=reason, requested_by=user_email, company=company, at=at)
     click.echo(f"{job.jobHandle}: {job.state}")
 
 
@@ -213,7 +211,7 @@ def stop(
 @pass_config
 def delete(config: Config, handle: str, user_email: str, company: str | None, at: datetime | None) -> None:
     """Delete a run (a live one is stopped first) or a schedule. Its history is kept."""
-    state = config.ledger().delete(handle, requested_by=user_email, company=company, at=at)
+    state = config.jobs().delete(handle, requested_by=user_email, company=company, at=at)
     click.echo(f"{state.jobHandle}: deleted")
 
 
@@ -225,7 +223,7 @@ def delete(config: Config, handle: str, user_email: str, company: str | None, at
 @pass_config
 def pause(config: Config, handle: str, user_email: str, company: str | None, at: datetime | None) -> None:
     """Pause a schedule: it does not fire until resumed (runs cannot be paused; stop them)."""
-    schedule = config.ledger().pause(handle, requested_by=user_email, company=company, at=at)
+    schedule = config.jobs().pause(handle, requested_by=user_email, company=company, at=at)
     click.echo(f"{schedule.jobHandle}: {schedule.triggerState}")
 
 
@@ -237,7 +235,7 @@ def pause(config: Config, handle: str, user_email: str, company: str | None, at:
 @pass_config
 def resume(config: Config, handle: str, user_email: str, company: str | None, at: datetime | None) -> None:
     """Resume a paused schedule; a fire time missed meanwhile fires once at the next tick."""
-    schedule = config.ledger().resume(handle, requested_by=user_email, company=company, at=at)
+    schedule = config.jobs().resume(handle, requested_by=user_email, company=company, at=at)
     click.echo(f"{schedule.jobHandle}: {schedule.triggerState}")
 
 
@@ -248,7 +246,7 @@ def resume(config: Config, handle: str, user_email: str, company: str | None, at
 @pass_config
 def execute(config: Config, handle: str, company: str | None, at: datetime | None) -> None:
     """Run a schedule's job now and print the new run's handle; the trigger is unchanged."""
-    click.echo(config.ledger().execute(handle, company=company, at=at))
+    click.echo(config.jobs().execute(handle, company=company, at=at))
 
 
 @cli.command("show")
@@ -266,7 +264,7 @@ def show(
     """Print a run's or schedule's state, now or as it was (IPS field names, plus outcome)."""
     if as_of is not None and version is not None:
         raise click.UsageError("give --as-of or --version, not both", click.get_current_context())
-    ledger = config.ledger()
+    ledger = config.jobs()
     if as_of is None and version is None:
         state = ledger.get(handle, company)
     else:
@@ -289,7 +287,7 @@ def _field(value: Any) -> str:
 @pass_config
 def history(config: Config, handle: str, company: str | None, limit: int | None, fmt: str) -> None:
     """Print every event of a job in order: name, version, time and fields."""
-    records = [event_record(event) for event in config.ledger().history(handle, company)][:limit]
+    records = [event_record(event) for event in config.jobs().history(handle, company)][:limit]
     if fmt != "table":
         emit(fmt, records, ["version", "timestamp", "event", "fields"])
         return

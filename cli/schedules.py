@@ -12,7 +12,7 @@ from jobledger.cli.group import Config, cli, pass_config
 from jobledger.cli.options import ISO_TIME, Seconds
 from jobledger.cli.render import emit, emit_table, output_options
 from jobledger.cli.signals import stop_on_signals
-from jobledger.cli.views import as_of_option, limit_option, views_for
+from jobledger.cli.views import as_of_option, limit_option, reads
 from jobledger.projections import queries
 from jobledger.service import scheduler
 
@@ -35,14 +35,14 @@ def scheduled(
     fmt: str,
 ) -> None:
     """List schedules that may still fire, Normal or Paused (getScheduledJobs)."""
-    db = views_for(config, as_of)
-    records = queries.scheduled_jobs(db, company=company, job=job, original_name=original_name, limit=limit)
+    source = reads(config, as_of)
+    records = source.scheduled_jobs(company=company, job=job, original_name=original_name, limit=limit)
     if fmt != "table":
         emit(fmt, records, list(queries.SCHEDULED_FIELDS))
         return
     columns = ["schedule", "type", "rule", "zone", "next", "state"]
     emit_table(tables.scheduled_rows(records), columns, optional=["type", "zone"], free=["rule"])
-    tables.warn_unknown_company(db, company, len(records))
+    source.warn_unknown_company(company, len(records))
 
 
 @cli.group("scheduler")

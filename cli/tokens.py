@@ -30,7 +30,7 @@ def tokens_group() -> None:
 @pass_config
 def create(config: Config, company: str, role: str, name: str) -> None:
     """Issue a token and print its secret: shown this once, the ledger keeps only its hash."""
-    issued = config.ledger(create=True).create_token(company, role, name=name)
+    issued = config.jobs(create=True).create_token(company, role, name=name)
     click.echo(issued.secret)
     click.echo(
         f"token {issued.token.tokenId} ({role} of {company}): keep it now, it is not shown again", err=True
@@ -44,7 +44,7 @@ def create(config: Config, company: str, role: str, name: str) -> None:
 @pass_config
 def list_tokens(config: Config, company: str | None, show_all: bool, fmt: str) -> None:
     """List tokens (never their secrets): id, company, role, name, when issued and revoked."""
-    book = config.ledger().tokens()
+    book = config.jobs().tokens()
     chosen = [
         token
         for token in book.by_id.values()
@@ -61,7 +61,7 @@ def list_tokens(config: Config, company: str | None, show_all: bool, fmt: str) -
 @pass_config
 def revoke(config: Config, token_id: str) -> None:
     """Revoke a token by its id (the part after `jlt_` up to the next `_`); it stops working at once."""
-    token = config.ledger().revoke_token(token_id.removeprefix("jlt_").split("_")[0])
+    token = config.jobs().revoke_token(token_id.removeprefix("jlt_").split("_")[0])
     click.echo(f"revoked token {token.tokenId} ({token.role} of {token.companyHandle})", err=True)
 
 

@@ -18,6 +18,7 @@ import click
 from jobledger.cli import tables, timefmt
 from jobledger.cli.group import Config, cli, pass_config
 from jobledger.cli.options import ISO_TIME, Seconds, company_option, counts
+from jobledger.cli.reads import LocalReads, Reads, RemoteReads
 from jobledger.cli.render import emit, emit_json, emit_record, emit_table, output_options
 from jobledger.cli.signals import stop_on_signals
 from jobledger.cli.vocab import JOB_TYPE
@@ -87,6 +88,17 @@ def views_for(config: Config, as_of: datetime | None) -> ViewsDatabase:
     return views_as_of(config.projector(), as_of)
 
 
+def reads(config: Config, as_of: datetime | None = None) -> Reads:
+    """The queries for a read command: the server's, or the local views (caught up, or as of)."""
+    if config.server is None:
+        return LocalReads(views_for(config, as_of))
+    if as_of is not None:
+        raise click.UsageError(
+            "--as-of reads the ledger's events: run it on the server's host, not with --server"
+        )
+    return RemoteReads(config.client())
+
+
 # --- queries ---------------------------------------------------------------------------------
 
 
@@ -126,9 +138,8 @@ def active(
     fmt: str,
 ) -> None:
     """List runs not yet Done (getActiveJobs), with progress and ETA; stalled runs are marked."""
-    db = views_for(config, as_of)
-    records = queries.active_jobs(
-        db,
+    source = reads(config, as_of)
+    records = source.active_jobs(
         company=company,
         job=job,
         original_name=original_name,
@@ -143,7 +154,7 @@ def active(
         return
     rows = tables.active_rows(records, reference_time(as_of))
     emit_table(rows, tables.ACTIVE_COLUMNS, optional=tables.ACTIVE_OPTIONAL)
-    tables.warn_unknown_company(db, company, len(rows))
+    source.warn_unknown_company(company, len(rows))
 
 
 @cli.command("logs")
@@ -190,9 +201,8 @@ def logs(
     fmt: str,
 ) -> None:
     """List job-log summaries, one per run (getJobLogs); deleted runs are marked."""
-    db = views_for(config, as_of)
-    records = queries.job_logs(
-        db,
+    source = reads(config, as_of)
+    records = source.job_logs(
         company=company,
         user=user,
         since=since,
@@ -210,7 +220,7 @@ def logs(
         emit(fmt, records, list(queries.JOB_LOG_FIELDS))
         return
     emit_table(tables.log_rows(records), tables.LOG_COLUMNS, optional=["type"])
-    tables.warn_unknown_company(db, company, len(records))
+    source.warn_unknown_company(company, len(records))
 
 
 def _log_types(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
@@ -263,8 +273,7 @@ def details(
     fmt: str,
 ) -> None:
     """Show one run's job log with its detail rows (getJobLogDetails)."""
-    record = queries.job_log_details(
-        views_for(config, as_of),
+    record = reads(config, as_of).job_log_details(
         handle,
         company=company,
         log_types=log_types,
@@ -296,13 +305,13 @@ def details(
 @pass_config
 def asset_logs(config: Config, asset_handle: str, company: str, limit: int | None, fmt: str) -> None:
     """List every job-log row that names one asset (getAssetJobLogs)."""
-    db = caught_up(config).db
-    records = queries.asset_job_logs(db, asset_handle, company, limit=limit)
+    source = reads(config)
+    records = source.asset_job_logs(asset_handle, company, limit=limit)
     if fmt != "table":
         emit(fmt, records, list(queries.ASSET_LOG_FIELDS))
         return
     emit_table(tables.asset_rows(records), ["date", "job", "logType", "message"], free=["message"])
-    tables.warn_unknown_company(db, company, len(records))
+    source.warn_unknown_company(company, len(records))
 
 
 # --- projections admin -----------------------------------------------------------------------

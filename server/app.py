@@ -225,7 +225,7 @@ class LedgerApp:
             "jobHandle": state.jobHandle,
             "position": position,
             "replayed": done.replayed,
-            "state": job_record(state),
+            "state": job_record(state, last_event=True),
         }
         if rows is not None:
             value["rows"] = rows
@@ -286,6 +286,9 @@ class LedgerApp:
             return await self._history(send, route[1], company)
         elif route == ["events"]:
             return await stream_events(request, send, self.stream, self.metrics, company)
+        elif route == ["position"]:
+            head = await self._read(self.ledger.head_position)
+            await answer_json(send, 200, {"position": head})
         elif route == ["audit", "digest"]:
             caller.require(EVERY_COMPANY)
             digest = await self._read(chain.digest, self.ledger.reader)
@@ -362,7 +365,7 @@ class LedgerApp:
             state = await self._read(
                 lambda: self.ledger.state_at(handle, as_of=as_of, version=version, company=company)
             )
-        await answer_json(send, 200, {"job": job_record(state), "version": state.version})
+        await answer_json(send, 200, {"job": job_record(state, last_event=True), "version": state.version})
         return 200
 
     async def _history(self, send: Send, handle: str, company: str | None) -> int:

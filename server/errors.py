@@ -64,10 +64,21 @@ def error_answer(err: BaseException) -> tuple[int, bytes]:
         message = f"invalid body: {message}"
     elif isinstance(err, InvalidFieldError) and "over the limit of" in message and "bytes" in message:
         status, code = 413, "too_large"
+    if isinstance(err, LedgerError):
+        return status, encode_error(code, message, err)
     return status, encode_error(code, message)
 
 
-def encode_error(code: str, message: str) -> bytes:
-    """`{"error": {"code": ..., "message": ...}}` with a one-line message."""
+def encode_error(code: str, message: str, err: LedgerError | None = None) -> bytes:
+    """`{"error": {"code": ..., "message": ...}}` with a one-line message (and the ledger
+    error's type and plain attributes)."""
     line = " ".join(message.split()) or code
-    return msgspec.json.encode(ErrorBody(error=ErrorDetail(code=code, message=line)))
+    detail = ErrorDetail(code=code, message=line)
+    if err is not None:
+        detail.type = type(err).__name__
+        detail.details = {
+            key: value
+            for key, value in vars(err).items()
+            if isinstance(value, str | int | bool) and not key.startswith("_")
+        } or None
+    return msgspec.json.encode(ErrorBody(error=detail))

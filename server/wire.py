@@ -127,11 +127,14 @@ class Accepted(msgspec.Struct, kw_only=True):
     state: dict[str, Any] | None = None
 
 
-class ErrorDetail(msgspec.Struct, kw_only=True):
-    """What went wrong, in the one line the CLI prints."""
+class ErrorDetail(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What went wrong, in the one line the CLI prints; for an error of the ledger, its type and
+    attributes too (jobledger.client raises the very error again)."""
 
     code: str
     message: str
+    type: str | None = None
+    details: dict[str, str | int | bool] | None = None
 
 
 class ErrorBody(msgspec.Struct, kw_only=True):

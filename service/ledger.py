@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -24,17 +24,9 @@ from jobledger.domain.aggregates import Aggregate, fold
 from jobledger.domain.collector import collector_paused
 from jobledger.domain.commands import (
     Command,
-    Complete,
-    Delete,
     Execute,
     Fire,
-    LogDetail,
-    Pause,
-    RequestStop,
-    Resume,
-    Start,
     Submit,
-    UpdateProgress,
 )
 from jobledger.domain.errors import (
     ConcurrencyError,
@@ -45,15 +37,11 @@ from jobledger.domain.errors import (
     UnknownHandleError,
 )
 from jobledger.domain.events import (
-    Counters,
     DomainEvent,
     IdempotencyKeyClaimed,
-    JobLogDetailAux,
-    TaskProgress,
 )
 from jobledger.domain.handles import idempotency_id, job_id
 from jobledger.domain.job import Job
-from jobledger.domain.payloads import AnyPayload
 from jobledger.domain.schedule import Schedule
 from jobledger.domain.validation import validate, validate_batch
 from jobledger.store.codec import MsgspecMapper
@@ -64,6 +52,7 @@ from jobledger.store.writer import EventWriter, LostRace
 
 from . import tokens
 from .batch import Batch, Outcomes
+from .commanding import Commands, Submission, When, _when
 from .contention import CONTENDED_S, Contention
 from .tokens import IssuedToken
 
@@ -73,17 +62,8 @@ FIRE_ATTEMPTS = 5
 # How far ahead of the ledger's clock a command's `at` may be (a runner's clock a little fast).
 DEFAULT_MAX_CLOCK_SKEW = timedelta(minutes=5)
 
-When = datetime | str | None  # a datetime (naive means UTC), an ISO 8601 string, or None for now
 
-
-class Submission(NamedTuple):
-    """What `submit_job` returns: the handle, and whether an earlier submit with the key made it."""
-
-    handle: str
-    replayed: bool
-
-
-class JobLedger(Application[UUID]):
+class JobLedger(Commands, Application[UUID]):
     """The ledger of jobs: submit and drive runs, read their state and history."""
 
     name = "JobLedger"
@@ -144,216 +124,6 @@ class JobLedger(Application[UUID]):
         # JOBLEDGER_POSTGRES_DBNAME would redirect the store, POSTGRES_ENABLE_DB_FUNCTIONS would
         # skip our chain and table lock, a CIPHER_TOPIC would write bytes the views cannot read.
         return Environment(name, dict(env or {}))
-
-    # --- commands ------------------------------------------------------------------------
-
-    def submit(
-        self,
-        company: str,
-        name: str,
-        payload: AnyPayload,
-        *,
-        user_email: str = "",
-        locale: str = "",
-        description: str = "",
-        idempotency_key: str | None = None,
-        exec_time: When = None,
-        exec_schedule: str | None = None,
-        time_zone: str = "UTC",
-        at: When = None,
-    ) -> str:
-        """Submit a job; return the new run's handle, or the schedule's with exec_time/exec_schedule."""
-        return self.submit_job(
-            company,
-            name,
-            payload,
-            user_email=user_email,
-            locale=locale,
-            description=description,
-            idempotency_key=idempotency_key,
-            exec_time=exec_time,
-            exec_schedule=exec_schedule,
-            time_zone=time_zone,
-            at=at,
-        ).handle
-
-    def submit_job(
-        self,
-        company: str,
-        name: str,
-        payload: AnyPayload,
-        *,
-        user_email: str = "",
-        locale: str = "",
-        description: str = "",
-        idempotency_key: str | None = None,
-        exec_time: When = None,
-        exec_schedule: str | None = None,
-        time_zone: str = "UTC",
-        at: When = None,
-    ) -> Submission:
-        """Submit a job like `submit`; also say whether it was a replay of an earlier idempotent submit."""
-        command = Submit(
-            company=company,
-            name=name,
-            payload=payload,
-            user_email=user_email,
-            locale=locale,
-            description=description,
-            idempotency_key=idempotency_key,
-            exec_time=_when(exec_time),
-            exec_schedule=exec_schedule,
-            time_zone=time_zone,
-            at=_when(at),
-        )
-        states, batch = self._record_batch([command])
-        return Submission(states[0].jobHandle, 0 in batch.replays)
-
-    def start(
-        self,
-        handle: str,
-        server: str,
-        *,
-        total_size: int = 0,
-        company: str | None = None,
-        at: When = None,
-    ) -> Job:
-        """Mark a New run as Running on a server."""
-        return self._one(
-            Start(handle=handle, server=server, total_size=total_size, company=company, at=_when(at))
-        )
-
-    def update_progress(
-        self,
-        handle: str,
-        percent: int,
-        *,
-        message: str = "",
-        tasks: Sequence[TaskProgress] = (),
-        server: str | None = None,
-        company: str | None = None,
-        at: When = None,
-    ) -> Job:
-        """Report overall progress (0..100) and per-task progress of a running job."""
-        return self._one(
-            UpdateProgress(
-                handle=handle,
-                percent=percent,
-                message=message,
-                tasks=_listed(tasks),
-                server=server,
-                company=company,
-                at=_when(at),
-            )
-        )
-
-    def log_detail(
-        self,
-        handle: str,
-        log_type: str,
-        message: str,
-        *,
-        asset_name: str | None = None,
-        asset_type: str | None = None,
-        asset_handle: str | None = None,
-        aux: Sequence[JobLogDetailAux] = (),
-        company: str | None = None,
-        at: When = None,
-    ) -> Job:
-        """Write one detail row to a live job's log."""
-        return self._one(
-            LogDetail(
-                handle=handle,
-                log_type=log_type,
-                message=message,
-                asset_name=asset_name,
-                asset_type=asset_type,
-                asset_handle=asset_handle,
-                aux=_listed(aux),
-                company=company,
-                at=_when(at),
-            )
-        )
-
-    def stop(
-        self,
-        handle: str,
-        *,
-        reason: str = "",
-        requested_by: str = "",
-        company: str | None = None,
-        at: When = None,
-    ) -> Job:
-        """Ask a New or Running job to stop (the CLI's `stop`; `request_stop` is the same)."""
-        return self.request_stop(handle, reason=reason, requested_by=requested_by, company=company, at=at)
-
-    def request_stop(
-        self,
-        handle: str,
-        *,
-        reason: str = "",
-        requested_by: str = "",
-        company: str | None = None,
-        at: When = None,
-    ) -> Job:
-        """Ask a New or Running job to stop."""
-        return self._one(
-            RequestStop(
-                handle=handle, reason=reason, requested_by=requested_by, company=company, at=_when(at)
-            )
-        )
-
-    def complete(
-        self,
-        handle: str,
-        *,
-        fatal: bool = False,
-        message: str = "",
-        counters: Counters | None = None,
-        company: str | None = None,
-        at: When = None,
-    ) -> Job:
-        """End a running job; counters default to what its detail rows add up to."""
-        return self._one(
-            Complete(
-                handle=handle,
-                fatal=fatal,
-                message=message,
-                counters=counters,
-                company=company,
-                at=_when(at),
-            )
-        )
-
-    def delete(
-        self,
-        handle: str,
-        *,
-        requested_by: str = "",
-        company: str | None = None,
-        at: When = None,
-    ) -> Aggregate:
-        """Delete a run (a live one is stopped and ended first) or a schedule; history is kept."""
-        return self.record([Delete(handle=handle, requested_by=requested_by, company=company, at=_when(at))])[
-            0
-        ]
-
-    def pause(
-        self, handle: str, *, requested_by: str = "", company: str | None = None, at: When = None
-    ) -> Schedule:
-        """Pause a schedule (runs cannot be paused: stop them instead)."""
-        return self._schedule(Pause(handle=handle, requested_by=requested_by, company=company, at=_when(at)))
-
-    def resume(
-        self, handle: str, *, requested_by: str = "", company: str | None = None, at: When = None
-    ) -> Schedule:
-        """Resume a paused schedule."""
-        return self._schedule(Resume(handle=handle, requested_by=requested_by, company=company, at=_when(at)))
-
-    def execute(self, handle: str, *, company: str | None = None, at: When = None) -> str:
-        """Run a schedule's job now; return the new run's handle. The trigger is unchanged."""
-        _, batch = self._record_batch([Execute(handle=handle, company=company, at=_when(at))])
-        return batch.created_runs[0]
 
     def fire(self, handle: str, *, at: When = None, force: bool = False) -> str | None:
         """Fire a schedule if it is due at `at`; return the new run's handle, or None if not due.
@@ -573,6 +343,17 @@ class JobLedger(Application[UUID]):
 
     # --- internals -----------------------------------------------------------------------
 
+    def _submit(self, command: Submit) -> Submission:
+        states, batch = self._record_batch([command])
+        return Submission(states[0].jobHandle, 0 in batch.replays)
+
+    def _execute(self, command: Execute) -> str:
+        _, batch = self._record_batch([command])
+        return batch.created_runs[0]
+
+    def _any(self, command: Command) -> Aggregate:
+        return self.record([command])[0]
+
     def _one(self, command: Command) -> Job:
         state = self.record([command])[0]
         assert isinstance(state, Job)
@@ -604,17 +385,6 @@ class JobLedger(Application[UUID]):
         self._cache.move_to_end(state.jobHandle)
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
-
-
-def _listed(rows: Sequence[T]) -> list[T]:
-    # A wrong type passes as it is, for validation to name; a tuple becomes the list it stands for.
-    return list(rows) if isinstance(rows, (list, tuple)) else cast(list[T], rows)
-
-
-def _when(at: When) -> datetime | None:
-    # An ISO string passes as it is: validation (domain/validation.py) turns it into a datetime
-    # or refuses it, in the one place every command goes through.
-    return cast(datetime | None, at)
 
 
 def _is_new_file(db: str) -> bool:

@@ -21,10 +21,12 @@ def payload_record(payload: Any) -> dict[str, Any]:
     return fields
 
 
-def job_record(job: Job | Schedule) -> dict[str, Any]:
-    """A run's or schedule's state as IPS names it, the payload under its kind."""
+def job_record(job: Job | Schedule, *, last_event: bool = False) -> dict[str, Any]:
+    """A run's or schedule's state as IPS names it, the payload under its kind (and with
+    `last_event`, lastEventTime: what a client needs to rebuild the very state)."""
     fields: dict[str, Any] = msgspec.to_builtins(job)
-    record = {key: value for key, value in fields.items() if key not in _HIDDEN}
+    hidden = _HIDDEN - {"lastEventTime"} if last_event else _HIDDEN
+    record = {key: value for key, value in fields.items() if key not in hidden}
     record[job.payloadKind] = payload_record(job.payload)
     return record
 

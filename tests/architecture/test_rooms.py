@@ -25,6 +25,8 @@ RULES: dict[str, frozenset[str]] = {
     "demo": frozenset({"domain", "service"}),
     "server": frozenset({"domain", "store", "service", "projections", "audit", "demo"}),
     "web": frozenset({"server", "projections"}),
+    # The client shares the ledger's command methods and types, and the API's bodies.
+    "client": frozenset({"domain", "service", "server"}),
 }
 RULES["cli"] = frozenset(RULES)  # cli may import every other room; no other room may import cli
 PUBLIC_ONLY = {"demo": frozenset({"service"}), "web": frozenset({"server", "projections"})}  # no _private

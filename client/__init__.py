@@ -1,0 +1,6 @@
+"""jobledger client: JobLedger's methods over HTTP, against `jobledger serve`."""
+
+from jobledger.client.client import Client
+from jobledger.client.connection import AccessDeniedError, ServerError
+
+__all__ = ["AccessDeniedError", "Client", "ServerError"]

@@ -1,0 +1,253 @@
+"""`Client`: JobLedger's methods and return types, answered by `jobledger serve` over HTTP.
+
+A runner switches from the embedded ledger to a server by changing one line:
+
+    ledger = JobLedger("jobledger.db")                         # in process
+    ledger = Client("http://ledger:8080", token=os.environ["JOBLEDGER_TOKEN"])  # over HTTP
+
+Commands are validated here first, as the ledger validates them (a wrong type never leaves the
+process), then sent as the API's JSON bodies (server/wire.py) on one kept-alive connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import msgspec
+
+from jobledger.domain.access import Token, TokenBook
+from jobledger.domain.aggregates import Aggregate
+from jobledger.domain.commands import (
+    Command,
+    Complete,
+    Delete,
+    Execute,
+    JobCommand,
+    LogDetail,
+    Pause,
+    RequestStop,
+    Resume,
+    Start,
+    Submit,
+    UpdateProgress,
+)
+from jobledger.domain.errors import RuleError, UnknownHandleError
+from jobledger.domain.events import DomainEvent
+from jobledger.domain.handles import company_of
+from jobledger.domain.job import Job
+from jobledger.domain.payloads import payload_kind
+from jobledger.domain.schedule import Schedule
+from jobledger.domain.validation import validate
+from jobledger.server import wire
+from jobledger.service.commanding import Commands, Submission
+from jobledger.service.records import payload_record
+from jobledger.service.tokens import IssuedToken
+
+from . import states
+from .connection import TIMEOUT_S, Connection
+
+Params = Mapping[str, str | int | bool | datetime | list[str] | None]
+
+
+class Client(Commands):
+    """A ledger served by `jobledger serve` at `url`, reached with a bearer `token`."""
+
+    def __init__(self, url: str, token: str | None = None, *, timeout: float = TIMEOUT_S) -> None:
+        self.url = url
+        self._http = Connection(url, token, timeout)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (a later call opens it again)."""
+        self._http.close()
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    def get(self, handle: str, company: str | None = None) -> Aggregate:
+        """The current state of a run or schedule."""
+        return states.aggregate(self.get_json(_job(handle), {"companyHandle": company})["job"])
+
+    def get_job(self, handle: str, company: str | None = None) -> Job:
+        """The current state of a run."""
+        state = self.get(handle, company)
+        if not isinstance(state, Job):
+            raise RuleError(f"{handle} is a schedule, not a run")
+        return state
+
+    def history(self, handle: str, company: str | None = None) -> list[DomainEvent]:
+        """Every event of a run or schedule, in order."""
+        answer = self.get_json(_job(handle, "history"), {"companyHandle": company})
+        return [states.event(record, handle) for record in answer["events"]]
+
+    def state_at(
+        self,
+        handle: str,
+        *,
+        as_of: datetime | None = None,
+        version: int | None = None,
+        company: str | None = None,
+    ) -> Aggregate:
+        """A run's or schedule's state as of a time, or after its first `version` events."""
+        if as_of is None and version is None:
+            return self.get(handle, company)
+        params: Params = {"asOf": as_of, "version": version, "companyHandle": company}
+        return states.aggregate(self.get_json(_job(handle), params)["job"])
+
+    def head_position(self) -> int:
+        """Position of the last stored event (0 for an empty ledger)."""
+        return int(self.get_json("/v1/position")["position"])
+
+    def event_count(self) -> int:
+        """How many events the ledger holds (an IpsAdmin token: it counts every company's)."""
+        return int(self.get_json("/v1/audit/digest")["events"])
+
+    def get_json(self, path: str, params: Params | None = None) -> Any:
+        """A GET of the API (query parameters with the IPS names), its JSON answer."""
+        return self._http.json("GET", path + _query(params or {}))
+
+    def get_text(self, path: str, params: Params | None = None) -> str:
+        """A GET whose answer is not JSON (the NDJSON of /v1/events)."""
+        return self._http.request("GET", path + _query(params or {}))[1].decode()
+
+    # --- tokens ----------------------------------------------------------------------------------
+
+    def create_token(self, company: str, role: str, *, name: str = "") -> IssuedToken:
+        """Issue a token (the server's IpsAdmin, or IpsCompanyAdmin of `company`)."""
+        body = wire.CreateToken(companyHandle=company, role=role, name=name)  # type: ignore[arg-type]
+        answer = self._http.json("POST", "/v1/tokens", body)
+        return IssuedToken(answer.pop("token"), msgspec.convert(answer, Token))
+
+    def revoke_token(self, token_id: str, *, company: str | None = None) -> Token:
+        """Revoke a token by its id."""
+        return msgspec.convert(self._http.json("DELETE", f"/v1/tokens/{quote(token_id, safe='')}"), Token)
+
+    def tokens(self, book: TokenBook | None = None) -> TokenBook:
+        """Every token the caller may see (revoked ones too); never a secret or its hash."""
+        listed = TokenBook()
+        for record in self.get_json("/v1/tokens", {"all": True})["tokenArray"]:
+            token = msgspec.convert(record, Token)
+            listed.by_id[token.tokenId] = token
+        return listed
+
+    # --- how a command is sent -----------------------------------------------------------------
+
+    def _submit(self, command: Submit) -> Submission:
+        checked = validate(command)
+        assert isinstance(checked, Submit)
+        kind = payload_kind(checked.payload)
+        body = {
+            "companyHandle": checked.company,
+            "jobName": checked.name,
+            kind: payload_record(checked.payload),
+            "execTime": checked.exec_time,
+            "execSchedule": checked.exec_schedule,
+            "timeZone": checked.time_zone,
+            "locale": checked.locale,
+            "description": checked.description,
+            "submitUserEmail": checked.user_email,
+            "at": checked.at,
+        }
+        key = checked.idempotency_key
+        answer = self._http.json(
+            "POST", "/v1/jobs", _present(body), {"idempotency-key": key} if key is not None else None
+        )
+        return Submission(answer["jobHandle"], bool(answer["replayed"]))
+
+    def _execute(self, command: Execute) -> str:
+        schedule = states.aggregate(self._send(command)["state"])
+        assert isinstance(schedule, Schedule) and schedule.lastRunHandle is not None
+        return schedule.lastRunHandle  # the run this execute made
+
+    def _any(self, command: Command) -> Aggregate:
+        return states.aggregate(self._send(command)["state"])
+
+    def _one(self, command: Command) -> Job:
+        state = self._any(command)
+        assert isinstance(state, Job)
+        return state
+
+    def _schedule(self, command: Command) -> Schedule:
+        state = self._any(command)
+        assert isinstance(state, Schedule)
+        return state
+
+    def _send(self, command: Command) -> Any:
+        checked = validate(command)
+        assert isinstance(checked, JobCommand)
+        handle = checked.handle
+        if checked.company is not None and company_of(handle) != checked.company:
+            raise UnknownHandleError(handle, checked.company)
+        action, body = _body(checked)
+        method = "DELETE" if action == "" else "POST"
+        return self._http.json(method, _job(handle, action), _present(body))
+
+
+def _body(command: JobCommand) -> tuple[str, dict[str, Any]]:
+    """The action path and JSON body (IPS names) of a command on a run or schedule."""
+    at = {"at": command.at}
+    if isinstance(command, Start):
+        return "start", {"serverName": command.server, "totalSize": command.total_size, **at}
+    if isinstance(command, UpdateProgress):
+        return "progress", {
+            "progress": command.percent,
+            "progressMessage": command.message,
+            "taskProgressArray": command.tasks,
+            "serverName": command.server,
+            **at,
+        }
+    if isinstance(command, LogDetail):
+        return "log", {
+            "logType": command.log_type,
+            "logMessage": command.message,
+            "assetName": command.asset_name,
+            "assetType": command.asset_type,
+            "assetHandle": command.asset_handle,
+            "auxArray": command.aux,
+            **at,
+        }
+    if isinstance(command, Complete):
+        return "complete", {
+            "fatalError": command.fatal,
+            "message": command.message,
+            "counters": command.counters,
+            **at,
+        }
+    if isinstance(command, RequestStop):
+        return "stop", {"reason": command.reason, "requestedBy": command.requested_by, **at}
+    if isinstance(command, Pause | Resume | Delete):
+        action = {Pause: "pause", Resume: "resume", Delete: ""}[type(command)]
+        return action, {"requestedBy": command.requested_by, **at}
+    if isinstance(command, Execute):
+        return "execute", at
+    raise TypeError(f"{type(command).__name__} cannot be sent to a server")
+
+
+def _present(body: dict[str, Any]) -> dict[str, Any]:
+    # Absent, not null: the API's fields default as the ledger's arguments do.
+    return {key: value for key, value in body.items() if value is not None}
+
+
+def _job(handle: str, action: str = "") -> str:
+    return f"/v1/jobs/{quote(handle, safe='')}" + (f"/{action}" if action else "")
+
+
+def _query(params: Params) -> str:
+    pairs: list[tuple[str, str]] = []
+    for key, value in params.items():
+        if value is None or value is False:
+            continue
+        for one in value if isinstance(value, list) else [value]:
+            text = one.isoformat() if isinstance(one, datetime) else "true" if one is True else str(one)
+            pairs.append((key, text))
+    return f"?{urlencode(pairs)}" if pairs else ""
