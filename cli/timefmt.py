@@ -5,12 +5,12 @@ JSON, NDJSON and CSV keep ISO 8601 with the zone (UTC, `...Z`); only tables use 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-# A running job that has sent no progress report for this long, or whose ETA has passed, is
-# shown as stalled (README, Views).
-STALLED_AFTER = timedelta(minutes=15)
+from jobledger.projections.active_jobs import STALLED_AFTER, stalled
+
+__all__ = ["STALLED_AFTER", "stalled"]
 
 
 def now() -> datetime:
@@ -69,14 +69,3 @@ def ago(value: Any, reference: datetime) -> str:
     """`3m ago`, or empty for no time."""
     text = age(value, reference)
     return f"{text} ago" if text else ""
-
-
-def stalled(record: dict[str, Any], reference: datetime) -> bool:
-    """A running job whose ETA has passed, or with no progress report for STALLED_AFTER."""
-    if record.get("state") != "Running":
-        return False
-    eta = as_time(record.get("eta"))
-    if eta is not None and eta < reference and record.get("progress", 0) < 100:
-        return True
-    last = as_time(record.get("lastProgressUpdate") or record.get("startDate"))
-    return last is not None and reference - last > STALLED_AFTER

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import NamedTuple
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -118,3 +118,26 @@ INDEXES: tuple[tuple[str, ...], ...] = (
 )
 
 EVENTS = JobEvent
+
+
+# A running job that has sent no progress report for this long, or whose ETA has passed, is
+# shown as stalled (README, Views): by the CLI's tables and the dashboard alike.
+STALLED_AFTER = timedelta(minutes=15)
+
+
+def _moment(value: Any) -> datetime | None:
+    if not value:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def stalled(record: dict[str, Any], reference: datetime) -> bool:
+    """A running job whose ETA has passed, or with no progress report for STALLED_AFTER."""
+    if record.get("state") != "Running":
+        return False
+    eta = _moment(record.get("eta"))
+    if eta is not None and eta < reference and record.get("progress", 0) < 100:
+        return True
+    last = _moment(record.get("lastProgressUpdate") or record.get("startDate"))
+    return last is not None and reference - last > STALLED_AFTER

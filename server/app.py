@@ -287,11 +287,11 @@ class LedgerApp:
         elif route == ["events"]:
             return await stream_events(request, send, self.stream, self.metrics, company)
         elif route == ["position"]:
-            head = await self._read(self.ledger.head_position)
+            head = await self.read(self.ledger.head_position)
             await answer_json(send, 200, {"position": head})
         elif route == ["audit", "digest"]:
             caller.require(EVERY_COMPANY)
-            digest = await self._read(chain.digest, self.ledger.reader)
+            digest = await self.read(chain.digest, self.ledger.reader)
             await answer_json(send, 200, {"digest": str(digest), "events": digest.ordinal})
         else:
             raise HttpError(404, "not_found", f"no such path: /v1/{'/'.join(route)}")
@@ -360,16 +360,16 @@ class LedgerApp:
         if as_of is not None and version is not None:
             raise HttpError(400, "bad_query", "give asOf or version, not both")
         if as_of is None and version is None:
-            state = await self._read(self.ledger.get, handle, company)
+            state = await self.read(self.ledger.get, handle, company)
         else:
-            state = await self._read(
+            state = await self.read(
                 lambda: self.ledger.state_at(handle, as_of=as_of, version=version, company=company)
             )
         await answer_json(send, 200, {"job": job_record(state, last_event=True), "version": state.version})
         return 200
 
     async def _history(self, send: Send, handle: str, company: str | None) -> int:
-        events = await self._read(self.ledger.history, handle, company)
+        events = await self.read(self.ledger.history, handle, company)
         await answer_json(
             send, 200, {"jobHandle": handle, "events": [event_record(event) for event in events]}
         )
@@ -377,7 +377,7 @@ class LedgerApp:
 
     async def _ready(self, send: Send) -> int:
         try:
-            head = await self._read(self.ledger.head_position)
+            head = await self.read(self.ledger.head_position)
         except Exception as err:  # the store cannot be reached
             await answer_json(send, 503, {"status": "store unreachable", "reason": str(err)})
             return 503
@@ -424,14 +424,15 @@ class LedgerApp:
     async def _write(self, write: Callable[[], T]) -> T:
         # On the writer's own thread, between two groups: the ledger has one writer.
         result = await asyncio.get_running_loop().run_in_executor(self._store, write)
-        self._committed(await self._read(self.ledger.head_position))
+        self._committed(await self.read(self.ledger.head_position))
         return result
 
     async def _read_book(self, book: TokenBook | None) -> TokenBook:
-        result: TokenBook = await self._read(self.ledger.tokens, book)
+        result: TokenBook = await self.read(self.ledger.tokens, book)
         return result
 
-    async def _read(self, read: Any, *args: Any) -> Any:
+    async def read(self, read: Any, *args: Any) -> Any:
+        """Call `read(*args)` on a reader thread (the ledger, the store: never the views)."""
         return await asyncio.get_running_loop().run_in_executor(self._reads, read, *args)
 
     def _run_counts(self) -> tuple[dict[str, int], int]:

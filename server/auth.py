@@ -9,6 +9,9 @@ tokens issued or revoked through the API change the book at once.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 
@@ -18,6 +21,11 @@ from .errors import HttpError
 from .http import Request
 
 REFRESH_S = 1.0
+# The dashboard keeps the token in this cookie (HttpOnly, SameSite=Strict); a request that changes
+# something on the strength of the cookie must also carry the session's CSRF token.
+SESSION_COOKIE = "jobledger_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = ("GET", "HEAD")
 ReadBook = Callable[[TokenBook | None], Awaitable[TokenBook]]
 
 
@@ -73,6 +81,19 @@ class Gate:
         self.book = TokenBook()
         self._read_at = float("-inf")
         self._lock = asyncio.Lock()
+        self._csrf_key = secrets.token_bytes(32)  # a restart ends every page's forms
+
+    def csrf(self, secret: str) -> str:
+        """The CSRF token of a session (of the token `secret`; "" without tokens)."""
+        return hmac.new(self._csrf_key, secret.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def secret_of(self, request: Request) -> tuple[str, bool]:
+        """The token a request carries, and whether it came in the session cookie."""
+        given = request.headers.get("authorization", "")
+        if given:
+            scheme, _, secret = given.partition(" ")
+            return (secret.strip() if scheme.lower() == "bearer" else ""), False
+        return cookie(request, SESSION_COOKIE), True
 
     async def refresh(self, *, force: bool = False, read_before: float | None = None) -> None:
         """Read the book's new events if it was read more than REFRESH_S ago (or before the
@@ -100,7 +121,16 @@ class Gate:
             # Maybe a token issued since the last read: read again, unless a read began after
             # this request came (misses at once share one read of the store).
             await self.refresh(read_before=arrived)
-            token = self.book.holder(secret.strip())
+            token = self.book.holder(secret)
         if token is None:
             raise HttpError(401, "unauthorized", "the token is not valid (unknown or revoked)")
         return Caller(token)
+
+
+def cookie(request: Request, name: str) -> str:
+    """A cookie's value, or ""."""
+    for part in request.headers.get("cookie", "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return str(value)
+    return ""

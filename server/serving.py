@@ -15,9 +15,10 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from jobledger.domain.errors import LedgerError
 from jobledger.service.ledger import JobLedger
@@ -72,8 +73,9 @@ def serve(
     *,
     auth: bool = True,
     log_level: str = "warning",
+    wrap: Callable[[LedgerApp], Any] | None = None,
 ) -> None:
-    """Serve the ledger until SIGTERM or SIGINT."""
+    """Serve the ledger until SIGTERM or SIGINT (`wrap` puts pages around the API: the dashboard)."""
     import uvicorn
 
     # The group writer's thread and the event loop share the GIL: a short switch interval lets
@@ -82,7 +84,7 @@ def serve(
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app = LedgerApp(ledger, views, auth=auth)
     config = uvicorn.Config(
-        app,
+        wrap(app) if wrap is not None else app,
         host=host,
         port=port,
         loop="uvloop",
