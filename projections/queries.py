@@ -5,7 +5,7 @@ Each returns JSON-ready records with the IPS field names. Callers catch the view
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -132,6 +132,10 @@ def _record(values: Sequence[Any], view: str, fields: Sequence[str]) -> dict[str
     return data
 
 
+# The select list of getJobLogs, worked out once: job_logs and its keyset pages both read it.
+JOB_LOG_COLUMNS = _columns("job_logs", JOB_LOG_FIELDS)
+
+
 class _Where:
     def __init__(self) -> None:
         self.clauses: list[str] = []
@@ -204,6 +208,37 @@ def scheduled_jobs(
     return [_record(values, "scheduled_jobs", SCHEDULED_FIELDS) for values in db.query(sql, params)]
 
 
+def job_logs_where(
+    *,
+    company: str | None = None,
+    user: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    outcome: str | None = None,
+    state: str | None = None,
+    job_type: str | None = None,
+    server: str | None = None,
+    deleted: bool | None = None,
+) -> _Where:
+    """getJobLogs' filters, shared by `job_logs` and its keyset pages (paging.py)."""
+    where = _Where()
+    where.add("companyHandle = ?", company)
+    where.add("submitUserEmail = ?", user)
+    where.add(f"{job_logs_view.STARTED} >= ?", iso(since) if since else None)
+    where.add(f"{job_logs_view.STARTED} <= ?", iso(until) if until else None)
+    where.add("outcome = ?", outcome)
+    where.add("state = ?", state)
+    where.add("type = ?", job_type)
+    where.add("serverName = ?", server)
+    where.add("deleted = ?", None if deleted is None else int(deleted))
+    return where
+
+
+def job_log_records(rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Rows selected with JOB_LOG_COLUMNS as getJobLogs records."""
+    return [_record(values, "job_logs", JOB_LOG_FIELDS) for values in rows]
+
+
 def job_logs(
     db: ViewsDatabase,
     *,
@@ -222,30 +257,27 @@ def job_logs(
 ) -> list[dict[str, Any]]:
     """getJobLogs: one summary per run in a time window (by start, or submit if not started);
     deleted runs are kept (with `deleted` true) unless `deleted` says otherwise."""
-    where = _Where()
-    where.add("companyHandle = ?", company)
-    where.add("submitUserEmail = ?", user)
-    where.add(f"{job_logs_view.STARTED} >= ?", iso(since) if since else None)
-    where.add(f"{job_logs_view.STARTED} <= ?", iso(until) if until else None)
-    where.add("outcome = ?", outcome)
-    where.add("state = ?", state)
-    where.add("type = ?", job_type)
-    where.add("serverName = ?", server)
-    where.add("deleted = ?", None if deleted is None else int(deleted))
+    where = job_logs_where(
+        company=company,
+        user=user,
+        since=since,
+        until=until,
+        outcome=outcome,
+        state=state,
+        job_type=job_type,
+        server=server,
+        deleted=deleted,
+    )
     order = f"{LOG_SORT_FIELDS[sort_by]} {DIRECTIONS[direction]}, jobHandle {DIRECTIONS[direction]}"
     sql, params = _limited(
-        f"SELECT {_columns('job_logs', JOB_LOG_FIELDS)} FROM job_logs {where.sql()} ORDER BY {order}",
-        where.params,
-        limit,
+        f"SELECT {JOB_LOG_COLUMNS} FROM job_logs {where.sql()} ORDER BY {order}", where.params, limit
     )
-    return [_record(values, "job_logs", JOB_LOG_FIELDS) for values in db.query(sql, params)]
+    return job_log_records(db.query(sql, params))
 
 
 def job_log(db: ViewsDatabase, handle: str, company: str | None = None) -> dict[str, Any]:
     """One run's JobLog summary."""
-    rows = db.query(
-        f"SELECT {_columns('job_logs', JOB_LOG_FIELDS)} FROM job_logs WHERE id = ?", (job_id(handle).hex,)
-    )
+    rows = db.query(f"SELECT {JOB_LOG_COLUMNS} FROM job_logs WHERE id = ?", (job_id(handle).hex,))
     if not rows:
         raise UnknownHandleError(handle, company)
     record = _record(rows[0], "job_logs", JOB_LOG_FIELDS)
