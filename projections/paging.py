@@ -54,6 +54,9 @@ _VALUE_TYPES = {
 Value = str | int | None
 
 
+DEFAULT_PAGE = 100
+
+
 class InvalidCursorError(InvalidFieldError):
     """A cursor that is not one this query made, or was made for another sort."""
 
@@ -185,7 +188,7 @@ def job_logs_page(
     *,
     cursor: str | None = None,
     before: bool = False,
-    limit: int = 100,
+    limit: int = DEFAULT_PAGE,
     company: str | None = None,
     user: str | None = None,
     since: datetime | None = None,

@@ -19,7 +19,7 @@ from jobledger.domain.access import DRIVE, EVERY_COMPANY, MANAGE, Token, TokenBo
 from jobledger.domain.aggregates import Aggregate
 from jobledger.domain.commands import Command
 from jobledger.domain.errors import LedgerError
-from jobledger.projections import queries
+from jobledger.projections import paging, queries
 from jobledger.service.ledger import JobLedger
 from jobledger.service.records import event_record, job_record
 
@@ -307,25 +307,45 @@ class LedgerApp:
     async def _job_logs(self, request: Request, send: Send, company: str | None, min_position: int) -> int:
         sort_by = request.choice("sortBy", list(queries.LOG_SORT_FIELDS), "StartDate")
         direction = request.choice("sortDirection", list(queries.DIRECTIONS), "Descending")
-        rows, position = await self.views.query(
-            lambda db: queries.job_logs(
-                db,
-                company=company,
-                user=request.text("userHandle"),
-                since=request.moment("startDate"),
-                until=request.moment("endDate"),
-                sort_by=sort_by,
-                direction=direction,
-                limit=request.integer("numRows", None, least=1),
-                outcome=request.text("outcome"),
-                state=request.text("state"),
-                job_type=request.text("type"),
-                server=request.text("serverName"),
-                deleted=request.flag("deleted"),
+        limit = request.integer("numRows", None, least=1)
+        cursor = request.text("cursor")
+        before = bool(request.flag("before"))
+        filters: dict[str, Any] = {
+            "company": company,
+            "user": request.text("userHandle"),
+            "since": request.moment("startDate"),
+            "until": request.moment("endDate"),
+            "sort_by": sort_by,
+            "direction": direction,
+            "outcome": request.text("outcome"),
+            "state": request.text("state"),
+            "job_type": request.text("type"),
+            "server": request.text("serverName"),
+            "deleted": request.flag("deleted"),
+        }
+        if cursor is None and not before and (limit is None or limit > queries.MAX_PER_PAGE):
+            rows, position = await self.views.query(
+                lambda db: queries.job_logs(db, limit=limit, **filters), min_position
+            )
+            await answer_json(send, 200, {"jobLogArray": rows, "position": position})
+            return 200
+        # A page of at most 1000, with the cursors of the pages after and before it.
+        page, position = await self.views.query(
+            lambda db: paging.job_logs_page(
+                db, cursor=cursor, before=before, limit=limit or paging.DEFAULT_PAGE, **filters
             ),
             min_position,
         )
-        await answer_json(send, 200, {"jobLogArray": rows, "position": position})
+        await answer_json(
+            send,
+            200,
+            {
+                "jobLogArray": page.rows,
+                "position": position,
+                "nextCursor": page.next_cursor,
+                "previousCursor": page.previous_cursor,
+            },
+        )
         return 200
 
     async def _details(

@@ -298,3 +298,30 @@ def test_every_acknowledged_command_survives_a_stop_under_load(sqlite_db: str, s
         rows = [event for event in ledger.history(handle)]
         assert len(rows) - 2 >= len(acked)
         assert chain.verify(ledger.reader) is None
+
+
+def test_job_logs_page_with_a_keyset_cursor_both_ways(served: Served) -> None:
+    handles = []
+    for number in range(7):
+        status, created = served.call("POST", "/v1/jobs", {**SUBMIT, "jobName": f"run{number}"})
+        assert status == 201
+        handles.append(created["jobHandle"])
+    last = created["position"]
+    _, everything = served.call("GET", f"/v1/job-logs?minPosition={last}")
+    expected = [row["jobHandle"] for row in everything["jobLogArray"]]
+    assert sorted(expected) == sorted(handles) and "nextCursor" not in everything
+    pages: list[list[str]] = []
+    query = "numRows=3"
+    while True:
+        status, page = served.call("GET", f"/v1/job-logs?{query}")
+        assert status == 200
+        pages.append([row["jobHandle"] for row in page["jobLogArray"]])
+        if page["nextCursor"] is None:
+            break
+        query = f"numRows=3&cursor={page['nextCursor']}"
+    assert [len(rows) for rows in pages] == [3, 3, 1]
+    assert [handle for rows in pages for handle in rows] == expected
+    status, back = served.call("GET", f"/v1/job-logs?numRows=3&before=true&cursor={page['previousCursor']}")
+    assert [row["jobHandle"] for row in back["jobLogArray"]] == pages[1]
+    status, bad = served.call("GET", "/v1/job-logs?numRows=3&cursor=bm9wZQ")
+    assert status == 400 and bad["error"]["message"].startswith("invalid cursor")
