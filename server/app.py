@@ -389,11 +389,31 @@ class LedgerApp:
         return 200
 
     async def _history(self, send: Send, handle: str, company: str | None) -> int:
-        events = await self.read(self.ledger.history, handle, company)
-        await answer_json(
-            send, 200, {"jobHandle": handle, "events": [event_record(event) for event in events]}
-        )
+        records = await self.history_records(handle, company)
+        await answer_json(send, 200, {"jobHandle": handle, "events": records})
         return 200
+
+    # --- what the dashboard reads besides the views ------------------------------------------------
+
+    async def job(self, handle: str, company: str | None) -> dict[str, Any]:
+        """A run's or schedule's record (IPS names); UnknownHandleError for another company's."""
+        state = await self.read(self.ledger.get, handle, company)
+        return job_record(state, last_event=True)
+
+    async def history_records(self, handle: str, company: str | None) -> list[dict[str, Any]]:
+        """Every event of a run or schedule as history prints it."""
+        events = await self.read(self.ledger.history, handle, company)
+        return [event_record(event) for event in events]
+
+    async def digest(self) -> tuple[str, int]:
+        """The chain's head (POSITION:HEX) and how many events it covers."""
+        digest = await self.read(chain.digest, self.ledger.reader)
+        return str(digest), digest.ordinal
+
+    async def verify(self) -> str | None:
+        """Verify the whole chain: None if intact, else what is wrong (one line)."""
+        problem = await self.read(chain.verify, self.ledger.reader)
+        return None if problem is None else str(problem)
 
     async def _ready(self, send: Send) -> int:
         try:

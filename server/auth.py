@@ -42,6 +42,21 @@ class Caller:
             return None
         return self.token.companyHandle
 
+    @property
+    def drives(self) -> bool:
+        """May submit, start, report, complete and stop runs."""
+        return self.token is None or self.token.may(DRIVE)
+
+    @property
+    def manages(self) -> bool:
+        """May delete runs and pause, resume, execute or delete schedules."""
+        return self.token is None or self.token.may(MANAGE)
+
+    @property
+    def sees_all(self) -> bool:
+        """Reads every company (and the metrics and the audit digest)."""
+        return self.scope is None
+
     def require(self, grant: str) -> None:
         """403 unless the caller's role has `grant`."""
         if self.token is not None and not self.token.may(grant):

@@ -36,7 +36,8 @@ class Request:
         self.query = {
             key: values[-1] for key, values in parse_qs(scope["query_string"].decode("latin-1")).items()
         }
-        self.lists = parse_qs(scope["query_string"].decode("latin-1"))
+        self.query_string: str = scope["query_string"].decode("latin-1")
+        self.lists = parse_qs(self.query_string)
         self.headers = {
             key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]
         }
