@@ -1,0 +1,257 @@
+"""The dashboard's ASGI layer: pages at /, the API (and health, metrics) passed through untouched.
+
+Pages are rendered on the server from the views (JavaScript is needed only for live rows and
+confirmations). The token is kept in an HttpOnly, SameSite=Strict cookie; every form carries the
+session's CSRF token, and an action is sent to the API itself (the same route, roles and
+answers as any client's), then the page is shown again with what happened.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs, quote, urlencode
+
+import msgspec
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from jobledger.server.app import LedgerApp
+from jobledger.server.auth import SESSION_COOKIE, Caller
+from jobledger.server.errors import HttpError, error_answer
+from jobledger.server.http import Receive, Request, Scope, Send, answer
+
+from . import format as fmt
+from .pages import Pages
+
+log = logging.getLogger("jobledger.web")
+API_ROOTS = frozenset({"v1", "healthz", "readyz", "metrics"})
+HTML = [(b"content-type", b"text/html; charset=utf-8"), (b"cache-control", b"no-store")]
+STATIC_TYPES = {".css": b"text/css; charset=utf-8", ".js": b"text/javascript; charset=utf-8"}
+# What each action button sends: the API's method and path under /v1/jobs/{handle}.
+ACTIONS = {
+    "stop": ("POST", "stop"),
+    "delete": ("DELETE", ""),
+    "pause": ("POST", "pause"),
+    "resume": ("POST", "resume"),
+    "execute": ("POST", "execute"),
+}
+
+
+class Dashboard:
+    """ASGI: the dashboard's pages around a LedgerApp."""
+
+    def __init__(self, api: LedgerApp) -> None:
+        self.api = api
+        self.env = Environment(
+            loader=PackageLoader("jobledger.web", "templates"),
+            autoescape=select_autoescape(default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters.update(when=fmt.when, iso=fmt.iso, in_zone=fmt.in_zone, handle_path=_handle_path)
+        self.pages = Pages(api)
+        folder = importlib.resources.files("jobledger.web") / "static"
+        self.static = {item.name: item.read_bytes() for item in folder.iterdir() if item.name[0] != "."}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].strip("/").split("/")[0] in API_ROOTS:
+            await self.api(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            await self._route(request, send)
+        except Exception as err:
+            status, body = error_answer(err)
+            if status == 500:
+                log.exception("unexpected error on %s", scope["path"])
+            if status == 401:
+                await self._redirect(send, f"/login?{urlencode({'next': _here(request)})}")
+                return
+            message = msgspec.json.decode(body)["error"]["message"]
+            await self._render(send, "error.html", request, None, status=status, message=message)
+
+    async def _route(self, request: Request, send: Send) -> None:
+        parts, method = request.segments, request.method
+        if parts[:1] == ["static"] and len(parts) == 2 and parts[1] in self.static:
+            kind = STATIC_TYPES.get(parts[1][parts[1].rfind(".") :], b"application/octet-stream")
+            await answer(send, 200, self.static[parts[1]], [(b"content-type", kind)])
+            return
+        if parts == ["login"]:
+            await (self._log_in(request, send) if method == "POST" else self._login_page(request, send))
+            return
+        if parts == ["logout"] and method == "POST":
+            await self._check_csrf(request, await self._form(request))
+            await self._redirect(send, "/login", clear=True)
+            return
+        if parts[:1] == ["actions"] and len(parts) == 3 and method == "POST":
+            await self._act(request, send, parts[1], parts[2])
+            return
+        if method not in ("GET", "HEAD"):
+            raise HttpError(405, "method_not_allowed", f"{method} is not allowed here")
+        caller = await self.api.gate.caller(request)
+        page: Callable[[Request, Caller], Awaitable[tuple[str, dict[str, Any]]]] | None = {
+            (): self.pages.active,
+            ("logs",): self.pages.logs,
+            ("schedules",): self.pages.schedules,
+            ("audit",): self.pages.audit,
+        }.get(tuple(parts))
+        if page is None and len(parts) == 2 and parts[0] == "runs":
+            page = self.pages.run
+        if page is None and parts == ["confirm"]:
+            page = self.pages.confirm
+        if page is None:
+            raise HttpError(404, "not_found", f"no page /{'/'.join(parts)}")
+        template, values = await page(request, caller)
+        await self._render(send, template, request, caller, **values)
+
+    # --- sessions ---------------------------------------------------------------------------------
+
+    async def _login_page(
+        self, request: Request, send: Send, *, status: int = 200, message: str = ""
+    ) -> None:
+        nxt = _safe_next(request.text("next"))
+        await self._render(send, "login.html", request, None, status=status, next=nxt, message=message)
+
+    async def _log_in(self, request: Request, send: Send) -> None:
+        form = await self._form(request)
+        token = form.get("token", "").strip()
+        gate = self.api.gate
+        await gate.refresh(force=True)
+        if not gate.enabled or gate.book.holder(token) is None:
+            message = "this server runs without tokens" if not gate.enabled else "that token is not valid"
+            await self._login_page(request, send, status=401 if gate.enabled else 400, message=message)
+            return
+        await self._redirect(send, _safe_next(form.get("next")), session=token)
+
+    async def _check_csrf(self, request: Request, form: dict[str, str]) -> str:
+        """The session's token, once the form's CSRF token is the session's."""
+        secret, _ = self.api.gate.secret_of(request)
+        if form.get("csrf") != self.api.gate.csrf(secret):
+            raise HttpError(
+                403, "csrf", "this form has expired (or came from another site): load the page again"
+            )
+        return secret
+
+    # --- actions ------------------------------------------------------------------------------------
+
+    async def _act(self, request: Request, send: Send, action: str, handle: str) -> None:
+        form = await self._form(request)
+        secret = await self._check_csrf(request, form)
+        if action not in ACTIONS:
+            raise HttpError(404, "not_found", f"no action {action}")
+        method, tail = ACTIONS[action]
+        path = f"/v1/jobs/{quote(handle, safe='')}" + (f"/{tail}" if tail else "")
+        status, body = await self._call_api(method, path, secret)
+        if status >= 400:
+            notice = f"{action} failed: {body['error']['message']}"
+        elif action == "execute":
+            notice = f"executed {handle}: run {body['state'].get('lastRunHandle')}"
+        else:
+            notice = (
+                f"{action}: {handle} is now {body['state'].get('state') or body['state'].get('triggerState')}"
+            )
+        back = _safe_next(form.get("back"))
+        separator = "&" if "?" in back else "?"
+        await self._redirect(send, f"{back}{separator}{urlencode({'notice': notice})}")
+
+    async def _call_api(self, method: str, path: str, secret: str) -> tuple[int, Any]:
+        """One request to the API in this process, as a client would make it."""
+        headers = [(b"content-type", b"application/json")]
+        if secret:
+            headers.append((b"authorization", f"Bearer {secret}".encode()))
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": headers,
+        }
+        given = False
+        result: dict[str, Any] = {"status": 500, "body": b""}
+
+        async def receive() -> dict[str, Any]:
+            nonlocal given
+            if given:
+                return {"type": "http.disconnect"}
+            given = True
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+
+        async def capture(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                result["status"] = message["status"]
+            else:
+                result["body"] += message.get("body", b"")
+
+        await self.api(scope, receive, capture)
+        return int(result["status"]), msgspec.json.decode(result["body"] or b"{}")
+
+    # --- answers ------------------------------------------------------------------------------------
+
+    async def _render(
+        self,
+        send: Send,
+        template: str,
+        request: Request,
+        caller: Caller | None,
+        *,
+        status: int = 200,
+        **values: Any,
+    ) -> None:
+        secret, _ = self.api.gate.secret_of(request)
+        page = self.env.get_template(template).render(
+            caller=caller,
+            who=_who(caller, self.api.gate.enabled),
+            csrf=self.api.gate.csrf(secret),
+            here=_here(request),
+            notice=request.text("notice") or "",
+            auth=self.api.gate.enabled,
+            **values,
+        )
+        await answer(send, status, page.encode(), HTML)
+
+    async def _redirect(
+        self, send: Send, to: str, *, session: str | None = None, clear: bool = False
+    ) -> None:
+        headers = [(b"location", to.encode()), (b"content-type", b"text/plain")]
+        if session is not None:
+            headers.append(
+                (b"set-cookie", f"{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/".encode())
+            )
+        if clear:
+            headers.append(
+                (b"set-cookie", f"{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0".encode())
+            )
+        await answer(send, 303, b"", headers)
+
+    async def _form(self, request: Request) -> dict[str, str]:
+        body = await request.body()
+        return {key: values[-1] for key, values in parse_qs(body.decode("utf-8", "replace")).items()}
+
+
+def _who(caller: Caller | None, auth: bool) -> str:
+    if caller is None:
+        return ""
+    if caller.token is None:
+        return "no tokens (IpsAdmin)" if not auth else ""
+    name = f" {caller.token.name}" if caller.token.name else ""
+    return f"{caller.token.role} of {caller.token.companyHandle}{name}"
+
+
+def _here(request: Request) -> str:
+    path = "/" + "/".join(quote(part, safe="") for part in request.segments)
+    query = request.query_string
+    return f"{path}?{query}" if query else path
+
+
+def _safe_next(value: str | None) -> str:
+    # Only a path of this site: never an open redirect to another one.
+    if not value or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    return value
+
+
+def _handle_path(handle: str) -> str:
+    return "/runs/" + quote(handle, safe="")

@@ -1,0 +1,61 @@
+"""Times and durations as the dashboard shows them: UTC, compact, the date unless today."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def moment(value: Any) -> datetime | None:
+    """A datetime from a datetime or ISO 8601 text; None for nothing."""
+    if not value:
+        return None
+    found = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
+
+
+def when(value: Any, now: datetime | None = None) -> str:
+    """`13:05:07` today, `2026-11-28 13:05` another day (UTC); empty for no time."""
+    found = moment(value)
+    if found is None:
+        return ""
+    found = found.astimezone(UTC)
+    today = (now or datetime.now(UTC)).date()
+    return found.strftime("%H:%M:%S") if found.date() == today else found.strftime("%Y-%m-%d %H:%M")
+
+
+def iso(value: Any) -> str:
+    found = moment(value)
+    return found.astimezone(UTC).isoformat().replace("+00:00", "Z") if found else ""
+
+
+def span(delta: timedelta) -> str:
+    """`45s`, `12m`, `3h5m`, `2d4h`: kubectl-like."""
+    seconds = int(delta.total_seconds())
+    if seconds < 0:
+        return ""
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60}m"
+    return f"{seconds // 86400}d{seconds % 86400 // 3600}h"
+
+
+def ago(value: Any, now: datetime) -> str:
+    found = moment(value)
+    return f"{span(now - found)} ago" if found else ""
+
+
+def in_zone(value: Any, zone: str) -> str:
+    """A time in an IANA zone, with the zone's abbreviation."""
+    found = moment(value)
+    if found is None:
+        return ""
+    try:
+        local = found.astimezone(ZoneInfo(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        return iso(found)
+    return local.strftime("%Y-%m-%d %H:%M %Z")

@@ -1,0 +1,161 @@
+"""What each page shows: read from the views (and, for one run, its history), for one caller.
+
+Every read is scoped as the API scopes it: a company token sees its company only, and another
+company's run is 404 here as there.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from jobledger.projections import paging, queries
+from jobledger.projections.active_jobs import stalled
+from jobledger.server.app import LedgerApp
+from jobledger.server.auth import Caller
+from jobledger.server.errors import HttpError
+from jobledger.server.http import Request
+from jobledger.server.stream import Filter
+
+from . import format as fmt
+
+Page = tuple[str, dict[str, Any]]
+MAX_ACTIVE_ROWS = 500
+LOG_PAGE = 50
+EVENT_PAGE = 100
+JOB_STATES = ("New", "Running", "Stopping")
+OUTCOMES = ("success", "warnings", "errors", "fatal", "stopped")
+
+
+class Pages:
+    """The dashboard's pages: a template and its values, for a request and its caller."""
+
+    def __init__(self, api: LedgerApp) -> None:
+        self.api = api
+
+    async def active(self, request: Request, caller: Caller) -> Page:
+        company = caller.company(request.text("company"))
+        waiting = request.text("waiting") != "0"
+        filters = {
+            "company": company,
+            "state": request.text("state") or None,
+            "job_type": request.text("type") or None,
+            "server": request.text("server") or None,
+            "original_name": request.text("originalName") or None,
+        }
+        rows, position = await self.api.views.query(
+            lambda db: queries.active_jobs(db, include_waiting=waiting, limit=MAX_ACTIVE_ROWS + 1, **filters)
+        )
+        now = datetime.now(UTC)
+        for row in rows:
+            row["stalled"] = stalled(row, now)
+            row["age"] = fmt.span(now - started) if (started := fmt.moment(row.get("startDate"))) else ""
+            row["lastUpdate"] = fmt.ago(row.get("lastProgressUpdate"), now)
+        values = {
+            "rows": rows[:MAX_ACTIVE_ROWS],
+            "more": len(rows) > MAX_ACTIVE_ROWS,
+            "position": position,
+            "filters": {**filters, "waiting": waiting},
+            "states": JOB_STATES,
+            "stream_company": company or "",
+        }
+        return "active.html", values
+
+    async def logs(self, request: Request, caller: Caller) -> Page:
+        company = caller.company(request.text("company"))
+        sort_by = request.choice("sortBy", list(queries.LOG_SORT_FIELDS), "StartDate")
+        direction = request.choice("sortDirection", list(queries.DIRECTIONS), "Descending")
+        filters: dict[str, Any] = {
+            "company": company,
+            "user": request.text("userHandle") or None,
+            "since": request.moment("startDate"),
+            "until": request.moment("endDate"),
+            "outcome": request.text("outcome") or None,
+            "sort_by": sort_by,
+            "direction": direction,
+        }
+        cursor = request.text("cursor") or None
+        before = request.text("before") == "1"
+        page, position = await self.api.views.query(
+            lambda db: paging.job_logs_page(db, cursor=cursor, before=before, limit=LOG_PAGE, **filters)
+        )
+        kept = {
+            key: value
+            for key, value in request.query.items()
+            if key not in ("cursor", "before", "notice") and value
+        }
+        values = {
+            "rows": page.rows,
+            "next_cursor": page.next_cursor,
+            "previous_cursor": page.previous_cursor,
+            "kept": kept,
+            "position": position,
+            "sort_fields": list(queries.LOG_SORT_FIELDS),
+            "outcomes": OUTCOMES,
+            "query": request.query,
+        }
+        return "logs.html", values
+
+    async def run(self, request: Request, caller: Caller) -> Page:
+        handle = request.segments[1]
+        scope = caller.scope
+        record = await self.api.job(handle, scope)
+        history = await self.api.history_records(handle, scope)
+        values: dict[str, Any] = {"job": record, "history": history, "handle": handle}
+        if "triggerState" in record:
+            return "schedule.html", values
+        per_page = request.integer("perPage", 100, least=1, most=queries.MAX_PER_PAGE) or 100
+        page_number = request.integer("page", 1, least=1) or 1
+        log_types = [value for value in request.lists.get("logType", []) if value]
+        details, _ = await self.api.views.query(
+            lambda db: queries.job_log_details(
+                db, handle, company=scope, log_types=log_types, page=page_number, per_page=per_page
+            )
+        )
+        total = int(details.get("detailTotalRows") or 0)
+        values.update(
+            details=details["detailArray"],
+            page=page_number,
+            per_page=per_page,
+            pages=max(1, -(-total // per_page)) if not log_types else None,
+            log_types=log_types,
+            total=total,
+        )
+        return "run.html", values
+
+    async def schedules(self, request: Request, caller: Caller) -> Page:
+        company = caller.company(request.text("company"))
+        rows, position = await self.api.views.query(lambda db: queries.scheduled_jobs(db, company=company))
+        return "schedules.html", {"rows": rows, "position": position, "company": company or ""}
+
+    async def audit(self, request: Request, caller: Caller) -> Page:
+        company = caller.company(request.text("company"))
+        name = request.text("event") or None
+        head = await self.api.read(self.api.ledger.head_position)
+        after = request.integer("after", None, least=0)
+        start = after if after is not None else max(0, head - EVENT_PAGE * 20)
+        wanted = Filter(company=company, names=frozenset({name}) if name else frozenset())
+        entries = await self.api.stream.history(start, head, wanted, None)
+        records = [entry.record() for entry in entries][-EVENT_PAGE:]
+        values: dict[str, Any] = {
+            "events": list(reversed(records)),
+            "head": head,
+            "company": company or "",
+            "event_name": name or "",
+            "digest": None,
+            "verified": None,
+        }
+        if caller.sees_all:
+            values["digest"], values["digest_events"] = await self.api.digest()
+            if request.text("verify") == "1":
+                problem = await self.api.verify()
+                values["verified"] = "the chain is intact" if problem is None else f"changed: {problem}"
+        return "audit.html", values
+
+    async def confirm(self, request: Request, caller: Caller) -> Page:
+        """The no-JavaScript confirmation of an action: one button that does it."""
+        action, handle = request.text("action") or "", request.text("handle") or ""
+        if not action or not handle:
+            raise HttpError(400, "bad_query", "confirm needs an action and a handle")
+        await self.api.job(handle, caller.scope)  # 404 for another company's
+        return "confirm.html", {"action": action, "handle": handle, "back": request.text("back") or "/"}
