@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib.resources
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
@@ -179,7 +179,7 @@ class Dashboard:
             given = True
             return {"type": "http.request", "body": b"{}", "more_body": False}
 
-        async def capture(message: dict[str, Any]) -> None:
+        async def capture(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 result["status"] = message["status"]
             else:
