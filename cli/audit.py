@@ -48,7 +48,21 @@ EVENT_WIDTHS = {"position": 8, "time": 19, "event": max(map(len, EVENT_NAMES)), 
 
 
 def _print_entries(entries: list[Entry], fmt: str, *, header: bool = True) -> None:
-    _print_records([entry.record() for entry in entries], fmt, header=header)
+    if fmt == "ndjson":
+        _print_records([entry.record() for entry in entries], fmt)
+        return
+    # A table shows no fields: none are converted.
+    heads = [
+        {
+            "position": e.position,
+            "timestamp": e.event.timestamp,
+            "event": e.name,
+            "handle": e.handle,
+            "version": e.event.originator_version,
+        }
+        for e in entries
+    ]
+    _print_records(heads, fmt, header=header)
 
 
 def _print_records(records: list[dict[str, Any]], fmt: str, *, header: bool = True) -> None:

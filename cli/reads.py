@@ -7,6 +7,7 @@ command prints the same whether it reads a file or `--server`.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote
 
 from jobledger.cli import tables
 from jobledger.projections import queries
@@ -91,13 +92,11 @@ class RemoteReads:
         return self._get("/v1/job-logs", filters)["jobLogArray"]  # type: ignore[no-any-return]
 
     def job_log_details(self, handle: str, **filters: Any) -> dict[str, Any]:
-        from urllib.parse import quote
+        from jobledger.client.client import job_path
 
-        return self._get(f"/v1/jobs/{quote(handle, safe='')}/log-details", filters)["jobLog"]  # type: ignore[no-any-return]
+        return self._get(job_path(handle, "log-details"), filters)["jobLog"]  # type: ignore[no-any-return]
 
     def asset_job_logs(self, asset: str, company: str, *, limit: int | None) -> list[dict[str, Any]]:
-        from urllib.parse import quote
-
         path = f"/v1/assets/{quote(asset, safe='')}/job-logs"
         return self._get(path, {"company": company, "limit": limit})["assetJobLogArray"]  # type: ignore[no-any-return]
 

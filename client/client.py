@@ -76,7 +76,7 @@ class Client(Commands):
 
     def get(self, handle: str, company: str | None = None) -> Aggregate:
         """The current state of a run or schedule."""
-        return states.aggregate(self.get_json(_job(handle), {"companyHandle": company})["job"])
+        return states.aggregate(self.get_json(job_path(handle), {"companyHandle": company})["job"])
 
     def get_job(self, handle: str, company: str | None = None) -> Job:
         """The current state of a run."""
@@ -87,7 +87,7 @@ class Client(Commands):
 
     def history(self, handle: str, company: str | None = None) -> list[DomainEvent]:
         """Every event of a run or schedule, in order."""
-        answer = self.get_json(_job(handle, "history"), {"companyHandle": company})
+        answer = self.get_json(job_path(handle, "history"), {"companyHandle": company})
         return [states.event(record, handle) for record in answer["events"]]
 
     def state_at(
@@ -102,7 +102,7 @@ class Client(Commands):
         if as_of is None and version is None:
             return self.get(handle, company)
         params: Params = {"asOf": as_of, "version": version, "companyHandle": company}
-        return states.aggregate(self.get_json(_job(handle), params)["job"])
+        return states.aggregate(self.get_json(job_path(handle), params)["job"])
 
     def head_position(self) -> int:
         """Position of the last stored event (0 for an empty ledger)."""
@@ -190,7 +190,7 @@ class Client(Commands):
             raise UnknownHandleError(handle, checked.company)
         action, body = _body(checked)
         method = "DELETE" if action == "" else "POST"
-        return self._http.json(method, _job(handle, action), _present(body))
+        return self._http.json(method, job_path(handle, action), _present(body))
 
 
 def _body(command: JobCommand) -> tuple[str, dict[str, Any]]:
@@ -238,7 +238,8 @@ def _present(body: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in body.items() if value is not None}
 
 
-def _job(handle: str, action: str = "") -> str:
+def job_path(handle: str, action: str = "") -> str:
+    """The API path of a run or schedule (its handle percent-encoded: it holds `|`), or of an action on it."""
     return f"/v1/jobs/{quote(handle, safe='')}" + (f"/{action}" if action else "")
 
 

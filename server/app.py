@@ -436,10 +436,11 @@ class LedgerApp:
         if route == ["tokens"] and request.method == "GET":
             await self.gate.refresh(force=True)
             chosen = caller.company(request.text("companyHandle"))
+            revoked_too = bool(request.flag("all"))
             listed = [
                 token_record(token)
                 for token in self.gate.book.by_id.values()
-                if (chosen is None or token.companyHandle == chosen) and (token.active or request.flag("all"))
+                if (chosen is None or token.companyHandle == chosen) and (token.active or revoked_too)
             ]
             await answer_json(send, 200, {"tokenArray": listed})
             return 200
