@@ -8,12 +8,14 @@ recomputed link differs) from one appended behind the ledger's back (it has no l
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from jobledger.domain.errors import UndecodableEventError
 from jobledger.store.chain import GENESIS, link
 from jobledger.store.reader import EventStore, Undecodable
 
+PROGRESS_EVERY = 10_000
 _DIGEST = re.compile(r"(\d+):([0-9a-fA-F]{64})")
 
 
@@ -56,13 +58,18 @@ def digest(store: EventStore) -> Digest:
 
 
 def verify(
-    store: EventStore, expected: Digest | None = None, *, undecodable: list[Undecodable] | None = None
+    store: EventStore,
+    expected: Digest | None = None,
+    *,
+    undecodable: list[Undecodable] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Finding | None:
     """Recompute the chain from the stored events; the first disagreement, or None if intact.
 
     The chain is over the stored bytes, so it can hold an event that does not decode (written by
     a newer jobledger, or a bug); with `undecodable`, each stored event is also decoded and those
-    that fail are added to it (up to where the chain check stopped).
+    that fail are added to it (up to where the chain check stopped). `progress` is told how
+    many events were checked, every PROGRESS_EVERY events and at the end.
     """
     previous = GENESIS
     ordinal = 0
@@ -78,6 +85,8 @@ def verify(
             except UndecodableEventError as err:
                 undecodable.append(note.undecodable(err.reason))
         ordinal += 1
+        if progress is not None and ordinal % PROGRESS_EVERY == 0:
+            progress(ordinal)
         previous = link(previous, note.originator_id, note.originator_version, note.topic, note.state)
         if row is None or row[0] != note.position:
             return Finding(
@@ -91,6 +100,8 @@ def verify(
         if expected is not None and ordinal == expected.ordinal:
             at_expected = previous
         row = next(chain, None)
+    if progress is not None:
+        progress(ordinal)
     if row is not None:
         return Finding(row[0], "the chain links an event that is missing from the store (deleted)")
     if expected is not None:

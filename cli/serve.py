@@ -17,16 +17,19 @@ from jobledger.cli.group import Config, cli, pass_config
     is_flag=True,
     help="Serve without tokens, every caller an IpsAdmin: only on a loopback address, for trying it out.",
 )
+@click.option("--no-dashboard", is_flag=True, help="Serve the API only, without the pages at /.")
 @pass_config
-def serve(config: Config, host: str, port: int, no_auth: bool) -> None:
+def serve(config: Config, host: str, port: int, no_auth: bool, no_dashboard: bool) -> None:
     """Serve the ledger over HTTP: the only writer of its ledger, with group commit.
 
     Runners and operators use the JSON API under /v1 (described at /v1/openapi.json and /v1/docs);
-    /healthz, /readyz and /metrics are for the platform. SIGTERM or Ctrl-C stops taking commands,
+    operators log in to the dashboard at / with a token; /healthz, /readyz and /metrics are for
+    the platform. SIGTERM or Ctrl-C stops taking commands,
     answers every command already taken, and exits 0.
     """
     from jobledger.server.serving import is_loopback, serve_lock
     from jobledger.server.serving import serve as run
+    from jobledger.web.dashboard import Dashboard
 
     if no_auth and not is_loopback(host):
         raise click.UsageError(
@@ -46,6 +49,6 @@ def serve(config: Config, host: str, port: int, no_auth: bool) -> None:
                     " create one with `jobledger tokens create --company C --role IpsAdmin`",
                     err=True,
                 )
-            run(ledger, config.views, host, port, auth=not no_auth)
+            run(ledger, config.views, host, port, auth=not no_auth, wrap=None if no_dashboard else Dashboard)
         finally:
             ledger.close()

@@ -23,6 +23,7 @@ import msgspec
 from jobledger.domain.events import DomainEvent, JobEvent, ProgressUpdated, Submitted
 from jobledger.domain.job import Job, evolve
 from jobledger.projections import active_jobs, job_logs
+from jobledger.projections.activity import RunFacts
 from jobledger.projections.views import UNNAMED, Key, View
 
 # (position, the originator's id as hex, event): what the runner reads from the store.
@@ -64,6 +65,7 @@ class _Plan(NamedTuple):
         tuple[str, Callable[[Any, DomainEvent], Any], Callable[[DomainEvent, str, str], Any] | None], ...
     ]
     folded: tuple[tuple[View, dict[Key, Any]], ...]
+    run_aware: tuple[tuple[View, dict[Key, Any]], ...]  # folded with their run's facts
 
 
 class BulkFold:
@@ -83,7 +85,8 @@ class BulkFold:
                 self._folded[table] = (view, {})
             else:
                 self._appended[table] = view
-        self._fold_jobs = self._logs_table is not None or self._active_table is not None
+        run_aware = any(view.run_aware for view, _ in self._folded.values())
+        self._fold_jobs = self._logs_table is not None or self._active_table is not None or run_aware
         for view, _ in self._folded.values():
             assert view.named is None, "only appended views name their runs"
         # (job handle, company) by run, for the rows that name their run: a dict lookup per row
@@ -128,6 +131,8 @@ class BulkFold:
                     row = named(event, handle, company)
                 if row is not None:
                     added[table].append(row)
+            if plan.run_aware and hexid in jobs:
+                self._fold_run_aware(plan.run_aware, event, jobs[hexid])
             for view, rows in plan.folded:
                 if (key := view.key(event, hexid)) is not None:
                     row = view.apply(rows.get(key), event)
@@ -162,11 +167,28 @@ class BulkFold:
                 if issubclass(cls, view.events)
             ),
             folded=tuple(
-                (view, rows) for view, rows in self._folded.values() if issubclass(cls, view.events)
+                (view, rows)
+                for view, rows in self._folded.values()
+                if issubclass(cls, view.events) and not view.run_aware
+            ),
+            run_aware=tuple(
+                (view, rows)
+                for view, rows in self._folded.values()
+                if issubclass(cls, view.events) and view.run_aware
             ),
         )
         self._plans[cls] = plan
         return plan
+
+    @staticmethod
+    def _fold_run_aware(
+        views: tuple[tuple[View, dict[Key, Any]], ...], event: DomainEvent, job: Job | bytes
+    ) -> None:
+        run = _unpack(job) if isinstance(job, bytes) else job
+        facts = RunFacts(run.companyHandle, run.outcome)
+        for view, rows in views:
+            if (key := view.key(event, facts)) is not None:
+                rows[key] = view.apply(rows.get(key), event, facts)
 
     def _name_of(self, hexid: str) -> tuple[str, str]:
         """A run's names from its state (a row made after it was done; rare)."""

@@ -396,6 +396,19 @@ class ViewsDatabase:
             )
         return found
 
+    def run_facts(self, table: str, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """(company, outcome) by run id (hex) from a job_logs table, for the runs it holds."""
+        found: dict[str, tuple[str, str | None]] = {}
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT id, companyHandle, outcome FROM [{table}] WHERE id IN ({marks})"
+            found.update(
+                (hexid, (company, outcome or None))
+                for hexid, company, outcome in self.conn.execute(sql, chunk)
+            )
+        return found
+
     def write(self, view: View, table: str, changed: dict[Key, Any]) -> None:
         """Upsert the changed rows and delete the rows that became None."""
         upserts = [view.codec.encode(row) for row in changed.values() if row is not None]

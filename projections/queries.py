@@ -193,19 +193,21 @@ def scheduled_jobs(
     job: str | None = None,
     original_name: str | None = None,
     limit: int | None = None,
+    fields: Sequence[str] = SCHEDULED_FIELDS,
 ) -> list[dict[str, Any]]:
-    """getScheduledJobs: schedules that may still fire, Normal or Paused, soonest first."""
+    """getScheduledJobs: schedules that may still fire, Normal or Paused, soonest first (the
+    IPS fields, or `fields` of the stored Schedule)."""
     where = _Where()
     where.add("companyHandle = ?", company)
     where.add("jobHandle = ?", job)
     where.add("originalName = ?", original_name)
-    columns = _columns("scheduled_jobs", SCHEDULED_FIELDS)
+    columns = _columns("scheduled_jobs", fields)
     sql, params = _limited(
         f"SELECT {columns} FROM scheduled_jobs {where.sql()} ORDER BY nextFireTime, jobHandle",
         where.params,
         limit,
     )
-    return [_record(values, "scheduled_jobs", SCHEDULED_FIELDS) for values in db.query(sql, params)]
+    return [_record(values, "scheduled_jobs", fields) for values in db.query(sql, params)]
 
 
 def job_logs_where(
@@ -336,3 +338,20 @@ def companies(db: ViewsDatabase) -> list[str]:
     """Every company with a run or a schedule that may still fire, in order."""
     sql = "SELECT companyHandle FROM job_logs UNION SELECT companyHandle FROM scheduled_jobs ORDER BY 1"
     return [values[0] for values in db.query(sql, ())]
+
+
+ACTIVITY_COUNTS = ("events", "started", "success", "warnings", "errors", "fatal", "stopped")
+
+
+def activity(db: ViewsDatabase, since: datetime, company: str | None = None) -> list[dict[str, Any]]:
+    """The activity view's minutes from `since` on (summed over companies unless one is given),
+    oldest first: `minute` and the counts."""
+    where = _Where()
+    where.add("minute >= ?", iso(since))
+    where.add("companyHandle = ?", company)
+    sums = ", ".join(f"SUM([{name}])" for name in ACTIVITY_COUNTS)
+    sql = f"SELECT minute, {sums} FROM activity {where.sql()} GROUP BY minute ORDER BY minute"
+    return [
+        {"minute": datetime.fromisoformat(values[0]), **dict(zip(ACTIVITY_COUNTS, values[1:], strict=True))}
+        for values in db.query(sql, where.params)
+    ]

@@ -16,7 +16,9 @@ from uuid import UUID
 
 from jobledger.domain.collector import collector_paused
 from jobledger.domain.events import DomainEvent, Submitted
+from jobledger.domain.job import Job, evolve
 from jobledger.projections import job_logs
+from jobledger.projections.activity import RunFacts
 from jobledger.projections.bulk import BulkFold
 from jobledger.projections.database import ASIDE, QUARANTINE, ViewsDatabase
 from jobledger.projections.views import UNNAMED, VIEWS, Key, View
@@ -131,6 +133,9 @@ class Projector:
             if view.named is not None:
                 self._write_named(view, table, batch, position, tables)
                 continue
+            if view.run_aware:
+                self._fold_run_aware(view, table, batch, position, tables)
+                continue
             cache = self._cache.setdefault(table, {})
             if self._cached_at.get(table) != position:
                 cache.clear()
@@ -172,6 +177,31 @@ class Projector:
         self.db.write(
             view, table, {key: named(event, *names.get(hexid, UNNAMED)) for key, hexid, event in todo}
         )
+        self.db.set_position(table, batch.end)
+
+    def _fold_run_aware(
+        self, view: View, table: str, batch: Page, position: int, tables: dict[str, View]
+    ) -> None:
+        """Fold a batch into a view whose rows depend on facts of each event's run, read from the
+        job_logs rows (this batch's included: that view is folded first)."""
+        todo = [
+            (hexid, event) for nid, hexid, event in batch if nid > position and isinstance(event, view.events)
+        ]
+        if todo:
+            logs = next(name for name, other in tables.items() if other.name == job_logs.NAME)
+            facts = {
+                hexid: RunFacts(company, outcome)  # type: ignore[arg-type]  # an Outcome, as stored
+                for hexid, (company, outcome) in self.db.run_facts(logs, list({h for h, _ in todo})).items()
+            }
+            keyed = [
+                (key, event, facts[hexid])
+                for hexid, event in todo
+                if (key := view.key(event, facts.get(hexid)))
+            ]
+            changed: dict[Key, Any] = self.db.load(view, table, list({key for key, _, _ in keyed}))
+            for key, event, fact in keyed:
+                changed[key] = view.apply(changed.get(key), event, fact)
+            self.db.write(view, table, changed)
         self.db.set_position(table, batch.end)
 
     def _run_names(self, batch: Page, runs: set[str], tables: dict[str, View]) -> dict[str, tuple[str, str]]:
@@ -334,6 +364,8 @@ def _from(start: int, progress: Progress | None) -> Progress | None:
 
 def fold_view(view: View, events: Iterable[tuple[int, DomainEvent]]) -> dict[Key, Any]:
     """A view's rows from a plain fold of events, without any database."""
+    if view.run_aware:
+        return _fold_run_aware(view, events)
     rows: dict[Key, Any] = {}
     names: dict[UUID, tuple[str, str]] = {}
     for _, event in events:
@@ -350,4 +382,21 @@ def fold_view(view: View, events: Iterable[tuple[int, DomainEvent]]) -> dict[Key
             rows.pop(key, None)
         else:
             rows[key] = row
+    return rows
+
+
+def _fold_run_aware(view: View, events: Iterable[tuple[int, DomainEvent]]) -> dict[Key, Any]:
+    """A run-aware view's rows from a plain fold, each run's state folded alongside."""
+    rows: dict[Key, Any] = {}
+    runs: dict[UUID, Job] = {}
+    for _, event in events:
+        if not isinstance(event, view.events):
+            continue
+        run = runs.get(event.originator_id)
+        if run is None and type(event) is not Submitted:
+            continue  # its Submitted was quarantined: the run is not known
+        run = runs[event.originator_id] = evolve(event, run)  # type: ignore[arg-type]
+        facts = RunFacts(run.companyHandle, run.outcome)
+        if (key := view.key(event, facts)) is not None:
+            rows[key] = view.apply(rows.get(key), event, facts)
     return rows

@@ -8,7 +8,7 @@ from types import ModuleType
 from typing import Any
 
 from jobledger.domain.events import DomainEvent
-from jobledger.projections import active_jobs, job_log_details, job_logs, scheduled_jobs
+from jobledger.projections import active_jobs, activity, job_log_details, job_logs, scheduled_jobs
 from jobledger.projections.rows import RowCodec
 
 Key = tuple[Any, ...]
@@ -24,14 +24,18 @@ class View:
     row_type: type[Any]
     key_columns: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...]
-    key: Callable[[DomainEvent, str | None], Key | None]
+    # (event, run id) -> key, or (event, RunFacts) for a run-aware view
+    key: Callable[..., Key | None]
     events: type[DomainEvent]  # the events that can touch a row; others are not even offered
-    apply: Callable[[Any, DomainEvent], Any]
+    apply: Callable[..., Any]  # (row, event), or (row, event, RunFacts) for a run-aware view
     # Whether apply needs the previous row; detail rows are written once and never read back.
     folds_rows: bool = True
     # For a view whose rows name their run (job handle, company): the row an event makes given
     # those, used by every fold instead of `apply` (which leaves them empty).
     named: Callable[[DomainEvent, str, str], Any] | None = None
+    # For a view whose rows depend on facts of the event's run (activity): `key` and `apply` take
+    # the run's RunFacts instead of its id, and the folds supply them.
+    run_aware: bool = False
     codec: RowCodec[Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -50,6 +54,7 @@ class View:
             apply=module.apply,
             folds_rows=folds_rows,
             named=getattr(module, "named", None),
+            run_aware=getattr(module, "RUN_AWARE", False),
         )
 
     def row_key(self, values: tuple[Any, ...]) -> Key:
@@ -65,5 +70,7 @@ VIEWS: dict[str, View] = {
         View.from_module(job_logs),
         View.from_module(job_log_details, folds_rows=False),
         View.from_module(scheduled_jobs),
+        # After job_logs: a batch's catch-up reads the run facts from the rows job_logs just wrote.
+        View.from_module(activity),
     )
 }

@@ -410,9 +410,10 @@ class LedgerApp:
         digest = await self.read(chain.digest, self.ledger.reader)
         return str(digest), digest.ordinal
 
-    async def verify(self) -> str | None:
-        """Verify the whole chain: None if intact, else what is wrong (one line)."""
-        problem = await self.read(chain.verify, self.ledger.reader)
+    def verify(self, progress: Callable[[int], None] | None = None) -> str | None:
+        """Verify the whole chain (blocking: run it in a thread of its own, not the reads');
+        None if intact, else what is wrong (one line)."""
+        problem = chain.verify(self.ledger.reader, progress=progress)
         return None if problem is None else str(problem)
 
     async def _ready(self, send: Send) -> int:

@@ -124,14 +124,20 @@ class Gate:
         if not self.enabled:
             return EVERYONE
         arrived = time.monotonic()
-        given = request.headers.get("authorization", "")
-        scheme, _, secret = given.partition(" ")
-        if scheme.lower() != "bearer" or not secret.strip():
+        secret, from_cookie = self.secret_of(request)
+        if not secret:
             raise HttpError(
                 401, "unauthorized", "this server needs a bearer token (Authorization: Bearer ...)"
             )
+        if from_cookie and request.method not in SAFE_METHODS:
+            # A browser sends the cookie with any site's form: a change needs the page's CSRF token.
+            given = request.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(given, self.csrf(secret)):
+                raise HttpError(
+                    403, "csrf", f"a request with the session cookie needs the {CSRF_HEADER} header"
+                )
         await self.refresh()
-        token = self.book.holder(secret.strip())
+        token = self.book.holder(secret)
         if token is None:
             # Maybe a token issued since the last read: read again, unless a read began after
             # this request came (misses at once share one read of the store).

@@ -20,15 +20,25 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from jobledger.server.app import LedgerApp
 from jobledger.server.auth import SESSION_COOKIE, Caller
 from jobledger.server.errors import HttpError, error_answer
-from jobledger.server.http import Receive, Request, Scope, Send, answer
+from jobledger.server.http import Receive, Request, Scope, Send, answer, answer_json
 
 from . import format as fmt
 from .pages import Pages
+from .verification import Verifier
 
 log = logging.getLogger("jobledger.web")
 API_ROOTS = frozenset({"v1", "healthz", "readyz", "metrics"})
 HTML = [(b"content-type", b"text/html; charset=utf-8"), (b"cache-control", b"no-store")]
 STATIC_TYPES = {".css": b"text/css; charset=utf-8", ".js": b"text/javascript; charset=utf-8"}
+SECTIONS = {
+    "active.html": "active",
+    "logs.html": "logs",
+    "run.html": "logs",
+    "schedules.html": "schedules",
+    "schedule.html": "schedules",
+    "activity.html": "activity",
+    "audit.html": "audit",
+}
 # What each action button sends: the API's method and path under /v1/jobs/{handle}.
 ACTIONS = {
     "stop": ("POST", "stop"),
@@ -51,7 +61,8 @@ class Dashboard:
             lstrip_blocks=True,
         )
         self.env.filters.update(when=fmt.when, iso=fmt.iso, in_zone=fmt.in_zone, handle_path=_handle_path)
-        self.pages = Pages(api)
+        self.verifier = Verifier(api)
+        self.pages = Pages(api, self.verifier)
         folder = importlib.resources.files("jobledger.web") / "static"
         self.static = {item.name: item.read_bytes() for item in folder.iterdir() if item.name[0] != "."}
 
@@ -85,6 +96,9 @@ class Dashboard:
             await self._check_csrf(request, await self._form(request))
             await self._redirect(send, "/login", clear=True)
             return
+        if parts == ["actions", "verify", "chain"] and method == "POST":
+            await self._verify(request, send)
+            return
         if parts[:1] == ["actions"] and len(parts) == 3 and method == "POST":
             await self._act(request, send, parts[1], parts[2])
             return
@@ -96,11 +110,22 @@ class Dashboard:
             ("logs",): self.pages.logs,
             ("schedules",): self.pages.schedules,
             ("audit",): self.pages.audit,
+            ("activity",): self.pages.activity,
         }.get(tuple(parts))
         if page is None and len(parts) == 2 and parts[0] == "runs":
             page = self.pages.run
         if page is None and parts == ["confirm"]:
             page = self.pages.confirm
+        if parts == ["fragments", "active-rows"]:
+            _, values = await self.pages.active(request, caller)
+            values["here"] = "/?" + values["fragment_query"]
+            await self._render(send, "active_rows.html", request, caller, **values)
+            return
+        if parts == ["audit", "verification"]:
+            _admins_only(caller)
+            last = self.verifier.last
+            await answer_json(send, 200, last.record() if last is not None else {"running": False})
+            return
         if page is None:
             raise HttpError(404, "not_found", f"no page /{'/'.join(parts)}")
         template, values = await page(request, caller)
@@ -156,6 +181,13 @@ class Dashboard:
         separator = "&" if "?" in back else "?"
         await self._redirect(send, f"{back}{separator}{urlencode({'notice': notice})}")
 
+    async def _verify(self, request: Request, send: Send) -> None:
+        await self._check_csrf(request, await self._form(request))
+        _admins_only(await self.api.gate.caller(request))
+        _, events = await self.api.digest()
+        self.verifier.start(events)
+        await self._redirect(send, "/audit")
+
     async def _call_api(self, method: str, path: str, secret: str) -> tuple[int, Any]:
         """One request to the API in this process, as a client would make it."""
         headers = [(b"content-type", b"application/json")]
@@ -202,6 +234,7 @@ class Dashboard:
     ) -> None:
         secret, _ = self.api.gate.secret_of(request)
         page = self.env.get_template(template).render(
+            section=SECTIONS.get(template, ""),
             caller=caller,
             who=_who(caller, self.api.gate.enabled),
             csrf=self.api.gate.csrf(secret),
@@ -229,6 +262,11 @@ class Dashboard:
     async def _form(self, request: Request) -> dict[str, str]:
         body = await request.body()
         return {key: values[-1] for key, values in parse_qs(body.decode("utf-8", "replace")).items()}
+
+
+def _admins_only(caller: Caller) -> None:
+    if not caller.sees_all:
+        raise HttpError(403, "forbidden", "only an IpsAdmin may verify the chain")
 
 
 def _who(caller: Caller | None, auth: bool) -> str:

@@ -59,3 +59,28 @@ def in_zone(value: Any, zone: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         return iso(found)
     return local.strftime("%Y-%m-%d %H:%M %Z")
+
+
+SUMMARY_LENGTH = 160
+
+
+def summary(fields: dict[str, Any]) -> str:
+    """An event's fields on one line (`key=value`, the empty ones left out), cut to fit a cell."""
+    parts = []
+    for key, value in fields.items():
+        if value in (None, "", [], {}, False):
+            continue
+        shown = value if isinstance(value, str | int | float) else _compact(value)
+        parts.append(f"{key}={shown}")
+    text = " ".join(parts)
+    return text if len(text) <= SUMMARY_LENGTH else text[: SUMMARY_LENGTH - 1] + "…"
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, dict):
+        if len(value) == 1:  # a payload under its kind: the kind says enough
+            return str(next(iter(value)))
+        return "{…}"
+    if isinstance(value, list):
+        return f"[{len(value)}]"
+    return str(value)

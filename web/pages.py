@@ -6,8 +6,9 @@ company's run is 404 here as there.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from jobledger.projections import paging, queries
 from jobledger.projections.active_jobs import stalled
@@ -17,7 +18,9 @@ from jobledger.server.errors import HttpError
 from jobledger.server.http import Request
 from jobledger.server.stream import Filter
 
+from . import charts
 from . import format as fmt
+from .verification import Verifier
 
 Page = tuple[str, dict[str, Any]]
 MAX_ACTIVE_ROWS = 500
@@ -25,13 +28,28 @@ LOG_PAGE = 50
 EVENT_PAGE = 100
 JOB_STATES = ("New", "Running", "Stopping")
 OUTCOMES = ("success", "warnings", "errors", "fatal", "stopped")
+# The events that change a row of the active list: the live page listens to these only.
+ACTIVE_EVENTS = ("Submitted", "Started", "ProgressUpdated", "StopRequested", "Completed", "Deleted")
+EVENT_NAMES = (
+    *ACTIVE_EVENTS[:3],
+    "DetailLogged",
+    *ACTIVE_EVENTS[3:],
+    "Scheduled",
+    "Paused",
+    "Resumed",
+    "Fired",
+    "ScheduleDeleted",
+    "ScheduleCompleted",
+)
+SCHEDULE_FIELDS = (*queries.SCHEDULED_FIELDS, "lastFireTime", "lastRunHandle", "runCount")
 
 
 class Pages:
     """The dashboard's pages: a template and its values, for a request and its caller."""
 
-    def __init__(self, api: LedgerApp) -> None:
+    def __init__(self, api: LedgerApp, verifier: Verifier) -> None:
         self.api = api
+        self.verifier = verifier
 
     async def active(self, request: Request, caller: Caller) -> Page:
         company = caller.company(request.text("company"))
@@ -42,10 +60,15 @@ class Pages:
             "job_type": request.text("type") or None,
             "server": request.text("server") or None,
             "original_name": request.text("originalName") or None,
+            "job": request.text("jobHandle") or None,
         }
         rows, position = await self.api.views.query(
-            lambda db: queries.active_jobs(db, include_waiting=waiting, limit=MAX_ACTIVE_ROWS + 1, **filters)
+            lambda db: queries.active_jobs(db, include_waiting=waiting, limit=MAX_ACTIVE_ROWS + 1, **filters),
+            request.integer("minPosition", 0, least=0) or 0,
         )
+        companies: list[str] = []
+        if caller.sees_all:
+            companies, _ = await self.api.views.query(queries.companies)
         now = datetime.now(UTC)
         for row in rows:
             row["stalled"] = stalled(row, now)
@@ -57,7 +80,13 @@ class Pages:
             "position": position,
             "filters": {**filters, "waiting": waiting},
             "states": JOB_STATES,
-            "stream_company": company or "",
+            "companies": companies,
+            "live_query": urlencode(
+                {"name": ",".join(ACTIVE_EVENTS), **({"companyHandle": company} if company else {})}
+            ),
+            "fragment_query": urlencode(
+                {key: value for key, value in request.query.items() if key != "notice"}
+            ),
         }
         return "active.html", values
 
@@ -68,8 +97,8 @@ class Pages:
         filters: dict[str, Any] = {
             "company": company,
             "user": request.text("userHandle") or None,
-            "since": request.moment("startDate"),
-            "until": request.moment("endDate"),
+            "since": _moment(request, "startDate"),
+            "until": _moment(request, "endDate"),
             "outcome": request.text("outcome") or None,
             "sort_by": sort_by,
             "direction": direction,
@@ -101,8 +130,19 @@ class Pages:
         scope = caller.scope
         record = await self.api.job(handle, scope)
         history = await self.api.history_records(handle, scope)
+        for event in history:
+            event["summary"] = fmt.summary(event["fields"])
         values: dict[str, Any] = {"job": record, "history": history, "handle": handle}
         if "triggerState" in record:
+            values["runs"] = [
+                {
+                    "handle": event["fields"]["runHandle"],
+                    "time": event["fields"]["fireTime"],
+                    "manual": event["fields"].get("manual", False),
+                }
+                for event in reversed(history)
+                if event["event"] == "Fired"
+            ]
             return "schedule.html", values
         per_page = request.integer("perPage", 100, least=1, most=queries.MAX_PER_PAGE) or 100
         page_number = request.integer("page", 1, least=1) or 1
@@ -120,13 +160,34 @@ class Pages:
             pages=max(1, -(-total // per_page)) if not log_types else None,
             log_types=log_types,
             total=total,
+            detail_query=lambda number: urlencode(
+                [*(("logType", name) for name in log_types), ("perPage", per_page), ("page", number)]
+            ),
         )
         return "run.html", values
 
     async def schedules(self, request: Request, caller: Caller) -> Page:
         company = caller.company(request.text("company"))
-        rows, position = await self.api.views.query(lambda db: queries.scheduled_jobs(db, company=company))
+        rows, position = await self.api.views.query(
+            lambda db: queries.scheduled_jobs(db, company=company, fields=SCHEDULE_FIELDS)
+        )
         return "schedules.html", {"rows": rows, "position": position, "company": company or ""}
+
+    async def activity(self, request: Request, caller: Caller) -> Page:
+        company = caller.company(request.text("company"))
+        now = datetime.now(UTC)
+        since = now - timedelta(hours=24)
+        minutes, position = await self.api.views.query(lambda db: queries.activity(db, since, company))
+        started, finished = charts.hourly(minutes, now)
+        values = {
+            "started": started,
+            "finished": finished,
+            "events": charts.per_minute(minutes, now),
+            "outcome_colours": charts.OUTCOME_COLOURS,
+            "company": company or "",
+            "position": position,
+        }
+        return "activity.html", values
 
     async def audit(self, request: Request, caller: Caller) -> Page:
         company = caller.company(request.text("company"))
@@ -137,19 +198,22 @@ class Pages:
         wanted = Filter(company=company, names=frozenset({name}) if name else frozenset())
         entries = await self.api.stream.history(start, head, wanted, None)
         records = [entry.record() for entry in entries][-EVENT_PAGE:]
+        for record in records:
+            record["summary"] = fmt.summary(record["fields"])
+        live = {"name": name} if name else {}
         values: dict[str, Any] = {
             "events": list(reversed(records)),
             "head": head,
+            "after": after,
             "company": company or "",
             "event_name": name or "",
+            "event_names": EVENT_NAMES,
             "digest": None,
-            "verified": None,
+            "verification": self.verifier.last,
+            "live_query": urlencode({**live, **({"companyHandle": company} if company else {})}),
         }
         if caller.sees_all:
             values["digest"], values["digest_events"] = await self.api.digest()
-            if request.text("verify") == "1":
-                problem = await self.api.verify()
-                values["verified"] = "the chain is intact" if problem is None else f"changed: {problem}"
         return "audit.html", values
 
     async def confirm(self, request: Request, caller: Caller) -> Page:
@@ -159,3 +223,14 @@ class Pages:
             raise HttpError(400, "bad_query", "confirm needs an action and a handle")
         await self.api.job(handle, caller.scope)  # 404 for another company's
         return "confirm.html", {"action": action, "handle": handle, "back": request.text("back") or "/"}
+
+
+def _moment(request: Request, name: str) -> datetime | None:
+    """A time filter as a form's datetime-local gives it (no zone: UTC) or as ISO 8601."""
+    value = request.text(name)
+    if not value:
+        return None
+    try:
+        return fmt.moment(value.replace(" ", "+"))
+    except ValueError:
+        raise HttpError(400, "bad_query", f"{name} must be a date and time, got {value!r}") from None
