@@ -355,3 +355,9 @@ def activity(db: ViewsDatabase, since: datetime, company: str | None = None) -> 
         {"minute": datetime.fromisoformat(values[0]), **dict(zip(ACTIVITY_COUNTS, values[1:], strict=True))}
         for values in db.query(sql, where.params)
     ]
+
+
+def detail_log_types(db: ViewsDatabase, handle: str) -> dict[str, int]:
+    """How many detail rows of each log type a run has."""
+    sql = "SELECT logType, COUNT(*) FROM job_log_details WHERE jobId = ? GROUP BY logType ORDER BY logType"
+    return {kind: count for kind, count in db.query(sql, [job_id(handle).hex])}

@@ -118,8 +118,10 @@ class Dashboard:
             page = self.pages.confirm
         if parts == ["fragments", "active-rows"]:
             _, values = await self.pages.active(request, caller)
-            values["here"] = "/?" + values["fragment_query"]
-            await self._render(send, "active_rows.html", request, caller, **values)
+            back = "/?" + urlencode(
+                {k: v for k, v in request.query.items() if k not in ("jobHandle", "minPosition")}
+            )
+            await self._render(send, "active_rows.html", request, caller, here=back, **values)
             return
         if parts == ["audit", "verification"]:
             _admins_only(caller)
@@ -134,9 +136,9 @@ class Dashboard:
     # --- sessions ---------------------------------------------------------------------------------
 
     async def _login_page(
-        self, request: Request, send: Send, *, status: int = 200, message: str = ""
+        self, request: Request, send: Send, *, status: int = 200, message: str = "", nxt: str | None = None
     ) -> None:
-        nxt = _safe_next(request.text("next"))
+        nxt = _safe_next(nxt if nxt is not None else request.text("next"))
         await self._render(send, "login.html", request, None, status=status, next=nxt, message=message)
 
     async def _log_in(self, request: Request, send: Send) -> None:
@@ -146,7 +148,9 @@ class Dashboard:
         await gate.refresh(force=True)
         if not gate.enabled or gate.book.holder(token) is None:
             message = "this server runs without tokens" if not gate.enabled else "that token is not valid"
-            await self._login_page(request, send, status=401 if gate.enabled else 400, message=message)
+            await self._login_page(
+                request, send, status=401 if gate.enabled else 400, message=message, nxt=form.get("next")
+            )
             return
         await self._redirect(send, _safe_next(form.get("next")), session=token)
 
@@ -183,7 +187,7 @@ class Dashboard:
 
     async def _verify(self, request: Request, send: Send) -> None:
         await self._check_csrf(request, await self._form(request))
-        _admins_only(await self.api.gate.caller(request))
+        _admins_only(await self.api.gate.caller(request, form_checked=True))
         _, events = await self.api.digest()
         self.verifier.start(events)
         await self._redirect(send, "/audit")
@@ -230,6 +234,7 @@ class Dashboard:
         caller: Caller | None,
         *,
         status: int = 200,
+        here: str | None = None,
         **values: Any,
     ) -> None:
         secret, _ = self.api.gate.secret_of(request)
@@ -238,7 +243,7 @@ class Dashboard:
             caller=caller,
             who=_who(caller, self.api.gate.enabled),
             csrf=self.api.gate.csrf(secret),
-            here=_here(request),
+            here=here if here is not None else _here(request),
             notice=request.text("notice") or "",
             auth=self.api.gate.enabled,
             **values,

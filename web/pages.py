@@ -152,12 +152,14 @@ class Pages:
                 db, handle, company=scope, log_types=log_types, page=page_number, per_page=per_page
             )
         )
+        kinds, _ = await self.api.views.query(lambda db: queries.detail_log_types(db, handle))
         total = int(details.get("detailTotalRows") or 0)
         values.update(
             details=details["detailArray"],
             page=page_number,
             per_page=per_page,
-            pages=max(1, -(-total // per_page)) if not log_types else None,
+            pages=max(1, -(-total // per_page)),
+            kinds=kinds,
             log_types=log_types,
             total=total,
             detail_query=lambda number: urlencode(
