@@ -59,11 +59,35 @@ function ago(iso) {
   return `${Math.floor(seconds / 86400)}d${Math.floor((seconds % 86400) / 3600)}h ago`;
 }
 
+// A ProgressUpdated event shown in its run's row: bar, percentage, message, server, last update.
+function showProgress(row, record) {
+  const fields = record.fields;
+  const bar = row.querySelector("progress");
+  if (bar) {
+    bar.value = fields.progress;
+    bar.textContent = `${fields.progress}%`;
+  }
+  const set = (name, text) => {
+    const cell = row.querySelector(`[data-field="${name}"]`);
+    if (cell) cell.textContent = text;
+  };
+  set("progress", `${fields.progress}%`);
+  set("progressMessage", fields.progressMessage || "");
+  if (fields.serverName) set("serverName", fields.serverName);
+  const updated = row.querySelector('[data-field="lastUpdate"]');
+  if (updated) {
+    updated.dataset.time = record.timestamp;
+    updated.textContent = ago(record.timestamp);
+  }
+  row.classList.remove("stalled");
+}
+
 function activeList(table) {
   const body = table.tBodies[0];
   const rows = new Map();
   for (const row of body.querySelectorAll("tr[data-handle]")) rows.set(row.dataset.handle, row);
   const refreshed = new Map(); // handle -> when its row was last fetched (the ETA moves slowly)
+  const latest = new Map(); // handle -> its newest ProgressUpdated record seen on the stream
   const pending = new Set();
   const count = () => {
     const counter = document.getElementById("run-count");
@@ -75,6 +99,7 @@ function activeList(table) {
     const row = rows.get(handle);
     if (row) row.remove();
     rows.delete(handle);
+    latest.delete(handle);
     count();
   };
   // One run's row as the server renders it, with this page's filters (none: it left the list).
@@ -92,6 +117,9 @@ function activeList(table) {
       holder.innerHTML = await answer.text();
       const fresh = holder.querySelector("tr[data-handle]");
       const old = rows.get(handle);
+      // Progress that came on the stream while the row was fetched is newer than the row.
+      const newer = latest.get(handle);
+      if (fresh && newer && newer.position > Number(fresh.dataset.position)) showProgress(fresh, newer);
       if (!fresh) {
         remove(handle);
       } else if (old) {
@@ -115,30 +143,12 @@ function activeList(table) {
       case "Deleted":
         remove(handle);
         break;
-      case "ProgressUpdated": {
+      case "ProgressUpdated":
+        latest.set(handle, record);
         if (!row) break;
-        const fields = record.fields;
-        const bar = row.querySelector("progress");
-        if (bar) {
-          bar.value = fields.progress;
-          bar.textContent = `${fields.progress}%`;
-        }
-        const set = (name, text) => {
-          const cell = row.querySelector(`[data-field="${name}"]`);
-          if (cell) cell.textContent = text;
-        };
-        set("progress", `${fields.progress}%`);
-        set("progressMessage", fields.progressMessage || "");
-        if (fields.serverName) set("serverName", fields.serverName);
-        const updated = row.querySelector('[data-field="lastUpdate"]');
-        if (updated) {
-          updated.dataset.time = record.timestamp;
-          updated.textContent = ago(record.timestamp);
-        }
-        row.classList.remove("stalled");
+        showProgress(row, record);
         if (Date.now() - (refreshed.get(handle) || 0) > 5000) refresh(handle, record.position);
         break;
-      }
       default: // Submitted, Started, StopRequested: the row appears or changes state
         refresh(handle, record.position);
     }
