@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import errno
+import queue
 import shutil
 import sys
 import tempfile
@@ -34,6 +35,7 @@ from jobledger.store.reader import Undecodable, count_events, name_positions
 from jobledger.store.wakeups import Polling
 
 if TYPE_CHECKING:
+    from jobledger.client import Client
     from jobledger.service.ledger import JobLedger
 
 # `wait` exit codes: like timeout(1) for a timeout; 3 and 4 tell failures from stops.
@@ -208,6 +210,10 @@ def _exit_code(job: Job) -> int:
     return 0
 
 
+STREAM_RETRY_S = 1.0  # before following again a stream the server ended
+STOP_CHECK_S = 0.2  # how often a follow looks at SIGINT/SIGTERM while no event comes
+
+
 def _remote_events(
     config: Config,
     fmt: str,
@@ -218,27 +224,71 @@ def _remote_events(
     follow: bool,
     limit: int | None,
 ) -> int:
-    """`events` against a server: its NDJSON pages (asked again every half second to follow)."""
+    """`events` against a server: its NDJSON pages, then (to follow) its live SSE stream."""
     client = config.client()
     stop = threading.Event()
     shown = 0
+    base = {"companyHandle": company, "jobHandle": job, "name": list(names) or None}
     with stop_on_signals(stop):
         while True:
-            params = {
-                "after": after,
-                "companyHandle": company,
-                "jobHandle": job,
-                "name": list(names) or None,
-                "limit": None if limit is None else limit - shown,
-            }
-            text = client.get_text("/v1/events", params)
+            remaining = None if limit is None else limit - shown
+            text = client.get_text("/v1/events", {**base, "after": after, "limit": remaining})
             records = [msgspec.json.decode(line) for line in text.splitlines() if line]
             if records:
                 _print_records(records, fmt, header=not shown)
                 shown += len(records)
                 after = records[-1]["position"]
-            if not follow or (limit is not None and shown >= limit) or stop.wait(0.5):
+            if limit is not None and shown >= limit:
                 return shown
+            if not records:
+                break
+        while follow and not stop.is_set():
+            # The stream ends when the server stops (or restarts): go on from the last position;
+            # a server that is gone is an error, as for any other command.
+            shown, after = _follow_stream(client, {**base, "after": after}, fmt, shown, limit, stop)
+            if limit is not None and shown >= limit:
+                break
+            stop.wait(STREAM_RETRY_S)
+    return shown
+
+
+def _follow_stream(
+    client: Client, params: dict[str, Any], fmt: str, shown: int, limit: int | None, stop: threading.Event
+) -> tuple[int, int]:
+    """Print a live stream's events until it ends, `stop` is set or `limit` are shown; how many
+    were shown in all and the last position."""
+    stream = client.event_stream(params)
+    arrived: queue.Queue[dict[str, Any] | None] = queue.Queue()
+
+    def read() -> None:
+        for data in stream:
+            arrived.put(msgspec.json.decode(data))
+        arrived.put(None)
+
+    reader = threading.Thread(target=read, name="jobledger-events", daemon=True)
+    reader.start()
+    after = int(params["after"])
+    try:
+        ended = False
+        while not ended and not stop.is_set() and (limit is None or shown < limit):
+            try:
+                records = [arrived.get(timeout=STOP_CHECK_S)]
+            except queue.Empty:
+                continue
+            while not arrived.empty():
+                records.append(arrived.get_nowait())
+            ended = records[-1] is None
+            batch = [record for record in records if record is not None]
+            if limit is not None:
+                batch = batch[: limit - shown]
+            if batch:
+                _print_records(batch, fmt, header=not shown)
+                shown += len(batch)
+                after = batch[-1]["position"]
+    finally:
+        stream.close()
+        reader.join()
+    return shown, after
 
 
 @cli.group("audit")

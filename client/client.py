@@ -48,7 +48,7 @@ from jobledger.service.records import payload_record
 from jobledger.service.tokens import IssuedToken
 
 from . import states
-from .connection import TIMEOUT_S, Connection
+from .connection import TIMEOUT_S, Connection, EventStream
 
 Params = Mapping[str, str | int | bool | datetime | list[str] | None]
 
@@ -119,6 +119,10 @@ class Client(Commands):
     def get_text(self, path: str, params: Params | None = None) -> str:
         """A GET whose answer is not JSON (the NDJSON of /v1/events)."""
         return self._http.request("GET", path + _query(params or {}))[1].decode()
+
+    def event_stream(self, params: Params | None = None) -> EventStream:
+        """The live event stream (`/v1/events` as SSE) from `params["after"]` on."""
+        return self._http.stream("/v1/events" + _query(params or {}))
 
     # --- tokens ----------------------------------------------------------------------------------
 

@@ -6,8 +6,11 @@ message, so a runner's `except` clauses and the CLI's output are the same agains
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import socket
 import threading
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -116,6 +119,21 @@ class Connection:
         body = None if value is None else msgspec.json.encode(value)
         return msgspec.json.decode(self.request(method, path, body, headers)[1])
 
+    def stream(self, path: str) -> EventStream:
+        """A live SSE stream of `path`, on a connection of its own."""
+        conn = self._new_connection(timeout=None)  # a stream waits as long as it takes
+        try:
+            conn.request("GET", self._prefix + path, headers={**self._headers, "accept": "text/event-stream"})
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException) as err:
+            conn.close()
+            raise ServerError(f"cannot reach the server at {self.url}: {err}") from err
+        if response.status >= 400:
+            data = response.read()
+            conn.close()
+            raise error_from(response.status, data)
+        return EventStream(conn, response)
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
@@ -148,11 +166,53 @@ class Connection:
         raise AssertionError("unreachable")
 
     def _connect(self) -> http.client.HTTPConnection:
-        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        self._conn = kind(self._host, self._port, timeout=self._timeout)
+        self._conn = self._new_connection(self._timeout)
         return self._conn
+
+    def _new_connection(self, timeout: float | None) -> http.client.HTTPConnection:
+        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        return kind(self._host, self._port, timeout=timeout)
 
     def _drop(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+class EventStream:
+    """An open SSE stream: each event's data as it comes. `close()` may be called from another
+    thread, and ends the iteration."""
+
+    def __init__(self, conn: http.client.HTTPConnection, response: http.client.HTTPResponse) -> None:
+        self._conn = conn
+        self._response = response
+
+    def __iter__(self) -> Iterator[bytes]:
+        """The data of each event (ids, names and comments are left out: the data says it all),
+        until the server ends the stream or it is closed."""
+        lines: list[bytes] = []
+        while True:
+            try:
+                line = self._response.readline()
+            except Exception:
+                # Closed from another thread (http.client then fails in whatever it was doing:
+                # an OSError, a ValueError on a cut chunk, an AttributeError on its gone file),
+                # or the connection dropped: either way the stream has ended.
+                return
+            if not line:
+                return
+            line = line.rstrip(b"\r\n")
+            if not line:
+                if lines:
+                    yield b"\n".join(lines)
+                    lines = []
+            elif line.startswith(b"data:"):
+                lines.append(line[5:].removeprefix(b" "))
+
+    def close(self) -> None:
+        """End the stream (a reader blocked in it returns)."""
+        sock = self._conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed by the server
+                sock.shutdown(socket.SHUT_RDWR)
+        self._conn.close()

@@ -78,6 +78,8 @@ def serve(
     """Serve the ledger until SIGTERM or SIGINT (`wrap` puts pages around the API: the dashboard)."""
     import uvicorn
 
+    from .uvicorn_server import StreamsFirst
+
     # The group writer's thread and the event loop share the GIL: a short switch interval lets
     # the loop answer a group's requests without waiting out the writer's time slice.
     sys.setswitchinterval(0.0005)
@@ -94,7 +96,7 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=30,
     )
-    server = uvicorn.Server(config)
+    server = StreamsFirst(config, app)
     # uvicorn stops gracefully on these, then raises the signal again with the handlers it found:
     # these, so a clean stop exits 0 (the default handlers would end the process by the signal).
     for stop in (signal.SIGTERM, signal.SIGINT):

@@ -64,6 +64,7 @@ class Broadcaster:
         self.position = position  # every event up to here was handed out
         self._head = position
         self._subscriptions: set[Subscription] = set()
+        self._ending = False
         self._moved: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -84,10 +85,21 @@ class Broadcaster:
             self._moved.set()
 
     def subscribe(self, wanted: Filter) -> Subscription:
-        """A subscription to every event handed out from now on."""
+        """A subscription to every event handed out from now on (closed at once when the server
+        is stopping)."""
         subscription = Subscription(wanted)
+        if self._ending:
+            subscription.queue.put_nowait(None)
         self._subscriptions.add(subscription)
         return subscription
+
+    def end_streams(self) -> None:
+        """Close every stream, and every stream opened from now on: the server is stopping, and
+        a live stream would otherwise hold its stop until the graceful timeout. The clients
+        resume from their last id on the next server."""
+        self._ending = True
+        for subscription in self._subscriptions:
+            subscription.queue.put_nowait(None)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Stop handing events to a stream."""

@@ -1,0 +1,23 @@
+"""uvicorn's server, stopping the live event streams first."""
+
+from __future__ import annotations
+
+import socket
+
+import uvicorn
+
+from .app import LedgerApp
+
+
+class StreamsFirst(uvicorn.Server):
+    """uvicorn's server, which ends the live event streams before it waits for the requests in
+    flight to finish: an SSE stream never would, and would hold the stop until the graceful
+    timeout. Their clients resume from their last id on the next server."""
+
+    def __init__(self, config: uvicorn.Config, app: LedgerApp) -> None:
+        super().__init__(config)
+        self.ledger_app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.ledger_app.stream.end_streams()
+        await super().shutdown(sockets)
