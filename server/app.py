@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import msgspec
@@ -20,6 +21,7 @@ from jobledger.domain.aggregates import Aggregate
 from jobledger.domain.commands import Command
 from jobledger.domain.errors import LedgerError
 from jobledger.projections import paging, queries
+from jobledger.projections.database import ViewsDatabase
 from jobledger.service.ledger import JobLedger
 from jobledger.service.records import event_record, job_record
 
@@ -29,7 +31,7 @@ from .errors import HttpError, error_answer
 from .events import stream_events
 from .group_commit import Done, GroupWriter
 from .http import JSON, Receive, Request, Scope, Send, answer, answer_json
-from .metrics import Metrics, RunsCollector
+from .metrics import Metrics, RunsCollector, company_metrics
 from .openapi import DOCS_PAGE, openapi_document
 from .stream import Broadcaster
 from .views import ServedViews
@@ -143,8 +145,10 @@ class LedgerApp:
             return await self._documents(parts[1], send)
         caller = await self.gate.caller(request)
         if parts == ["metrics"]:
-            caller.require(EVERY_COMPANY)
-            await answer(send, 200, self.metrics.render(), [(b"content-type", b"text/plain; version=0.0.4")])
+            caller.require(MANAGE)  # an admin: the server's IpsAdmin, or a company's
+            scope = caller.scope
+            text = self.metrics.render() if scope is None else await self._company_metrics(scope)
+            await answer(send, 200, text, [(b"content-type", b"text/plain; version=0.0.4")])
             return 200
         if not parts or parts[0] != "v1":
             raise HttpError(404, "not_found", f"no such path: /{'/'.join(parts)}")
@@ -476,6 +480,18 @@ class LedgerApp:
     async def read(self, read: Any, *args: Any) -> Any:
         """Call `read(*args)` on a reader thread (the ledger, the store: never the views)."""
         return await asyncio.get_running_loop().run_in_executor(self._reads, read, *args)
+
+    async def _company_metrics(self, company: str) -> bytes:
+        since = datetime.now(UTC) - timedelta(hours=1)
+
+        def read(db: ViewsDatabase) -> tuple[dict[str, int], dict[str, int]]:
+            sql = "SELECT state, COUNT(*) FROM active_jobs WHERE companyHandle = ? GROUP BY state"
+            by_state = {state: count for state, count in db.query(sql, [company])}
+            minutes = queries.activity(db, since, company)
+            return by_state, {name: sum(m[name] for m in minutes) for name in queries.ACTIVITY_COUNTS}
+
+        (by_state, last_hour), _ = await self.views.query(read)
+        return company_metrics(company, by_state, last_hour)
 
     def _run_counts(self) -> tuple[dict[str, int], int]:
         try:

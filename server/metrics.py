@@ -1,7 +1,8 @@
 """/metrics in Prometheus's text format: what the server did and what the views show.
 
 Labels are bounded: command kinds and results are fixed sets, and runs are counted by state and
-company count, never labelled by company or handle.
+company count, never labelled by company or handle. A company's admin sees its own company's
+figures only, as the API shows it only its own runs.
 """
 
 from __future__ import annotations
@@ -73,3 +74,37 @@ class RunsCollector(Collector):
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())
+
+
+class CompanyCollector(Collector):
+    """What /metrics shows a company's admin: its own live runs by state and its last hour of
+    activity (nothing of the server's or of another company's)."""
+
+    def __init__(self, company: str, by_state: dict[str, int], last_hour: dict[str, int]) -> None:
+        self._company, self._by_state, self._last_hour = company, by_state, last_hour
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        runs = GaugeMetricFamily(
+            "jobledger_company_active_runs", "The company's runs not yet Done, by state.", labels=["state"]
+        )
+        for state, count in sorted(self._by_state.items()):
+            runs.add_metric([state], count)
+        yield runs
+        hour = GaugeMetricFamily(
+            "jobledger_company_last_hour",
+            "The company's runs started and finished (by outcome) and run events in the last hour.",
+            labels=["what"],
+        )
+        for what, count in self._last_hour.items():
+            hour.add_metric([what], count)
+        yield hour
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())
+
+
+def company_metrics(company: str, by_state: dict[str, int], last_hour: dict[str, int]) -> bytes:
+    """/metrics in the text format for one company's admin."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(CompanyCollector(company, by_state, last_hour))
+    return generate_latest(registry)

@@ -214,10 +214,29 @@ def test_a_company_admin_manages_its_schedules(world: World) -> None:
 
 
 @pytest.mark.parametrize("who", ["acme-cadmin", "acme-user", "acme-reader"])
-@pytest.mark.parametrize("path", ["/metrics", "/v1/audit/digest"])
-def test_metrics_and_the_digest_need_an_admin(world: World, who: str, path: str) -> None:
-    assert world.call(who, "GET", path)[0] == 403
-    assert world.call("admin", "GET", path)[0] == 200
+def test_the_digest_needs_the_servers_admin(world: World, who: str) -> None:
+    assert world.call(who, "GET", "/v1/audit/digest")[0] == 403
+    assert world.call("admin", "GET", "/v1/audit/digest")[0] == 200
+
+
+@pytest.mark.parametrize("who", ["acme-user", "acme-reader"])
+def test_metrics_need_an_admin(world: World, who: str) -> None:
+    assert world.call(who, "GET", "/metrics")[0] == 403
+
+
+def test_a_company_admin_sees_its_companys_metrics_only(world: World) -> None:
+    status, text = world.call("admin", "GET", "/metrics")
+    assert status == 200 and "jobledger_commands_total" in text and "jobledger_group_commands" in text
+    for company in ("acme", "globex"):
+        status, text = world.call(f"{company}-cadmin", "GET", "/metrics")
+        assert status == 200
+        samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+        # Its one run is Running; the server's own figures and the other company's are not shown.
+        assert samples['jobledger_company_active_runs{state="Running"}'] == "1.0"
+        assert samples['jobledger_company_last_hour{what="started"}'] == "1.0"
+        assert not any(
+            name.startswith(("jobledger_commands", "jobledger_group", "jobledger_active")) for name in samples
+        )
 
 
 def test_a_company_admin_issues_and_revokes_its_companys_tokens(world: World) -> None:
