@@ -250,7 +250,11 @@ class Projector:
 
     def rebuild(self, names: Iterable[str] | None = None, *, progress: Progress | None = None) -> int:
         """Blue/green: fold from position 0 into new tables, then swap them in at once."""
-        chosen = {name: VIEWS[name] for name in (names or VIEWS)}
+        wanted = set(names or VIEWS)
+        if any(VIEWS[name].run_aware for name in wanted):
+            # A run-aware view reads its runs' facts from the job_logs rows folded before it.
+            wanted.add(job_logs.NAME)
+        chosen = {name: view for name, view in VIEWS.items() if name in wanted}
         # What a killed rebuild (or bulk catch-up) left behind would otherwise stay for good.
         self.db.drop_abandoned()
         # Names of our own, so that two rebuilds at once never build into each other's tables.

@@ -138,7 +138,7 @@ class Dashboard:
     async def _login_page(
         self, request: Request, send: Send, *, status: int = 200, message: str = "", nxt: str | None = None
     ) -> None:
-        nxt = _safe_next(nxt if nxt is not None else request.text("next"))
+        nxt = fmt.local_path(nxt if nxt is not None else request.text("next"))
         await self._render(send, "login.html", request, None, status=status, next=nxt, message=message)
 
     async def _log_in(self, request: Request, send: Send) -> None:
@@ -152,7 +152,7 @@ class Dashboard:
                 request, send, status=401 if gate.enabled else 400, message=message, nxt=form.get("next")
             )
             return
-        await self._redirect(send, _safe_next(form.get("next")), session=token)
+        await self._redirect(send, fmt.local_path(form.get("next")), session=token)
 
     async def _check_csrf(self, request: Request, form: dict[str, str]) -> str:
         """The session's token, once the form's CSRF token is the session's."""
@@ -181,7 +181,7 @@ class Dashboard:
             notice = (
                 f"{action}: {handle} is now {body['state'].get('state') or body['state'].get('triggerState')}"
             )
-        back = _safe_next(form.get("back"))
+        back = fmt.local_path(form.get("back"))
         separator = "&" if "?" in back else "?"
         await self._redirect(send, f"{back}{separator}{urlencode({'notice': notice})}")
 
@@ -242,6 +242,7 @@ class Dashboard:
             section=SECTIONS.get(template, ""),
             caller=caller,
             who=_who(caller, self.api.gate.enabled),
+            status=status,
             csrf=self.api.gate.csrf(secret),
             here=here if here is not None else _here(request),
             notice=request.text("notice") or "",
@@ -287,13 +288,6 @@ def _here(request: Request) -> str:
     path = "/" + "/".join(quote(part, safe="") for part in request.segments)
     query = request.query_string
     return f"{path}?{query}" if query else path
-
-
-def _safe_next(value: str | None) -> str:
-    # Only a path of this site: never an open redirect to another one.
-    if not value or not value.startswith("/") or value.startswith("//"):
-        return "/"
-    return value
 
 
 def _handle_path(handle: str) -> str:

@@ -44,6 +44,19 @@ def span(delta: timedelta) -> str:
     return f"{seconds // 86400}d{seconds % 86400 // 3600}h"
 
 
+def local_path(value: str | None) -> str:
+    """`value` if it is a path of this site, else "/": a redirect or a link never leads elsewhere.
+
+    Browsers read a backslash as a slash and drop tabs and newlines from a URL, so `/\\evil.com`
+    and `/<tab>/evil.com` are `//evil.com` (another site) to them; and a control character may not
+    be in a header (a Location) at all."""
+    if not value or value[0] != "/" or value[1:2] in ("/", "\\"):
+        return "/"
+    if any(char < " " or char == "\x7f" for char in value):
+        return "/"
+    return value
+
+
 def ago(value: Any, now: datetime) -> str:
     found = moment(value)
     return f"{span(now - found)} ago" if found else ""
@@ -68,7 +81,7 @@ def summary(fields: dict[str, Any]) -> str:
     """An event's fields on one line (`key=value`, the empty ones left out), cut to fit a cell."""
     parts = []
     for key, value in fields.items():
-        if value in (None, "", [], {}, False):
+        if value is None or value is False or value in ("", [], {}):
             continue
         shown = value if isinstance(value, str | int | float) else _compact(value)
         parts.append(f"{key}={shown}")

@@ -224,7 +224,8 @@ class Pages:
         if not action or not handle:
             raise HttpError(400, "bad_query", "confirm needs an action and a handle")
         await self.api.job(handle, caller.scope)  # 404 for another company's
-        return "confirm.html", {"action": action, "handle": handle, "back": request.text("back") or "/"}
+        back = fmt.local_path(request.text("back"))  # a link and a redirect: never off the site
+        return "confirm.html", {"action": action, "handle": handle, "back": back}
 
 
 def _moment(request: Request, name: str) -> datetime | None:
