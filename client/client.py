@@ -11,7 +11,7 @@ process), then sent as the API's JSON bodies (server/wire.py) on one kept-alive 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -26,6 +26,7 @@ from jobledger.domain.commands import (
     Complete,
     Delete,
     Execute,
+    Fire,
     JobCommand,
     LogDetail,
     Pause,
@@ -35,20 +36,21 @@ from jobledger.domain.commands import (
     Submit,
     UpdateProgress,
 )
-from jobledger.domain.errors import RuleError, UnknownHandleError
+from jobledger.domain.errors import LedgerError, RuleError, UnknownHandleError
 from jobledger.domain.events import DomainEvent
 from jobledger.domain.handles import company_of
 from jobledger.domain.job import Job
 from jobledger.domain.payloads import payload_kind
 from jobledger.domain.schedule import Schedule
-from jobledger.domain.validation import validate
+from jobledger.domain.validation import validate, validate_batch
 from jobledger.server import wire
+from jobledger.service.batch import Outcomes
 from jobledger.service.commanding import Commands, Submission
 from jobledger.service.records import payload_record
 from jobledger.service.tokens import IssuedToken
 
 from . import states
-from .connection import TIMEOUT_S, Connection, EventStream
+from .connection import TIMEOUT_S, Connection, EventStream, error_from
 
 Params = Mapping[str, str | int | bool | datetime | list[str] | None]
 
@@ -149,24 +151,48 @@ class Client(Commands):
     def _submit(self, command: Submit) -> Submission:
         checked = validate(command)
         assert isinstance(checked, Submit)
-        kind = payload_kind(checked.payload)
-        body = {
-            "companyHandle": checked.company,
-            "jobName": checked.name,
-            kind: payload_record(checked.payload),
-            "execTime": checked.exec_time,
-            "execSchedule": checked.exec_schedule,
-            "timeZone": checked.time_zone,
-            "locale": checked.locale,
-            "description": checked.description,
-            "submitUserEmail": checked.user_email,
-            "at": checked.at,
-        }
-        key = checked.idempotency_key
+        body, key = _submit_body(checked)
         answer = self._http.json(
-            "POST", "/v1/jobs", _present(body), {"idempotency-key": key} if key is not None else None
+            "POST", "/v1/jobs", body, {"idempotency-key": key} if key is not None else None
         )
         return Submission(answer["jobHandle"], bool(answer["replayed"]))
+
+    # --- batches ---------------------------------------------------------------------------------
+
+    def record(self, commands: Sequence[Command]) -> list[Aggregate]:
+        """Record a batch of commands in order in one transaction of the server's: every one, or
+        (on the first broken rule) none. Returns the state after each command."""
+        items = [_item(command, index) for index, command in enumerate(validate_batch(commands), 1)]
+        answer = self._http.json("POST", "/v1/batch", {"atomic": True, "commands": items})
+        return [states.aggregate(record) for record in answer["states"]]
+
+    def record_each(self, commands: Sequence[Command]) -> Outcomes:
+        """Record independent commands in one group commit of the server's: a command that breaks
+        a rule, or is invalid, fails alone. Each command's state or error, the position of its
+        last event (0: none) and whether it replayed an earlier submit."""
+        count = len(commands)
+        outcomes: list[Aggregate | LedgerError | None] = [None] * count
+        positions, replayed = [0] * count, [False] * count
+        items, sent = [], []
+        for index, command in enumerate(commands):
+            try:
+                items.append(_item(validate(command), index + 1))
+                sent.append(index)
+            except LedgerError as err:  # refused here as the server would refuse it: it fails alone
+                outcomes[index] = err
+        results = (
+            self._http.json("POST", "/v1/batch", {"atomic": False, "commands": items})["results"]
+            if items
+            else []
+        )
+        for index, result in zip(sent, results, strict=True):
+            if "error" in result:
+                outcomes[index] = error_from(int(result["status"]), msgspec.json.encode(result))
+            else:
+                outcomes[index] = states.aggregate(result["state"])
+                positions[index] = int(result["position"])
+                replayed[index] = bool(result["replayed"])
+        return Outcomes([outcome for outcome in outcomes if outcome is not None], positions, replayed)
 
     def _execute(self, command: Execute) -> str:
         schedule = states.aggregate(self._send(command)["state"])
@@ -195,6 +221,40 @@ class Client(Commands):
         action, body = _body(checked)
         method = "DELETE" if action == "" else "POST"
         return self._http.json(method, job_path(handle, action), _present(body))
+
+
+def _submit_body(command: Submit) -> tuple[dict[str, Any], str | None]:
+    """The POST /v1/jobs body (IPS names) of a checked Submit, and its idempotency key."""
+    kind = payload_kind(command.payload)
+    body = {
+        "companyHandle": command.company,
+        "jobName": command.name,
+        kind: payload_record(command.payload),
+        "execTime": command.exec_time,
+        "execSchedule": command.exec_schedule,
+        "timeZone": command.time_zone,
+        "locale": command.locale,
+        "description": command.description,
+        "submitUserEmail": command.user_email,
+        "at": command.at,
+    }
+    return _present(body), command.idempotency_key
+
+
+def _item(command: Command, index: int) -> dict[str, Any]:
+    """A checked command as an item of POST /v1/batch."""
+    if isinstance(command, Submit):
+        body, key = _submit_body(command)
+        return _present({"action": "submit", "body": body, "idempotencyKey": key})
+    if isinstance(command, Fire) or not isinstance(command, JobCommand):
+        raise RuleError(
+            f"command {index} ({type(command).__name__}): a server's schedules fire on its own"
+            " scheduler; use execute to run one now"
+        )
+    if command.company is not None and company_of(command.handle) != command.company:
+        raise UnknownHandleError(command.handle, command.company)
+    action, body = _body(command)
+    return {"action": action or "delete", "jobHandle": command.handle, "body": _present(body)}
 
 
 def _body(command: JobCommand) -> tuple[str, dict[str, Any]]:

@@ -25,7 +25,7 @@ from jobledger.projections.database import ViewsDatabase
 from jobledger.service.ledger import JobLedger
 from jobledger.service.records import event_record, job_record
 
-from . import wire
+from . import batches, wire
 from .auth import Caller, Gate
 from .errors import HttpError, error_answer
 from .events import stream_events
@@ -39,12 +39,6 @@ from .views import ServedViews
 log = logging.getLogger("jobledger.server")
 T = TypeVar("T")
 
-_ACTIONS: dict[str, tuple[type[msgspec.Struct], Any]] = {
-    "start": (wire.StartJob, wire.start_command),
-    "progress": (wire.ReportProgress, wire.progress_command),
-    "complete": (wire.CompleteJob, wire.complete_command),
-    "stop": (wire.StopJob, wire.stop_command),
-}
 _SCHEDULE_ACTIONS = ("pause", "resume", "execute")
 _decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
 
@@ -169,6 +163,8 @@ class LedgerApp:
 
     async def _command(self, request: Request, route: list[str], caller: Caller, send: Send) -> int:
         body = await request.body()
+        if route == ["batch"]:
+            return await self._batch(send, _decode(batches.Batch, body), caller)
         if route == ["jobs"]:
             caller.require(DRIVE)
             key = request.headers.get("idempotency-key") or None
@@ -182,15 +178,29 @@ class LedgerApp:
         if action == "log":
             caller.require(DRIVE)
             return await self._log(send, handle, body, caller)
-        if action in _ACTIONS:
-            caller.require(DRIVE)
-            kind, make = _ACTIONS[action]
+        if action in batches.JOB_ACTIONS:
+            kind, make, grant = batches.JOB_ACTIONS[action]
+            caller.require(grant)
             return await self._one(send, make(handle, _decode(kind, body)), caller)
         if action in _SCHEDULE_ACTIONS:
             caller.require(MANAGE)
             command = wire.schedule_command(action, handle, _decode(wire.ChangeSchedule, body))
             return await self._one(send, command, caller)
         raise HttpError(404, "not_found", f"no such action: {action}")
+
+    async def _batch(self, send: Send, batch: batches.Batch, caller: Caller) -> int:
+        commands = [_scoped(command, caller) for command in batches.commands_of(batch, caller)]
+        if batch.atomic:
+            recorded = await self._write(lambda: self.ledger.record(commands))
+            value: dict[str, Any] = {
+                "position": self.views.head,
+                "states": [job_record(state, last_event=True) for state in recorded],
+            }
+        else:
+            answers = await self.writer.submit(commands)
+            value = {"position": self.writer.position, "results": [_each_result(done) for done in answers]}
+        await answer_json(send, 200, value)
+        return 200
 
     async def _one(self, send: Send, command: Command, caller: Caller) -> int:
         (done,) = await self.writer.submit([_scoped(command, caller)])
@@ -521,6 +531,18 @@ def token_record(token: Token) -> dict[str, Any]:
         "name": token.name,
         "issued": token.issued,
         "revoked": token.revoked,
+    }
+
+
+def _each_result(done: Done) -> dict[str, Any]:
+    """One command's answer in a batch recorded each on its own."""
+    if isinstance(done.outcome, LedgerError):
+        return _row_result(done)
+    return {
+        "status": 200,
+        "position": done.position,
+        "replayed": done.replayed,
+        "state": job_record(done.outcome, last_event=True),
     }
 
 

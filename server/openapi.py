@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from . import wire
+from . import batches, wire
 
 _COMMANDS: list[tuple[str, str, Any, str]] = [
     ("/v1/jobs", "post", wire.SubmitJob, "submitJob: a run now, or a schedule (execTime/execSchedule)"),
@@ -23,6 +23,14 @@ _COMMANDS: list[tuple[str, str, Any, str]] = [
     ("/v1/jobs/{jobHandle}/resume", "post", wire.ChangeSchedule, "Resume a schedule"),
     ("/v1/jobs/{jobHandle}/execute", "post", wire.ChangeSchedule, "Run a schedule's job now"),
     ("/v1/jobs/{jobHandle}", "delete", wire.ChangeSchedule, "Delete a run or a schedule"),
+    (
+        "/v1/batch",
+        "post",
+        batches.Batch,
+        "Many commands (each an action, its jobHandle and its route's body): all or none in one"
+        " transaction (atomic, the default), or each alone in one group commit; answers their states"
+        " (or, not atomic, each one's state or error)",
+    ),
 ]
 _QUERIES: list[tuple[str, str, list[str]]] = [
     (

@@ -1,0 +1,97 @@
+"""POST /v1/batch: many commands in one request, as `record` (all or none, in one transaction)
+or as `record_each` (each stands alone; the group commits those that keep the rules).
+
+Each item is an action and its body as the single-command routes take them (the IPS names):
+`{"action": "start", "jobHandle": H, "body": {"serverName": ...}}`, `{"action": "submit",
+"body": {"companyHandle": ..., "jobName": ..., ...}, "idempotencyKey": K}`. A runner that
+reports a run's progress and files in one go sends one request and waits for one commit.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+from jobledger.domain.access import DRIVE, MANAGE
+from jobledger.domain.commands import Command
+
+from . import wire
+from .auth import Caller
+from .errors import HttpError
+
+MAX_BATCH = 1000  # commands in one request: a group commit's worth, well under its bound
+
+# action -> (its body's type, the command it makes, the grant it needs)
+JOB_ACTIONS: dict[str, tuple[Any, Any, str]] = {
+    "start": (wire.StartJob, wire.start_command, DRIVE),
+    "progress": (wire.ReportProgress, wire.progress_command, DRIVE),
+    "log": (wire.JobLogDetail, wire.log_command, DRIVE),
+    "complete": (wire.CompleteJob, wire.complete_command, DRIVE),
+    "stop": (wire.StopJob, wire.stop_command, DRIVE),
+}
+SCHEDULE_ACTIONS = ("pause", "resume", "execute", "delete")
+
+
+class BatchItem(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One command of a batch."""
+
+    action: str
+    jobHandle: str | None = None
+    idempotencyKey: str | None = None
+    body: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"{}"))
+
+
+class Batch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A batch: `atomic` (the default) records all or none."""
+
+    commands: Annotated[list[BatchItem], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+    atomic: bool = True
+
+
+_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+
+
+def _decode(kind: Any, raw: bytes) -> Any:
+    decoder = _decoders.get(kind)
+    if decoder is None:
+        decoder = _decoders[kind] = msgspec.json.Decoder(kind)
+    return decoder.decode(raw)
+
+
+def commands_of(batch: Batch, caller: Caller) -> list[Command]:
+    """The commands a batch asks for, each checked against the caller's role; the first that
+    is wrong refuses the whole request (400 or 403), naming its place."""
+    commands = []
+    for index, item in enumerate(batch.commands, 1):
+        try:
+            commands.append(_command(item, caller))
+        except msgspec.ValidationError as err:
+            raise HttpError(
+                400, "invalid_body", f"invalid body of command {index} ({item.action}): {err}"
+            ) from None
+        except HttpError as err:
+            raise HttpError(err.status, err.code, f"command {index} ({item.action}): {err}") from None
+    return commands
+
+
+def _command(item: BatchItem, caller: Caller) -> Command:
+    if item.action == "submit":
+        caller.require(DRIVE)
+        submitted = _decode(wire.SubmitJob, bytes(item.body))
+        caller.acts_for(submitted.companyHandle)
+        return wire.submit_command(submitted, item.idempotencyKey)
+    if item.jobHandle is None:
+        raise HttpError(400, "invalid_body", "jobHandle is required")
+    if item.action in JOB_ACTIONS:
+        kind, make, grant = JOB_ACTIONS[item.action]
+        caller.require(grant)
+        command: Command = make(item.jobHandle, _decode(kind, bytes(item.body)))
+        return command
+    if item.action in SCHEDULE_ACTIONS:
+        caller.require(MANAGE)
+        return wire.schedule_command(
+            item.action, item.jobHandle, _decode(wire.ChangeSchedule, bytes(item.body))
+        )
+    known = ", ".join(["submit", *JOB_ACTIONS, *SCHEDULE_ACTIONS])
+    raise HttpError(400, "invalid_body", f"no action {item.action!r} (one of {known})")
