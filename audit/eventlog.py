@@ -80,6 +80,7 @@ class EventLog:
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self._owners: dict[UUID, tuple[str, str]] = {}
+        self._names: dict[str, str] = {}  # stored topic -> the name of the event class it decodes to
 
     def owner(self, event: DomainEvent) -> tuple[str, str]:
         """(handle, company) of the run, schedule or idempotency key an event belongs to."""
@@ -98,18 +99,31 @@ class EventLog:
         return self._owners[uuid]
 
     def entries(
-        self, after: int = 0, stop: int | None = None, *, skipped: list[Undecodable] | None = None
+        self,
+        after: int = 0,
+        stop: int | None = None,
+        *,
+        skipped: list[Undecodable] | None = None,
+        names: frozenset[str] = frozenset(),
     ) -> Iterator[Entry]:
-        """Every event after a position (up to `stop`), in order. An event that does not decode
-        raises UndecodableEventError; with `skipped`, it is added there and passed over instead."""
+        """Every event after a position (up to `stop`), in order; with `names`, only events of
+        those names (the others are passed over by their topic, not decoded). An event that does
+        not decode raises UndecodableEventError; with `skipped`, it is added there and passed
+        over instead."""
         decode = self.store.decode
+        known = self._names
         for stored in self.store.stored(after, stop):
+            if names and known.get(stored.topic, next(iter(names))) not in names:
+                continue
             try:
                 event = decode(stored)
             except UndecodableEventError as err:
                 if skipped is None:
                     raise
                 skipped.append(stored.undecodable(err.reason))
+                continue
+            known[stored.topic] = type(event).__name__
+            if names and type(event).__name__ not in names:
                 continue
             handle, company = self.owner(event)
             yield Entry(stored.position, stored, event, handle, company)

@@ -96,6 +96,7 @@ def pages_to_time(client: Client, deep: int) -> list[tuple[str, str, str]]:
         ("schedules", "/schedules", "/v1/scheduled-jobs"),
         ("activity", "/activity", "/v1/position"),
         ("audit", "/audit", "/v1/events?limit=100"),
+        ("audit, Deleted events", "/audit?event=Deleted", "/v1/events?name=Deleted&limit=100"),
     ]
     if schedules:
         handle = quote(schedules[0]["jobHandle"], safe="")

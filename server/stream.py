@@ -120,7 +120,7 @@ class Broadcaster:
 
     def _read(self, after: int, upto: int, wanted: Filter, limit: int | None) -> list[Entry]:
         found = []
-        for entry in self._entries(after, upto):
+        for entry in self._log.entries(after, upto, names=wanted.names):
             if wanted.wants(entry):
                 found.append(entry)
                 if limit is not None and len(found) >= limit:
@@ -128,10 +128,7 @@ class Broadcaster:
         return found
 
     def _entries(self, after: int, upto: int) -> Iterator[Entry]:
-        for entry in self._log.entries(after):
-            if entry.position > upto:
-                return
-            yield entry
+        return self._log.entries(after, upto)
 
     async def _run(self) -> None:
         assert self._moved is not None

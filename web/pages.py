@@ -26,6 +26,7 @@ Page = tuple[str, dict[str, Any]]
 MAX_ACTIVE_ROWS = 500
 LOG_PAGE = 50
 EVENT_PAGE = 100
+MAX_SCAN = 10_000  # events read for one page of the event log, at most
 JOB_STATES = ("New", "Running", "Stopping")
 OUTCOMES = ("success", "warnings", "errors", "fatal", "stopped")
 # The events that change a row of the active list: the live page listens to these only.
@@ -195,18 +196,24 @@ class Pages:
         company = caller.company(request.text("company"))
         name = request.text("event") or None
         head = await self.api.read(self.api.ledger.head_position)
-        after = request.integer("after", None, least=0)
-        start = after if after is not None else max(0, head - EVENT_PAGE * 20)
+        before = min(request.integer("before", head + 1, least=1) or head + 1, head + 1)
         wanted = Filter(company=company, names=frozenset({name}) if name else frozenset())
-        entries = await self.api.stream.history(start, head, wanted, None)
-        records = [entry.record() for entry in entries][-EVENT_PAGE:]
+        entries, scanned_from = await self._newest(wanted, before)
+        records = [entry.record() for entry in entries[:EVENT_PAGE]]
         for record in records:
             record["summary"] = fmt.summary(record["fields"])
+        older = None
+        if len(entries) > EVENT_PAGE:  # more were found than a page shows
+            older = records[-1]["position"]
+        elif scanned_from > 0:  # the scan stopped before the first event
+            older = scanned_from + 1
         live = {"name": name} if name else {}
         values: dict[str, Any] = {
-            "events": list(reversed(records)),
+            "events": records,
             "head": head,
-            "after": after,
+            "before": before if before <= head else None,
+            "older": older,
+            "scanned": before - 1 - scanned_from,
             "company": company or "",
             "event_name": name or "",
             "event_names": EVENT_NAMES,
@@ -217,6 +224,20 @@ class Pages:
         if caller.sees_all:
             values["digest"], values["digest_events"] = await self.api.digest()
         return "audit.html", values
+
+    async def _newest(self, wanted: Filter, before: int) -> tuple[list[Any], int]:
+        """The newest events before position `before` that pass the filter (EVENT_PAGE of them,
+        or more when a window held more), newest first, read backwards in growing windows (at
+        most MAX_SCAN events a page, so a rare filter on a large ledger answers quickly); and the
+        position the scan went down to."""
+        found: list[Any] = []
+        upto, window = before - 1, EVENT_PAGE * 20
+        while upto > 0 and len(found) < EVENT_PAGE and before - 1 - upto < MAX_SCAN:
+            start = max(0, upto - window, before - 1 - MAX_SCAN)
+            page = await self.api.stream.history(start, upto, wanted, None)
+            found.extend(reversed(page))
+            upto, window = start, min(window * 2, MAX_SCAN)
+        return found, upto
 
     async def confirm(self, request: Request, caller: Caller) -> Page:
         """The no-JavaScript confirmation of an action: one button that does it."""

@@ -727,7 +727,7 @@ def test_filters_in_the_query_string_narrow_the_active_rows(
         "/logs?cursor=not-a-cursor!",
         "/?minPosition=-1",
         "/?minPosition=ten",
-        "/audit?after=x",
+        "/audit?before=x",
         "/confirm?action=stop",
         "/runs/{bulk}?page=0",
         "/runs/{bulk}?perPage=abc",
@@ -789,6 +789,22 @@ def test_the_audit_page_lists_the_newest_events_first(site: Site) -> None:
     assert positions == sorted(positions, reverse=True) and positions[0] == site.position()
     assert handle in page.text
     assert not re.search(r"<td>(Started|Completed)</td>", page.text)
+
+
+def test_the_audit_page_pages_back_through_older_events(site: Site) -> None:
+    admin = site.browser("admin")
+    first = admin.get("/audit")
+    newest = [int(p) for p in re.findall(r'<td class="num">(\d+)</td>', first.text)]
+    assert len(newest) == 100 and newest[0] == site.position()
+    older = re.search(r'rel="next" href="(/audit\?[^"]+)"', first.text)
+    assert older is not None
+    second = admin.get(older.group(1).replace("&amp;", "&"))
+    then = [int(p) for p in re.findall(r'<td class="num">(\d+)</td>', second.text)]
+    assert then and then == sorted(then, reverse=True) and then[0] == newest[-1] - 1
+    completed = admin.get(f"/audit?{urlencode({'event': 'Completed', 'before': newest[-1]})}")
+    assert re.findall(r"<td>(\w+)</td>\s*<td>", completed.text) and not re.search(
+        r"<td>(Started|Submitted|ProgressUpdated)</td>", completed.text
+    )
 
 
 def test_no_request_left_a_traceback_on_the_servers_stderr(site: Site) -> None:
