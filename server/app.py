@@ -119,7 +119,7 @@ class LedgerApp:
                 log.exception("unexpected error on %s %s", request.method, "/".join(request.segments))
             challenge = [(b"www-authenticate", b'Bearer realm="jobledger"')] if status == 401 else []
             await answer(send, status, body, [*JSON, *challenge])
-        self.metrics.requests.labels(f"{status // 100}xx").inc()
+        self.metrics.count_request(status)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

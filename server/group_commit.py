@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -101,8 +102,8 @@ class GroupWriter:
                     if not answer.done():
                         answer.set_exception(err)
                     self._queue.task_done()
-                for command in commands:
-                    self._metrics.commands.labels(type(command).__name__, "failed").inc()
+                for kind, count in Counter(type(command).__name__ for command in commands).items():
+                    self._metrics.count_commands(kind, "failed", count)
                 continue
             self._record(commands, time.perf_counter() - started, outcomes, positions)
             done = iter(zip(outcomes, positions, replayed, strict=True))
@@ -125,6 +126,9 @@ class GroupWriter:
         metrics = self._metrics
         metrics.group_size.observe(len(commands))
         metrics.commit_seconds.observe(seconds)
-        for command, outcome in zip(commands, outcomes, strict=True):
-            result = "refused" if isinstance(outcome, LedgerError) else "ok"
-            metrics.commands.labels(type(command).__name__, result).inc()
+        counts = Counter(
+            (type(command).__name__, "refused" if isinstance(outcome, LedgerError) else "ok")
+            for command, outcome in zip(commands, outcomes, strict=True)
+        )
+        for (kind, result), count in counts.items():
+            metrics.count_commands(kind, result, count)
