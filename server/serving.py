@@ -78,6 +78,8 @@ def serve(
     """Serve the ledger until SIGTERM or SIGINT (`wrap` puts pages around the API: the dashboard)."""
     import uvicorn
 
+    from .protocol import GatheringProtocol
+
     # The group writer's thread and the event loop share the GIL: a short switch interval lets
     # the loop answer a group's requests without waiting out the writer's time slice.
     sys.setswitchinterval(0.0005)
@@ -88,7 +90,8 @@ def serve(
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=GatheringProtocol,
+        proxy_headers=False,  # no proxy's headers are read: the caller is known by its token
         lifespan="on",
         log_level=log_level,
         access_log=False,
