@@ -108,8 +108,17 @@ class Projector:
             return self.rebuild(progress=_from(start, progress))
         read = 0
         for batch in self._pages(start, head, batch_size):
-            with self.db.writing(), collector_paused(len(batch)):
-                self._apply_batch(tables, batch)
+            with collector_paused(len(batch)):
+                # Folded before the write lock is taken: a writer of the same file (the ledger's,
+                # when the views live in it) then waits for the writes only, not for the folding.
+                with self.db.reading():
+                    positions = self.db.positions(tables)
+                    folded = self._fold_batch(tables, batch, positions)
+                with self.db.writing():
+                    now = self.db.positions(tables)
+                    if now != positions:  # another process moved these views on meanwhile
+                        folded = self._fold_batch(tables, batch, now)
+                    self._write_batch(tables, batch, folded)
             read += len(batch) + len(batch.undecodable)
             if progress is not None:
                 progress(len(batch) + len(batch.undecodable))
@@ -118,18 +127,22 @@ class Projector:
         return read
 
     def _apply_batch(self, tables: dict[str, View], batch: Page) -> None:
-        positions = self.db.positions(tables)
+        """Fold a batch into the tables and write it (inside the caller's write transaction)."""
+        self._write_batch(tables, batch, self._fold_batch(tables, batch, self.db.positions(tables)))
+
+    def _fold_batch(
+        self, tables: dict[str, View], batch: Page, positions: dict[str, int]
+    ) -> dict[str, dict[Key, Any]]:
+        """The rows the batch changes in each table it moves on, folded from the rows at `positions`."""
         end = batch.end
-        if batch.undecodable:
-            # Passed without folding, and recorded in the transaction that moves the positions on.
-            self.db.quarantine(batch.undecodable)
         classes = [type(event) for _, _, event in batch]
+        folded: dict[str, dict[Key, Any]] = {}
         for table, view in tables.items():
             position = positions[table]
             if end <= position:
                 continue
             if view.named is not None:
-                self._write_named(view, table, batch, position, tables)
+                folded[table] = self._named_rows(view, batch, position, tables)
                 continue
             cache = self._cache.setdefault(table, {})
             if self._cached_at.get(table) != position:
@@ -149,18 +162,28 @@ class Projector:
             for key, event in todo:
                 row = changed[key] if key in changed else cache.get(key)
                 changed[key] = view.apply(row, event)
+            folded[table] = changed
+        return folded
+
+    def _write_batch(self, tables: dict[str, View], batch: Page, folded: dict[str, dict[Key, Any]]) -> None:
+        """Write folded rows and move their tables to the batch's end (in a write transaction)."""
+        end = batch.end
+        if batch.undecodable:
+            # Passed without folding, and recorded in the transaction that moves the positions on.
+            self.db.quarantine(batch.undecodable)
+        for table, changed in folded.items():
+            view = tables[table]
             self.db.write(view, table, changed)
             self.db.set_position(table, end)
             if view.folds_rows:
+                cache = self._cache.setdefault(table, {})
                 if len(cache) > CACHE_LIMIT:
                     cache.clear()
                 cache.update(changed)
                 self._cached_at[table] = end
 
-    def _write_named(
-        self, view: View, table: str, batch: Page, position: int, tables: dict[str, View]
-    ) -> None:
-        """Write the rows of a view whose rows name their run (detail rows: written once)."""
+    def _named_rows(self, view: View, batch: Page, position: int, tables: dict[str, View]) -> dict[Key, Any]:
+        """The rows of a view whose rows name their run (detail rows: written once)."""
         assert view.named is not None and not view.folds_rows
         named, key_of, events = view.named, view.key, view.events
         todo = [
@@ -169,10 +192,7 @@ class Projector:
             if nid > position and isinstance(event, events) and (key := key_of(event, hexid))
         ]
         names = self._run_names(batch, {hexid for _, hexid, _ in todo}, tables)
-        self.db.write(
-            view, table, {key: named(event, *names.get(hexid, UNNAMED)) for key, hexid, event in todo}
-        )
-        self.db.set_position(table, batch.end)
+        return {key: named(event, *names.get(hexid, UNNAMED)) for key, hexid, event in todo}
 
     def _run_names(self, batch: Page, runs: set[str], tables: dict[str, View]) -> dict[str, tuple[str, str]]:
         """(job handle, company) of these runs: from their Submitted in this batch, or from the
