@@ -85,7 +85,7 @@ class LedgerApp:
         if self.gate.enabled:
             await self.gate.refresh(force=True)
         self.writer.start()
-        self.views.start()
+        await self.views.start()
         self.stream.start()
         self._started = True
 

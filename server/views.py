@@ -1,13 +1,17 @@
-"""The server's views: caught up after every commit, queried in one thread of their own.
+"""The server's views: caught up after commits by a child process, queried in a thread of their own.
 
-The views file is an SQLite database written by the catch-up and read by the queries; both run in
-one worker thread, so the event loop never waits on SQLite, and a query never sees a half-written
-batch. A query may ask for `minPosition`: it is answered once the views have folded that far.
+The views file is an SQLite database written by the follower (server/follower.py, a child process,
+so folding does not take the GIL from the requests) and read by the queries in one worker thread,
+so the event loop never waits on SQLite; each query reads one snapshot, never a half-written batch,
+and answers with the position that snapshot holds. A query may ask for `minPosition`: it is
+answered once the follower has reported the views that far.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -18,8 +22,10 @@ from jobledger.projections.views import VIEWS
 from jobledger.service.ledger import JobLedger
 from jobledger.service.opening import open_projector
 
+log = logging.getLogger("jobledger.server")
 T = TypeVar("T")
 WAIT_FOR_POSITION_S = 10.0  # how long a query waits for the views to reach its minPosition
+STOP_FOLLOWER_S = 60.0  # how long a stop waits for the follower's last catch-up
 
 
 class ViewsBehindError(Exception):
@@ -30,19 +36,34 @@ class ServedViews:
     """The views of the served ledger, kept caught up."""
 
     def __init__(self, ledger: JobLedger, views: str | None) -> None:
+        self._follower_args = [ledger.db, *([views] if views else [])]
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="jobledger-views")
+        # The first catch-up here, so the server starts with its views current (or fails to start).
         self._projector: Projector = self._executor.submit(open_projector, ledger, views).result()
         self.position = self._executor.submit(self._catch_up).result()
         self._behind: asyncio.Event | None = None
         self._moved: asyncio.Condition | None = None
         self._task: asyncio.Task[None] | None = None
+        self._follower: asyncio.subprocess.Process | None = None
         self.head = self.position  # the last position committed, as far as the server knows
 
-    def start(self) -> None:
-        """Start following commits (inside the running event loop)."""
+    async def start(self) -> None:
+        """Start the follower and wait for it to be ready, then follow commits."""
         self._behind = asyncio.Event()
         self._moved = asyncio.Condition()
-        self._task = asyncio.get_running_loop().create_task(self._follow())
+        follower = self._follower = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "jobledger.server.follower",
+            *self._follower_args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert follower.stdout is not None
+        if not await follower.stdout.readline():  # its first line: it has opened the views
+            raise RuntimeError(f"the views' follower did not start (exit {await follower.wait()})")
+        self._behind.set()  # whatever was committed since the first catch-up
+        self._task = asyncio.get_running_loop().create_task(self._follow(follower))
 
     def committed(self, position: int) -> None:
         """The writer committed up to `position`: catch up soon."""
@@ -62,15 +83,25 @@ class ServedViews:
         return self._executor.submit(self._read, read).result(timeout=timeout)[0]
 
     async def close(self) -> None:
-        """Stop following; the views keep what they hold."""
+        """Stop following once the follower has folded what was committed; the views keep it."""
         if self._task is not None:
             self._task.cancel()
+        follower = self._follower
+        if follower is not None and follower.stdin is not None and follower.returncode is None:
+            follower.stdin.write(b"\n")  # one last catch-up, then the end of its input
+            follower.stdin.close()
+            try:
+                await asyncio.wait_for(follower.wait(), STOP_FOLLOWER_S)
+            except TimeoutError:
+                follower.kill()
+                await follower.wait()
         self._executor.submit(self._projector.db.close).result()
         self._executor.shutdown()
 
     def _read(self, read: Callable[[ViewsDatabase], T]) -> tuple[T, int]:
-        with self._projector.db.reading():
-            return read(self._projector.db), self.position
+        db = self._projector.db
+        with db.reading():
+            return read(db), min(db.positions(VIEWS).values())
 
     def _catch_up(self) -> int:
         self._projector.catch_up()
@@ -89,13 +120,20 @@ class ServedViews:
                 f" (they are at {self.position})"
             ) from None
 
-    async def _follow(self) -> None:
+    async def _follow(self, follower: asyncio.subprocess.Process) -> None:
         assert self._behind is not None and self._moved is not None
-        loop = asyncio.get_running_loop()
+        assert follower.stdin is not None and follower.stdout is not None
         while True:
             await self._behind.wait()
-            self._behind.clear()
-            position = await loop.run_in_executor(self._executor, self._catch_up)
-            async with self._moved:
-                self.position = position
-                self._moved.notify_all()
+            self._behind.clear()  # commits from here on are folded by the next catch-up
+            follower.stdin.write(b"\n")
+            line = await follower.stdout.readline()
+            if not line:
+                code = await follower.wait()
+                log.error("the views' follower stopped (exit %s); the views stay behind", code)
+                return
+            reached = int(line)
+            if reached > self.position:
+                async with self._moved:
+                    self.position = reached
+                    self._moved.notify_all()
