@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -26,6 +26,10 @@ JSON = [(b"content-type", b"application/json")]
 _encode = msgspec.json.Encoder().encode
 
 
+# A runner sends a run's handle (percent-encoded: it holds '|') with each of its commands.
+_unquote = lru_cache(maxsize=4096)(unquote)
+
+
 class Request:
     """One request: method, path segments (percent-decoded one by one), query, headers."""
 
@@ -34,7 +38,7 @@ class Request:
         raw = scope.get("raw_path") or scope["path"].encode()
         # Split before decoding: a handle may hold '|' (sent as %7C or as is) or even '%2F'.
         self.segments = [
-            unquote(part) if "%" in part else part
+            _unquote(part) if "%" in part else part
             for part in raw.split(b"?", 1)[0].decode("latin-1").split("/")
             if part
         ]
