@@ -10,6 +10,7 @@ answered once the follower has reported the views that far.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from jobledger.service.opening import open_projector
 log = logging.getLogger("jobledger.server")
 T = TypeVar("T")
 WAIT_FOR_POSITION_S = 10.0  # how long a query waits for the views to reach its minPosition
+WAIT_FOR_HEAD_S = 1.0  # how long a query without minPosition waits for the server's last commit
+CATCH_UP_EVERY_S = 0.05  # under load, commits gathered this long are folded together
 STOP_FOLLOWER_S = 60.0  # how long a stop waits for the follower's last catch-up
 
 
@@ -42,6 +45,7 @@ class ServedViews:
         self._projector: Projector = self._executor.submit(open_projector, ledger, views).result()
         self.position = self._executor.submit(self._catch_up).result()
         self._behind: asyncio.Event | None = None
+        self._waited = asyncio.Event()  # a query waits for the views (made again in start())
         self._moved: asyncio.Condition | None = None
         self._task: asyncio.Task[None] | None = None
         self._follower: asyncio.subprocess.Process | None = None
@@ -50,6 +54,7 @@ class ServedViews:
     async def start(self) -> None:
         """Start the follower and wait for it to be ready, then follow commits."""
         self._behind = asyncio.Event()
+        self._waited = asyncio.Event()
         self._moved = asyncio.Condition()
         follower = self._follower = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -75,6 +80,12 @@ class ServedViews:
         """`read` of the views, once they hold every event up to `min_position`; and their position."""
         if min_position > self.position:
             await self._reach(min_position)
+        elif self.head > self.position:
+            # Without minPosition, a query still sees what this server had committed when it
+            # came in (a client that wrote and then reads finds its write), unless the views are
+            # stuck: then it answers from where they are.
+            with contextlib.suppress(ViewsBehindError):
+                await self._reach(self.head, WAIT_FOR_HEAD_S)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._read, read)
 
@@ -107,25 +118,37 @@ class ServedViews:
         self._projector.catch_up()
         return min(self._projector.db.positions(VIEWS).values())
 
-    async def _reach(self, position: int) -> None:
+    async def _reach(self, position: int, within: float = WAIT_FOR_POSITION_S) -> None:
         assert self._moved is not None
         if self._behind is not None and position > self.position:
-            self._behind.set()  # a position committed by another writer than this server
+            self._behind.set()  # (a position committed by another writer than this server)
+            self._waited.set()
         try:
-            async with asyncio.timeout(WAIT_FOR_POSITION_S), self._moved:
+            async with asyncio.timeout(within), self._moved:
                 await self._moved.wait_for(lambda: self.position >= position)
         except TimeoutError:
             raise ViewsBehindError(
-                f"the views did not reach position {position} within {WAIT_FOR_POSITION_S:.0f} s"
+                f"the views did not reach position {position} within {within:.0f} s"
                 f" (they are at {self.position})"
             ) from None
 
     async def _follow(self, follower: asyncio.subprocess.Process) -> None:
         assert self._behind is not None and self._moved is not None
         assert follower.stdin is not None and follower.stdout is not None
+        loop = asyncio.get_running_loop()
+        asked = 0.0
         while True:
             await self._behind.wait()
+            # Under a stream of commits, one catch-up folds what a moment gathered: fewer
+            # wake-ups of both processes, and a run's many events make one write of its rows.
+            # A query waiting for the views cuts the moment short.
+            pause = asked + CATCH_UP_EVERY_S - loop.time()
+            if pause > 0 and not self._waited.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._waited.wait(), pause)
+            self._waited.clear()
             self._behind.clear()  # commits from here on are folded by the next catch-up
+            asked = loop.time()
             follower.stdin.write(b"\n")
             line = await follower.stdout.readline()
             if not line:
