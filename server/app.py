@@ -463,8 +463,8 @@ class LedgerApp:
         raise HttpError(404, "not_found", f"no such path: /v1/{'/'.join(route)}")
 
     async def _write(self, write: Callable[[], T]) -> T:
-        # On the writer's own thread, between two groups: the ledger has one writer.
-        result = await asyncio.get_running_loop().run_in_executor(self._store, write)
+        # Where the writer writes its groups, between two of them: the ledger has one writer.
+        result = await self.writer.write(write)
         self._committed(await self.read(self.ledger.head_position))
         return result
 

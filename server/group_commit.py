@@ -1,10 +1,15 @@
 """Group commit: requests queue their commands; one writer appends what is waiting in one transaction.
 
-While a group is being decided and committed (in the writer's thread, so the event loop goes on
-taking requests), the next requests queue up; the writer then takes all of them, up to a bound,
-as the next group. One fsync answers many runners, and a quiet server still answers one command
-at once (no deadline to wait for). Every request is answered only after its group's commit: an
-answer means durable.
+While a group is being decided and committed, the next requests queue up; the writer then takes
+all of them, up to a bound, as the next group. One fsync answers many runners, and a quiet server
+still answers one command at once (no deadline to wait for). Every request is answered only after
+its group's commit: an answer means durable.
+
+On PostgreSQL a group is written from a thread of its own, so the event loop goes on taking
+requests while the database answers. On SQLite it is written on the event loop itself: a writer
+thread shares the GIL with the loop, and waiting to take it back after each SQLite call (and for
+the hand-offs to and from the thread) made a group take several times as long as its work and
+cost the process more CPU than the loop gained.
 """
 
 from __future__ import annotations
@@ -15,14 +20,17 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from jobledger.domain.aggregates import Aggregate
 from jobledger.domain.commands import Command
 from jobledger.domain.errors import LedgerError
 from jobledger.service.ledger import JobLedger
+from jobledger.store.config import is_postgres_url
 
 from .metrics import Metrics
 
+T = TypeVar("T")
 MAX_GROUP = 2000  # commands: well under the bulk appender's size, so positions come back
 
 
@@ -56,6 +64,7 @@ class GroupWriter:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._metrics = metrics
+        self.inline = not is_postgres_url(ledger.db)  # groups written on the event loop
         self.position = 0  # of the last event this writer appended
 
     def start(self) -> None:
@@ -76,6 +85,12 @@ class GroupWriter:
         self._queue.put_nowait((commands, answer))
         return await answer
 
+    async def write(self, write: Callable[[], T]) -> T:
+        """Another write of the ledger's (a token's), made where and as the groups are."""
+        if self.inline:
+            return write()
+        return await asyncio.get_running_loop().run_in_executor(self._executor, write)
+
     async def close(self) -> None:
         """Take no new commands; finish and answer every command already taken."""
         self._closing = True
@@ -94,9 +109,12 @@ class GroupWriter:
             commands = [command for asked, _ in requests for command in asked]
             started = time.perf_counter()
             try:
-                outcomes, positions, replayed = await loop.run_in_executor(
-                    self._executor, self._ledger.record_each, commands
-                )
+                if self.inline:
+                    outcomes, positions, replayed = self._ledger.record_each(commands)
+                else:
+                    outcomes, positions, replayed = await loop.run_in_executor(
+                        self._executor, self._ledger.record_each, commands
+                    )
             except Exception as err:  # a store failure fails the whole group; the server goes on
                 for _, answer in requests:
                     if not answer.done():
