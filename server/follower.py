@@ -1,6 +1,6 @@
 """The views' follower of `jobledger serve`: a child process that folds each commit into the views.
 
-    python -m jobledger.server.follower DB [VIEWS]
+    JOBLEDGER_FOLLOW_DB=... [JOBLEDGER_FOLLOW_VIEWS=...] python -m jobledger.server.follower
 
 The server's one process is held to one core by the GIL, and folding events into the views is
 CPU the request path would otherwise wait for; here it runs on the other core. The server writes
@@ -20,6 +20,9 @@ from jobledger.projections.runner import Projector
 from jobledger.projections.views import VIEWS
 from jobledger.service.ledger import JobLedger
 from jobledger.service.opening import open_projector
+
+FOLLOW_DB = "JOBLEDGER_FOLLOW_DB"  # the ledger (a PostgreSQL URL may hold a password: not in argv)
+FOLLOW_VIEWS = "JOBLEDGER_FOLLOW_VIEWS"  # the views file, if not the ledger's own
 
 
 def position(projector: Projector) -> int:
@@ -50,10 +53,10 @@ def follow(db: str, views: str | None) -> None:
 
 
 def main() -> None:
-    """Follow the ledger named on the command line."""
+    """Follow the ledger named in the environment."""
     # Ctrl-C in the server's terminal reaches this process too; the server decides when to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    follow(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)
+    follow(os.environ[FOLLOW_DB], os.environ.get(FOLLOW_VIEWS) or None)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,8 @@ from jobledger.projections.runner import Projector
 from jobledger.projections.views import VIEWS
 from jobledger.service.ledger import JobLedger
 from jobledger.service.opening import open_projector
+
+from .follower import FOLLOW_DB, FOLLOW_VIEWS
 
 log = logging.getLogger("jobledger.server")
 T = TypeVar("T")
@@ -39,7 +42,8 @@ class ServedViews:
     """The views of the served ledger, kept caught up."""
 
     def __init__(self, ledger: JobLedger, views: str | None) -> None:
-        self._follower_args = [ledger.db, *([views] if views else [])]
+        # Through the environment, not the command line: a PostgreSQL URL may hold a password.
+        self._follower_env = {**os.environ, FOLLOW_DB: ledger.db, FOLLOW_VIEWS: views or ""}
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="jobledger-views")
         # The first catch-up here, so the server starts with its views current (or fails to start).
         self._projector: Projector = self._executor.submit(open_projector, ledger, views).result()
@@ -60,7 +64,7 @@ class ServedViews:
             sys.executable,
             "-m",
             "jobledger.server.follower",
-            *self._follower_args,
+            env=self._follower_env,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
