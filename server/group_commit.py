@@ -6,10 +6,11 @@ still answers one command at once (no deadline to wait for). Every request is an
 its group's commit: an answer means durable.
 
 On PostgreSQL a group is written from a thread of its own, so the event loop goes on taking
-requests while the database answers. On SQLite it is written on the event loop itself: a writer
-thread shares the GIL with the loop, and waiting to take it back after each SQLite call (and for
-the hand-offs to and from the thread) made a group take several times as long as its work and
-cost the process more CPU than the loop gained.
+requests while the database answers. On SQLite a group is decided and appended on the event loop
+itself and only its COMMIT (the fsync, which releases the GIL) runs on the thread: a writer thread
+shares the GIL with the loop, and waiting to take it back after each SQLite call (and for the
+hand-offs to and from the thread) made a group take several times as long as its work and cost
+the process more CPU than the loop gained.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from typing import TypeVar
 from jobledger.domain.aggregates import Aggregate
 from jobledger.domain.commands import Command
 from jobledger.domain.errors import LedgerError
+from jobledger.service.batch import Outcomes
 from jobledger.service.ledger import JobLedger
-from jobledger.store.config import is_postgres_url
 
 from .metrics import Metrics
 
@@ -64,7 +65,8 @@ class GroupWriter:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._metrics = metrics
-        self.inline = not is_postgres_url(ledger.db)  # groups written on the event loop
+        self.inline = ledger.can_hold_commit  # groups decided and appended on the event loop
+        self._turn = asyncio.Lock()  # one group, or one other write, at a time
         self.position = 0  # of the last event this writer appended
 
     def start(self) -> None:
@@ -86,10 +88,26 @@ class GroupWriter:
         return await answer
 
     async def write(self, write: Callable[[], T]) -> T:
-        """Another write of the ledger's (a token's), made where and as the groups are."""
-        if self.inline:
-            return write()
-        return await asyncio.get_running_loop().run_in_executor(self._executor, write)
+        """Another write of the ledger's (a token's), made where and as the groups are, between two."""
+        async with self._turn:
+            if self.inline:
+                return write()
+            return await asyncio.get_running_loop().run_in_executor(self._executor, write)
+
+    async def _record_inline(self, commands: list[Command]) -> Outcomes:
+        # Decided and appended here; the commit's fsync on the thread, while the loop takes the
+        # next group's requests. What an append that then failed wrote is committed as it would
+        # have been without holding (the group fails all the same).
+        failed: Exception | None = None
+        with self._ledger.holding_commit():
+            try:
+                outcomes = self._ledger.record_each(commands)
+            except Exception as err:
+                failed = err
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._ledger.commit_held)
+        if failed is not None:
+            raise failed
+        return outcomes
 
     async def close(self) -> None:
         """Take no new commands; finish and answer every command already taken."""
@@ -109,12 +127,13 @@ class GroupWriter:
             commands = [command for asked, _ in requests for command in asked]
             started = time.perf_counter()
             try:
-                if self.inline:
-                    outcomes, positions, replayed = self._ledger.record_each(commands)
-                else:
-                    outcomes, positions, replayed = await loop.run_in_executor(
-                        self._executor, self._ledger.record_each, commands
-                    )
+                async with self._turn:
+                    if self.inline:
+                        outcomes, positions, replayed = await self._record_inline(commands)
+                    else:
+                        outcomes, positions, replayed = await loop.run_in_executor(
+                            self._executor, self._ledger.record_each, commands
+                        )
             except Exception as err:  # a store failure fails the whole group; the server goes on
                 for _, answer in requests:
                     if not answer.done():

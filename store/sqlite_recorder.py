@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 from uuid import UUID
@@ -41,6 +42,7 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         self._writer: sqlite3.Connection | None = None
         self._writer_lock = threading.Lock()
         self._chain_head: Head | None = None
+        self._hold = False  # appends leave their transaction open for commit_held()
 
     def construct_create_table_statements(self) -> list[str]:
         return [self._chain.create_statement()]
@@ -77,6 +79,30 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         pool = self.datastore.pool
         return pool.db_name, self.events_table_name, pool.lock_timeout or SQLITE_LOCK_TIMEOUT_SECONDS
 
+    @contextmanager
+    def holding_commit(self) -> Iterator[None]:
+        """Appends made inside leave their transaction open: commit_held() makes them durable."""
+        self._hold = True
+        try:
+            yield
+        finally:
+            self._hold = False
+
+    def commit_held(self) -> None:
+        """Commit what held appends wrote (from any thread; the fsync releases the GIL). On a
+        failure nothing of it stays, and the error is raised."""
+        with self._writer_lock:
+            conn = self._writer
+            if conn is None or not conn.in_transaction:
+                return
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as err:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                self._chain_head = None
+                raise OperationalError(err) from err
+
     def forget_chain_head(self) -> None:
         """Re-read the chain's head at the next append (someone else appended meanwhile)."""
         with self._writer_lock:
@@ -103,6 +129,9 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         with self._writer_lock:
             conn = self._writer or self._writer_connection()
             head = self._chain_head
+            if conn.in_transaction:
+                # One append per held commit: a failure of a second would roll back the first.
+                raise RuntimeError("an append while another's commit is held")
             try:
                 if head is None:
                     # The head is read first, and a read lock that must later become a write
@@ -114,7 +143,8 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                     # (waiting, with the busy timeout). (IMMEDIATE costs ~5 us more per append.)
                     conn.execute("BEGIN")
                 positions, head = self._chain.append(conn, rows, head)
-                conn.execute("COMMIT")
+                if not self._hold:
+                    conn.execute("COMMIT")
             except sqlite3.Error as err:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
