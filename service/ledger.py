@@ -272,6 +272,11 @@ class JobLedger(Commands, Application[UUID]):
         with self._writer.holding_commit():
             yield
 
+    def begin_held(self) -> None:
+        """Take the store's write lock for the next held `record_each` now, on this thread (it
+        may wait for another writer); the record_each may run on another."""
+        self._writer.begin_held()
+
     def commit_held(self) -> None:
         """Commit what a held `record_each` appended. On a failure (StoreError) none of it stays
         and the states it decided are forgotten."""

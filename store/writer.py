@@ -71,6 +71,7 @@ class EventWriter:
             recorder, "holding_commit", None
         )
         self._commit_held: Callable[[], None] = getattr(recorder, "commit_held", _nothing)
+        self._begin_held: Callable[[], None] = getattr(recorder, "begin_held", _nothing)
         self._serialized: Callable[..., AbstractContextManager[None]] | None = getattr(
             recorder, "serialized", None
         )
@@ -109,6 +110,12 @@ class EventWriter:
         if self._holding_commit is None:
             return nullcontext()
         return self._holding_commit()
+
+    def begin_held(self) -> None:
+        """Open the next held append's transaction, with the write lock (callable from another
+        thread); StoreError on failure."""
+        with store_failures(self.db):
+            self._begin_held()
 
     def commit_held(self) -> None:
         """Commit what a held append wrote (callable from another thread); StoreError on failure,
