@@ -30,7 +30,7 @@ log = logging.getLogger("jobledger.server")
 T = TypeVar("T")
 WAIT_FOR_POSITION_S = 10.0  # how long a query waits for the views to reach its minPosition
 WAIT_FOR_HEAD_S = 1.0  # how long a query without minPosition waits for the server's last commit
-CATCH_UP_EVERY_S = 0.05  # under load, commits gathered this long are folded together
+CATCH_UP_EVERY_S = 0.1  # under load, commits gathered this long are folded together
 STOP_FOLLOWER_S = 60.0  # how long a stop waits for the follower's last catch-up
 
 
@@ -84,14 +84,17 @@ class ServedViews:
         """`read` of the views, once they hold every event up to `min_position`; and their position."""
         if min_position > self.position:
             await self._reach(min_position)
-        elif self.head > self.position:
-            # Without minPosition, a query still sees what this server had committed when it
-            # came in (a client that wrote and then reads finds its write), unless the views are
-            # stuck: then it answers from where they are.
-            with contextlib.suppress(ViewsBehindError):
-                await self._reach(self.head, WAIT_FOR_HEAD_S)
+        else:
+            await self.caught_up()
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._read, read)
+
+    async def caught_up(self) -> None:
+        """Return once the views hold what this server had committed when asked (a client that
+        wrote and then reads finds its write), or after WAIT_FOR_HEAD_S if they are stuck."""
+        if self.head > self.position:
+            with contextlib.suppress(ViewsBehindError):
+                await self._reach(self.head, WAIT_FOR_HEAD_S)
 
     def read_now(self, read: Callable[[ViewsDatabase], T], timeout: float = 5.0) -> T:
         """`read` of the views from another thread (a metrics scrape), waiting at most `timeout`."""
