@@ -150,6 +150,11 @@ class GroupWriter:
                     self._metrics.count_commands(kind, "failed", count)
                 continue
             finally:
+                if self.inline:
+                    # Nothing to commit unless something failed between taking the lock and
+                    # recording the group: the lock is not left held.
+                    with contextlib.suppress(Exception):
+                        self._ledger.commit_held()
                 self._turn.release()
             self._record(commands, time.perf_counter() - started, outcomes, positions)
             done = iter(zip(outcomes, positions, replayed, strict=True))
