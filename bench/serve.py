@@ -298,7 +298,7 @@ def run_load(configs: Sequence[Config], duration: float, server: Server | None =
             if child.wait() != 0:
                 raise SystemExit(f"a load process failed (exit {child.returncode})")
         load = Load(
-            [msgspec.json.decode(out, type=Result) for out in outputs],
+            [msgspec.json.decode(take_result(out), type=Result) for out in outputs],
             wall=0.0,
             window=time.monotonic() - opened,
         )
@@ -313,6 +313,15 @@ def run_load(configs: Sequence[Config], duration: float, server: Server | None =
                 child.wait()
     load.wall = max(r.finished for r in load.results) - min(r.started for r in load.results)
     return load
+
+
+def take_result(printed: str) -> bytes:
+    """A load child's result, from the file it named (then removed)."""
+    path = Path(printed.strip())
+    try:
+        return path.read_bytes()
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def split(mode: str, port: int, clients: int, generators: int, like: Config) -> list[Config]:

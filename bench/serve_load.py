@@ -4,7 +4,8 @@
 
 A child prepares (opens its keep-alive connections, makes its jobs' bodies, for `logs` submits
 and starts its jobs), prints "ready", waits for "go <deadline>" on stdin (a time.monotonic()
-value, shared by every child of a run), runs until the deadline and prints one Result as JSON.
+value, shared by every child of a run), runs until the deadline, writes one Result as JSON to a
+temporary file and prints the file's name.
 The CPU time it reports is its own (getrusage) from "go" to the end.
 
 The HTTP client is asyncio (uvloop when importable) on raw streams: requests are written by hand
@@ -29,6 +30,7 @@ import contextlib
 import random
 import resource
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Coroutine
@@ -539,8 +541,11 @@ def main() -> None:
         else:
             with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
                 result = runner.run(run_http(config))
-    sys.stdout.write(msgspec.json.encode(result).decode() + "\n")
-    sys.stdout.flush()
+    # The result goes to a file, its name to stdout: a result longer than a pipe holds (64 KiB of
+    # latencies) came through cut short now and then, with the child exiting 0.
+    with tempfile.NamedTemporaryFile("wb", prefix="serve-load-", suffix=".json", delete=False) as out:
+        out.write(msgspec.json.encode(result))
+    print(out.name, flush=True)
 
 
 if __name__ == "__main__":

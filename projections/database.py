@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -37,6 +38,7 @@ ASIDE = "__rebuild"
 _ASIDE_PID = re.compile(rf"{ASIDE}_[0-9a-f]+_p(\d+)$")
 VIEW_NAMES = tuple(VIEWS)
 BUSY_TIMEOUT_MS = 30_000
+LOCK_POLL_S = 0.0003  # between two asks for the write lock
 _IN_CHUNK = 500
 
 
@@ -51,6 +53,26 @@ def _connect(path: str) -> sqlite3.Connection:
     # So this connection skips the fsync per commit (the ledger's own writes keep FULL).
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
+
+
+def _begin_immediate(conn: sqlite3.Connection) -> None:
+    # SQLite's own busy wait sleeps ever longer (up to 100 ms at a time) while another connection
+    # holds the lock; a writer that asks again every few hundred microseconds (`jobledger serve`'s)
+    # would then take the lock nearly every time it comes free, and the views fall behind. So
+    # this asks as often.
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+            time.sleep(LOCK_POLL_S)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
 def _insert(view: View, table: str, verb: str, *, with_rowid: bool = False) -> str:
@@ -188,7 +210,7 @@ class ViewsDatabase:
     @contextmanager
     def writing(self) -> Iterator[None]:
         """One write transaction, taken with the write lock from the start."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        _begin_immediate(self.conn)
         try:
             yield
         except BaseException:

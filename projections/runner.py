@@ -110,8 +110,17 @@ class Projector:
             return self.rebuild(progress=_from(start, progress))
         read = 0
         for batch in self._pages(start, head, batch_size):
-            with self.db.writing(), collector_paused(len(batch)):
-                self._apply_batch(tables, batch)
+            with collector_paused(len(batch)):
+                # Folded before the write lock is taken: a writer of the same file (the ledger's,
+                # when the views live in it) then waits for the writes only, not for the folding.
+                with self.db.reading():
+                    positions = self.db.positions(tables)
+                    folded = self._fold_batch(tables, batch, positions)
+                with self.db.writing():
+                    now = self.db.positions(tables)
+                    if now != positions:  # another process moved these views on meanwhile
+                        folded = self._fold_batch(tables, batch, now)
+                    self._write_batch(tables, batch, folded)
             read += len(batch) + len(batch.undecodable)
             if progress is not None:
                 progress(len(batch) + len(batch.undecodable))
@@ -120,21 +129,25 @@ class Projector:
         return read
 
     def _apply_batch(self, tables: dict[str, View], batch: Page) -> None:
-        positions = self.db.positions(tables)
+        """Fold a batch into the tables and write it (inside the caller's write transaction)."""
+        self._write_batch(tables, batch, self._fold_batch(tables, batch, self.db.positions(tables)))
+
+    def _fold_batch(
+        self, tables: dict[str, View], batch: Page, positions: dict[str, int]
+    ) -> dict[str, dict[Key, Any]]:
+        """The rows the batch changes in each table it moves on, folded from the rows at `positions`."""
         end = batch.end
-        if batch.undecodable:
-            # Passed without folding, and recorded in the transaction that moves the positions on.
-            self.db.quarantine(batch.undecodable)
         classes = [type(event) for _, _, event in batch]
+        folded: dict[str, dict[Key, Any]] = {}
         for table, view in tables.items():
             position = positions[table]
             if end <= position:
                 continue
             if view.named is not None:
-                self._write_named(view, table, batch, position, tables)
+                folded[table] = self._named_rows(view, batch, position, tables)
                 continue
             if view.run_aware:
-                self._fold_run_aware(view, table, batch, position, tables)
+                folded[table] = self._fold_run_aware(view, table, batch, position, tables, folded)
                 continue
             cache = self._cache.setdefault(table, {})
             if self._cached_at.get(table) != position:
@@ -154,18 +167,28 @@ class Projector:
             for key, event in todo:
                 row = changed[key] if key in changed else cache.get(key)
                 changed[key] = view.apply(row, event)
+            folded[table] = changed
+        return folded
+
+    def _write_batch(self, tables: dict[str, View], batch: Page, folded: dict[str, dict[Key, Any]]) -> None:
+        """Write folded rows and move their tables to the batch's end (in a write transaction)."""
+        end = batch.end
+        if batch.undecodable:
+            # Passed without folding, and recorded in the transaction that moves the positions on.
+            self.db.quarantine(batch.undecodable)
+        for table, changed in folded.items():
+            view = tables[table]
             self.db.write(view, table, changed)
             self.db.set_position(table, end)
             if view.folds_rows:
+                cache = self._cache.setdefault(table, {})
                 if len(cache) > CACHE_LIMIT:
                     cache.clear()
                 cache.update(changed)
                 self._cached_at[table] = end
 
-    def _write_named(
-        self, view: View, table: str, batch: Page, position: int, tables: dict[str, View]
-    ) -> None:
-        """Write the rows of a view whose rows name their run (detail rows: written once)."""
+    def _named_rows(self, view: View, batch: Page, position: int, tables: dict[str, View]) -> dict[Key, Any]:
+        """The rows of a view whose rows name their run (detail rows: written once)."""
         assert view.named is not None and not view.folds_rows
         named, key_of, events = view.named, view.key, view.events
         todo = [
@@ -174,35 +197,42 @@ class Projector:
             if nid > position and isinstance(event, events) and (key := key_of(event, hexid))
         ]
         names = self._run_names(batch, {hexid for _, hexid, _ in todo}, tables)
-        self.db.write(
-            view, table, {key: named(event, *names.get(hexid, UNNAMED)) for key, hexid, event in todo}
-        )
-        self.db.set_position(table, batch.end)
+        return {key: named(event, *names.get(hexid, UNNAMED)) for key, hexid, event in todo}
 
     def _fold_run_aware(
-        self, view: View, table: str, batch: Page, position: int, tables: dict[str, View]
-    ) -> None:
-        """Fold a batch into a view whose rows depend on facts of each event's run, read from the
-        job_logs rows (this batch's included: that view is folded first)."""
+        self,
+        view: View,
+        table: str,
+        batch: Page,
+        position: int,
+        tables: dict[str, View],
+        folded: dict[str, dict[Key, Any]],
+    ) -> dict[Key, Any]:
+        """The rows of a view whose rows depend on facts of each event's run (its company, its
+        outcome once Done): from the job_logs rows this batch folded (that view comes first), or
+        for runs it did not touch, the stored ones (a company never changes, an outcome once set
+        neither)."""
         todo = [
             (hexid, event) for nid, hexid, event in batch if nid > position and isinstance(event, view.events)
         ]
-        if todo:
-            logs = next(name for name, other in tables.items() if other.name == job_logs.NAME)
-            facts = {
-                hexid: RunFacts(company, outcome)  # type: ignore[arg-type]  # an Outcome, as stored
-                for hexid, (company, outcome) in self.db.run_facts(logs, list({h for h, _ in todo})).items()
-            }
-            keyed = [
-                (key, event, facts[hexid])
-                for hexid, event in todo
-                if (key := view.key(event, facts.get(hexid)))
-            ]
-            changed: dict[Key, Any] = self.db.load(view, table, list({key for key, _, _ in keyed}))
-            for key, event, fact in keyed:
-                changed[key] = view.apply(changed.get(key), event, fact)
-            self.db.write(view, table, changed)
-        self.db.set_position(table, batch.end)
+        if not todo:
+            return {}
+        logs = next(name for name, other in tables.items() if other.name == job_logs.NAME)
+        facts: dict[str, RunFacts] = {}
+        for (hexid,), job in folded.get(logs, {}).items():
+            if job is not None:
+                facts[hexid] = RunFacts(job.companyHandle, job.outcome)
+        missing = list({hexid for hexid, _ in todo if hexid not in facts})
+        if missing:
+            for hexid, (company, outcome) in self.db.run_facts(logs, missing).items():
+                facts[hexid] = RunFacts(company, outcome)  # type: ignore[arg-type]  # an Outcome, as stored
+        keyed = [
+            (key, event, facts[hexid]) for hexid, event in todo if (key := view.key(event, facts.get(hexid)))
+        ]
+        changed: dict[Key, Any] = self.db.load(view, table, list({key for key, _, _ in keyed}))
+        for key, event, fact in keyed:
+            changed[key] = view.apply(changed.get(key), event, fact)
+        return changed
 
     def _run_names(self, batch: Page, runs: set[str], tables: dict[str, View]) -> dict[str, tuple[str, str]]:
         """(job handle, company) of these runs: from their Submitted in this batch, or from the

@@ -70,7 +70,7 @@ VIEWS: dict[str, View] = {
         View.from_module(job_logs),
         View.from_module(job_log_details, folds_rows=False),
         View.from_module(scheduled_jobs),
-        # After job_logs: a batch's catch-up reads the run facts from the rows job_logs just wrote.
+        # After job_logs: a batch's catch-up takes the run facts from the rows job_logs just folded.
         View.from_module(activity),
     )
 }

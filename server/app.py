@@ -81,7 +81,7 @@ class LedgerApp:
         if self.gate.enabled:
             await self.gate.refresh(force=True)
         self.writer.start()
-        self.views.start()
+        await self.views.start()
         self.stream.start()
         self._started = True
 
@@ -115,7 +115,7 @@ class LedgerApp:
                 log.exception("unexpected error on %s %s", request.method, "/".join(request.segments))
             challenge = [(b"www-authenticate", b'Bearer realm="jobledger"')] if status == 401 else []
             await answer(send, status, body, [*JSON, *challenge])
-        self.metrics.requests.labels(f"{status // 100}xx").inc()
+        self.metrics.count_request(status)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -140,6 +140,7 @@ class LedgerApp:
         caller = await self.gate.caller(request)
         if parts == ["metrics"]:
             caller.require(MANAGE)  # an admin: the server's IpsAdmin, or a company's
+            await self.views.caught_up()  # the runs it counts include what was answered before
             scope = caller.scope
             text = self.metrics.render() if scope is None else await self._company_metrics(scope)
             await answer(send, 200, text, [(b"content-type", b"text/plain; version=0.0.4")])
@@ -478,8 +479,8 @@ class LedgerApp:
         raise HttpError(404, "not_found", f"no such path: /v1/{'/'.join(route)}")
 
     async def _write(self, write: Callable[[], T]) -> T:
-        # On the writer's own thread, between two groups: the ledger has one writer.
-        result = await asyncio.get_running_loop().run_in_executor(self._store, write)
+        # Where the writer writes its groups, between two of them: the ledger has one writer.
+        result = await self.writer.write(write)
         self._committed(await self.read(self.ledger.head_position))
         return result
 

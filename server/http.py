@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -25,6 +26,10 @@ JSON = [(b"content-type", b"application/json")]
 _encode = msgspec.json.Encoder().encode
 
 
+# A runner sends a run's handle (percent-encoded: it holds '|') with each of its commands.
+_unquote = lru_cache(maxsize=4096)(unquote)
+
+
 class Request:
     """One request: method, path segments (percent-decoded one by one), query, headers."""
 
@@ -32,21 +37,40 @@ class Request:
         self.method: str = scope["method"]
         raw = scope.get("raw_path") or scope["path"].encode()
         # Split before decoding: a handle may hold '|' (sent as %7C or as is) or even '%2F'.
-        self.segments = [unquote(part) for part in raw.split(b"?", 1)[0].decode("latin-1").split("/") if part]
-        self.query = {
-            key: values[-1] for key, values in parse_qs(scope["query_string"].decode("latin-1")).items()
-        }
+        self.segments = [
+            _unquote(part) if "%" in part else part
+            for part in raw.split(b"?", 1)[0].decode("latin-1").split("/")
+            if part
+        ]
         self.query_string: str = scope["query_string"].decode("latin-1")
-        self.lists = parse_qs(self.query_string)
-        self.headers = {
-            key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]
-        }
+        self._scope = scope
         self._receive = receive
+
+    # The query and the headers are read when asked for: a command reads neither query nor most
+    # headers, and the server's one core spends what every request costs.
+
+    @cached_property
+    def lists(self) -> dict[str, list[str]]:
+        """Every value of each query parameter."""
+        return parse_qs(self.query_string)
+
+    @cached_property
+    def query(self) -> dict[str, str]:
+        """The last value of each query parameter."""
+        return {key: values[-1] for key, values in self.lists.items()}
+
+    @cached_property
+    def headers(self) -> dict[str, str]:
+        """The headers by lower-case name (the last of a repeated one)."""
+        return {
+            key.decode("latin-1").lower(): value.decode("latin-1") for key, value in self._scope["headers"]
+        }
 
     async def body(self) -> bytes:
         """The whole body; 413 past MAX_BODY."""
-        declared = self.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        headers = self._scope["headers"]
+        declared = next((value for key, value in headers if key.lower() == b"content-length"), b"")
+        if declared.isdigit() and int(declared) > MAX_BODY:
             raise HttpError(413, "too_large", f"a body of {int(declared):,} bytes is over {MAX_BODY:,}")
         chunks = []
         size = 0

@@ -43,6 +43,24 @@ class Metrics:
             "jobledger_http_requests", "HTTP requests, by status class.", ["status"], registry=self.registry
         )
         self.subscribers = Gauge("jobledger_sse_subscribers", "Open event streams.", registry=self.registry)
+        # labels() looks its child up under a lock on every call; these sets are small and fixed.
+        self._commands: dict[tuple[str, str], Counter] = {}
+        self._requests: dict[int, Counter] = {}
+
+    def count_commands(self, kind: str, result: str, count: int = 1) -> None:
+        """`count` commands of one kind with one result."""
+        child = self._commands.get((kind, result))
+        if child is None:
+            child = self._commands[kind, result] = self.commands.labels(kind, result)
+        child.inc(count)
+
+    def count_request(self, status: int) -> None:
+        """One answered request, by its status class."""
+        group = status // 100
+        child = self._requests.get(group)
+        if child is None:
+            child = self._requests[group] = self.requests.labels(f"{group}xx")
+        child.inc()
 
     def watch(self, name: str, text: str, read: Callable[[], float]) -> None:
         """A gauge read when scraped."""

@@ -139,6 +139,10 @@ class Broadcaster:
             head = self._head
             if head <= self.position:
                 continue
+            if not self._subscriptions:
+                # Nobody to hand them to: a stream that opens later reads its history up to here.
+                self.position = head
+                continue
             entries = await loop.run_in_executor(self._executor, list, self._entries(self.position, head))
             self.position = head
             for subscription in list(self._subscriptions):

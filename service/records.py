@@ -11,7 +11,8 @@ from jobledger.domain.job import Job
 from jobledger.domain.schedule import Schedule
 
 # Bookkeeping of the aggregate that is not part of what IPS or an operator reads.
-_HIDDEN = {"id", "payload", "payloadKind", "lastEventTime"}
+_HIDDEN = ("id", "payloadKind", "lastEventTime")
+_HIDDEN_WITH_TIME = ("id", "payloadKind")
 
 
 def payload_record(payload: Any) -> dict[str, Any]:
@@ -24,10 +25,12 @@ def payload_record(payload: Any) -> dict[str, Any]:
 def job_record(job: Job | Schedule, *, last_event: bool = False) -> dict[str, Any]:
     """A run's or schedule's state as IPS names it, the payload under its kind (and with
     `last_event`, lastEventTime: what a client needs to rebuild the very state)."""
-    fields: dict[str, Any] = msgspec.to_builtins(job)
-    hidden = _HIDDEN - {"lastEventTime"} if last_event else _HIDDEN
-    record = {key: value for key, value in fields.items() if key not in hidden}
-    record[job.payloadKind] = payload_record(job.payload)
+    record: dict[str, Any] = msgspec.to_builtins(job)
+    payload = record.pop("payload")
+    payload.pop("kind", None)
+    for key in _HIDDEN_WITH_TIME if last_event else _HIDDEN:
+        record.pop(key, None)
+    record[job.payloadKind] = payload
     return record
 
 

@@ -28,6 +28,10 @@ EMPTY_HEAD: Head = (0, 0, GENESIS)
 COLUMNS = {"chain_ordinal": "INTEGER", "chain_link": "BLOB", "chain_next": "INTEGER NOT NULL DEFAULT 0"}
 Executor: TypeAlias = sqlite3.Connection | sqlite3.Cursor  # both have execute() returning a cursor
 OLD_CHAIN_TABLE = "event_chain"  # where ledgers written before 2026-11-28 kept the chain
+# Rows a multi-row INSERT carries (7 parameters each, under SQLite's 32,766). One statement of
+# many rows, not executemany: sqlite3 releases the GIL around every step, and a writer thread
+# sharing the GIL with a busy event loop waits to take it back after each release.
+MULTI_ROWS = 1000
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -48,7 +52,8 @@ class SQLiteChain:
         )
         self._mark_next = f"UPDATE {table} SET chain_next = 1 WHERE rowid = ? AND chain_next = 0"
         self._relink = f"UPDATE {table} SET chain_ordinal = ?, chain_link = ? WHERE rowid = ?"
-        self._last_rowid = f"SELECT MAX(rowid) FROM {table}"
+        self._insert_rows = self.insert.rpartition(" VALUES ")[0] + " VALUES "
+        self._inserts: dict[int, str] = {}
         self._head_before = (
             f"SELECT rowid, chain_ordinal, chain_link FROM {table}"
             " WHERE rowid < ? AND chain_link IS NOT NULL ORDER BY rowid DESC LIMIT 1"
@@ -57,6 +62,15 @@ class SQLiteChain:
             f"SELECT rowid, chain_ordinal, chain_link, chain_next FROM {table}"
             " WHERE rowid > ? ORDER BY rowid LIMIT ?"
         )
+
+    def _insert_many(self, count: int) -> str:
+        """One INSERT of `count` rows."""
+        statement = self._inserts.get(count)
+        if statement is None:
+            statement = self._inserts[count] = self._insert_rows + ", ".join(
+                ["(?, ?, ?, ?, ?, ?, ?)"] * count
+            )
+        return statement
 
     def create_statement(self) -> str:
         """The events table, eventsourcing's shape with the chain columns after it."""
@@ -94,10 +108,12 @@ class SQLiteChain:
                 (*row, o, chain_link, int(n < followed))
                 for row, (n, o, chain_link) in zip(rows, links, strict=True)
             ]
-            conn.executemany(self.insert, linked)
+            last = 0
+            for start in range(0, len(linked), MULTI_ROWS):
+                chunk = linked[start : start + MULTI_ROWS]
+                values = [value for row in chunk for value in row]
+                last = conn.execute(self._insert_many(len(chunk)), values).lastrowid or 0
             _, ordinal, link = links[-1]
-            # Rowids within one write transaction are consecutive.
-            last = int(conn.execute(self._last_rowid).fetchone()[0])
         first = last - len(rows) + 1
         if first != head[0] + 1:  # rows were appended after the head we knew
             real = self.head(conn, before=first)

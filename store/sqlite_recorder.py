@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 from uuid import UUID
@@ -20,6 +22,7 @@ from .sqlite_chain import Head, Row, SQLiteChain
 RawRow = tuple[int, str, int, str, bytes | str]
 
 SQLITE_LOCK_TIMEOUT_SECONDS = 30
+LOCK_POLL_S = 0.0003  # between two asks for the write lock in begin_held()
 
 
 class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
@@ -41,6 +44,8 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         self._writer: sqlite3.Connection | None = None
         self._writer_lock = threading.Lock()
         self._chain_head: Head | None = None
+        self._hold = False  # appends leave their transaction open for commit_held()
+        self._begun = False  # begin_held() opened the transaction the next append writes in
 
     def construct_create_table_statements(self) -> list[str]:
         return [self._chain.create_statement()]
@@ -77,6 +82,59 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         pool = self.datastore.pool
         return pool.db_name, self.events_table_name, pool.lock_timeout or SQLITE_LOCK_TIMEOUT_SECONDS
 
+    @contextmanager
+    def holding_commit(self) -> Iterator[None]:
+        """Appends made inside leave their transaction open: commit_held() makes them durable."""
+        self._hold = True
+        try:
+            yield
+        finally:
+            self._hold = False
+
+    def begin_held(self) -> None:
+        """Open the next append's transaction now, with the write lock (waiting for it here,
+        which may be another thread than the append's)."""
+        with self._writer_lock:
+            conn = self._writer or self._writer_connection()
+            if conn.in_transaction:
+                return
+            # SQLite's own busy wait sleeps ever longer (up to 100 ms at a time) while another
+            # connection (the views' catch-up, in the same file) holds the lock; asked again
+            # every few hundred microseconds instead, the lock is taken soon after it is free.
+            timeout = self.datastore.pool.lock_timeout or SQLITE_LOCK_TIMEOUT_SECONDS
+            deadline = time.monotonic() + timeout
+            conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                while True:
+                    try:
+                        conn.execute("BEGIN IMMEDIATE")
+                        break
+                    except sqlite3.OperationalError as err:
+                        if "locked" not in str(err) or time.monotonic() > deadline:
+                            raise
+                    time.sleep(LOCK_POLL_S)
+            except sqlite3.Error as err:
+                raise OperationalError(err) from err
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._begun = True
+
+    def commit_held(self) -> None:
+        """Commit what held appends wrote (from any thread; the fsync releases the GIL). On a
+        failure nothing of it stays, and the error is raised."""
+        with self._writer_lock:
+            conn = self._writer
+            self._begun = False
+            if conn is None or not conn.in_transaction:
+                return
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as err:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                self._chain_head = None
+                raise OperationalError(err) from err
+
     def forget_chain_head(self) -> None:
         """Re-read the chain's head at the next append (someone else appended meanwhile)."""
         with self._writer_lock:
@@ -103,8 +161,14 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         with self._writer_lock:
             conn = self._writer or self._writer_connection()
             head = self._chain_head
+            begun, self._begun = self._begun, False
+            if conn.in_transaction and not begun:
+                # One append per held commit: a failure of a second would roll back the first.
+                raise RuntimeError("an append while another's commit is held")
             try:
-                if head is None:
+                if begun:
+                    head = head or self._chain.head(conn)
+                elif head is None:
                     # The head is read first, and a read lock that must later become a write
                     # lock could fail at once, so the write lock is taken up front.
                     conn.execute("BEGIN IMMEDIATE")
@@ -114,7 +178,8 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                     # (waiting, with the busy timeout). (IMMEDIATE costs ~5 us more per append.)
                     conn.execute("BEGIN")
                 positions, head = self._chain.append(conn, rows, head)
-                conn.execute("COMMIT")
+                if not self._hold:
+                    conn.execute("COMMIT")
             except sqlite3.Error as err:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")

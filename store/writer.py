@@ -67,6 +67,11 @@ class EventWriter:
         )
         self._forget_chain_head: Callable[[], None] = getattr(recorder, "forget_chain_head", _nothing)
         self._close_writer: Callable[[], None] = getattr(recorder, "close_writer", _nothing)
+        self._holding_commit: Callable[[], AbstractContextManager[None]] | None = getattr(
+            recorder, "holding_commit", None
+        )
+        self._commit_held: Callable[[], None] = getattr(recorder, "commit_held", _nothing)
+        self._begin_held: Callable[[], None] = getattr(recorder, "begin_held", _nothing)
         self._serialized: Callable[..., AbstractContextManager[None]] | None = getattr(
             recorder, "serialized", None
         )
@@ -93,6 +98,30 @@ class EventWriter:
                 return positions
         except IntegrityError as err:
             raise LostRace from err
+
+    @property
+    def can_hold_commit(self) -> bool:
+        """Whether appends can leave their commit to `commit_held` (our SQLite recorder)."""
+        return self._holding_commit is not None and self._insert_rows is not None
+
+    def holding_commit(self) -> AbstractContextManager[None]:
+        """Appends made inside leave their transaction open (one append at a time) until
+        `commit_held`; nothing is durable before that."""
+        if self._holding_commit is None:
+            return nullcontext()
+        return self._holding_commit()
+
+    def begin_held(self) -> None:
+        """Open the next held append's transaction, with the write lock (callable from another
+        thread); StoreError on failure."""
+        with store_failures(self.db):
+            self._begin_held()
+
+    def commit_held(self) -> None:
+        """Commit what a held append wrote (callable from another thread); StoreError on failure,
+        and then none of it stays."""
+        with store_failures(self.db):
+            self._commit_held()
 
     def exists(self, originator_id: UUID) -> bool:
         """Whether any event of this aggregate is stored."""

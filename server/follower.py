@@ -1,0 +1,63 @@
+"""The views' follower of `jobledger serve`: a child process that folds each commit into the views.
+
+    JOBLEDGER_FOLLOW_DB=... [JOBLEDGER_FOLLOW_VIEWS=...] python -m jobledger.server.follower
+
+The server's one process is held to one core by the GIL, and folding events into the views is
+CPU the request path would otherwise wait for; here it runs on the other core. The server writes
+a line to this process's stdin after a commit; the follower catches up to the store's head and
+answers with one line, the position every view has reached. Lines that arrive while it folds are
+answered by the next catch-up together. It stops at the end of its input (the server closed the
+pipe, or died).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from jobledger.projections.runner import Projector
+from jobledger.projections.views import VIEWS
+from jobledger.service.ledger import JobLedger
+from jobledger.service.opening import open_projector
+
+FOLLOW_DB = "JOBLEDGER_FOLLOW_DB"  # the ledger (a PostgreSQL URL may hold a password: not in argv)
+FOLLOW_VIEWS = "JOBLEDGER_FOLLOW_VIEWS"  # the views file, if not the ledger's own
+
+
+def position(projector: Projector) -> int:
+    """Where every view stands."""
+    return min(projector.db.positions(VIEWS).values())
+
+
+def follow(db: str, views: str | None) -> None:
+    """Catch up once per batch of lines on stdin, answering each with the views' position."""
+    ledger = JobLedger(db, create=False)
+    projector = open_projector(ledger, views)
+    try:
+        os.write(1, b"%d\n" % position(projector))  # ready
+        while True:
+            asked = os.read(0, 65536)  # every nudge waiting, answered by one catch-up
+            if not asked:
+                return
+            try:
+                projector.catch_up()
+                reached = position(projector)
+            except Exception as err:  # a store or disk failure: the next commit tries again
+                print(f"jobledger: the views did not catch up: {err}", file=sys.stderr, flush=True)
+                reached = -1
+            os.write(1, b"%d\n" % reached)
+    finally:
+        projector.db.close()
+        ledger.close()
+
+
+def main() -> None:
+    """Follow the ledger named in the environment."""
+    # Ctrl-C in the server's terminal reaches this process too; the server decides when to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    follow(os.environ[FOLLOW_DB], os.environ.get(FOLLOW_VIEWS) or None)
+
+
+if __name__ == "__main__":
+    main()
