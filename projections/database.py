@@ -12,7 +12,6 @@ import os
 import re
 import secrets
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -23,6 +22,7 @@ from urllib.parse import quote
 from jobledger.domain.errors import StoreError, ViewsMismatchError
 from jobledger.projections.views import VIEWS, Key, View
 from jobledger.store.reader import Undecodable
+from jobledger.store.sqlite_lock import begin_immediate
 
 if TYPE_CHECKING:  # sqlite-utils loads only to create tables: queries on existing views skip it
     import sqlite_utils
@@ -38,7 +38,6 @@ ASIDE = "__rebuild"
 _ASIDE_PID = re.compile(rf"{ASIDE}_[0-9a-f]+_p(\d+)$")
 VIEW_NAMES = tuple(VIEWS)
 BUSY_TIMEOUT_MS = 30_000
-LOCK_POLL_S = 0.0003  # between two asks for the write lock
 _IN_CHUNK = 500
 
 
@@ -56,23 +55,8 @@ def _connect(path: str) -> sqlite3.Connection:
 
 
 def _begin_immediate(conn: sqlite3.Connection) -> None:
-    # SQLite's own busy wait sleeps ever longer (up to 100 ms at a time) while another connection
-    # holds the lock; a writer that asks again every few hundred microseconds (`jobledger serve`'s)
-    # would then take the lock nearly every time it comes free, and the views fall behind. So
-    # this asks as often.
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    conn.execute("PRAGMA busy_timeout = 0")
-    try:
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as err:
-                if "locked" not in str(err) or time.monotonic() > deadline:
-                    raise
-            time.sleep(LOCK_POLL_S)
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    # As often as `jobledger serve`'s writer asks for the same file's lock (store/sqlite_lock.py).
+    begin_immediate(conn, BUSY_TIMEOUT_MS / 1000, BUSY_TIMEOUT_MS)
 
 
 def _insert(view: View, table: str, verb: str, *, with_rowid: bool = False) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -16,13 +15,13 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from .chain import ChainRow
 from .sqlite_chain import Head, Row, SQLiteChain
+from .sqlite_lock import begin_immediate
 
 # (position, originator id as hex, version, topic, state): a state is text (str) only where it
 # was changed to text outside the ledger.
 RawRow = tuple[int, str, int, str, bytes | str]
 
 SQLITE_LOCK_TIMEOUT_SECONDS = 30
-LOCK_POLL_S = 0.0003  # between two asks for the write lock in begin_held()
 
 
 class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
@@ -98,25 +97,11 @@ class FastSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             conn = self._writer or self._writer_connection()
             if conn.in_transaction:
                 return
-            # SQLite's own busy wait sleeps ever longer (up to 100 ms at a time) while another
-            # connection (the views' catch-up, in the same file) holds the lock; asked again
-            # every few hundred microseconds instead, the lock is taken soon after it is free.
             timeout = self.datastore.pool.lock_timeout or SQLITE_LOCK_TIMEOUT_SECONDS
-            deadline = time.monotonic() + timeout
-            conn.execute("PRAGMA busy_timeout = 0")
             try:
-                while True:
-                    try:
-                        conn.execute("BEGIN IMMEDIATE")
-                        break
-                    except sqlite3.OperationalError as err:
-                        if "locked" not in str(err) or time.monotonic() > deadline:
-                            raise
-                    time.sleep(LOCK_POLL_S)
+                begin_immediate(conn, timeout, int(timeout * 1000))
             except sqlite3.Error as err:
                 raise OperationalError(err) from err
-            finally:
-                conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
             self._begun = True
 
     def commit_held(self) -> None:

@@ -30,7 +30,7 @@ RULES: dict[str, frozenset[str]] = {
 }
 RULES["cli"] = frozenset(RULES)  # cli may import every other room; no other room may import cli
 PUBLIC_ONLY = {"demo": frozenset({"service"}), "web": frozenset({"server", "projections"})}  # no _private
-STORE_PORTS = ("jobledger.store.reader", "jobledger.store.processes")
+STORE_PORTS = ("jobledger.store.reader", "jobledger.store.processes", "jobledger.store.sqlite_lock")
 DOMAIN_BANNED = frozenset(
     {"eventsourcing", "sqlite3", "psycopg", "sqlite_utils", "subprocess", "socket", "click"}
 )

@@ -8,19 +8,18 @@ view the same facts; and a naive count straight from each run's history must agr
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from samples import at
-from views_support import OPTIMIZE, PUBLISH, UPLOAD, invoke
+from views_support import OPTIMIZE, PUBLISH, UPLOAD, batch_size, invoke
 
 from jobledger.domain.errors import RuleError
 from jobledger.domain.events import Completed, Counters, JobEvent, Started
-from jobledger.projections import queries, runner
+from jobledger.projections import queries
 from jobledger.projections.activity import minute_of
 from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.runner import Projector, fold_view
@@ -62,17 +61,6 @@ def counted(ledger: JobLedger, handles: list[str]) -> Table:
                 assert run.outcome is not None
                 row[COUNTS.index(run.outcome)] += 1
     return {key: tuple(values) for key, values in table.items()}
-
-
-@contextmanager
-def batch_size(size: int) -> Iterator[None]:
-    """The runner reads `size` events per batch (a rebuild's too) for a while."""
-    saved = runner.BATCH_SIZE, runner.REBUILD_BATCH_SIZE
-    runner.BATCH_SIZE = runner.REBUILD_BATCH_SIZE = size
-    try:
-        yield
-    finally:
-        runner.BATCH_SIZE, runner.REBUILD_BATCH_SIZE = saved
 
 
 # --- one history of every outcome, counted by hand -------------------------------------------------

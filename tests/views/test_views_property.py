@@ -8,8 +8,8 @@ one plain fold of all events give identical rows; a second catch-up reads nothin
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime, timedelta
 from itertools import zip_longest
 from pathlib import Path
@@ -26,6 +26,7 @@ from views_support import (
     UPLOAD,
     URLS,
     at,
+    batch_size,
     folded_rows,
     stored_rows,
 )
@@ -33,7 +34,6 @@ from views_support import (
 from jobledger.domain.commands import Command, LogDetail, Start, UpdateProgress
 from jobledger.domain.errors import RuleError
 from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
-from jobledger.projections import runner
 from jobledger.projections.runner import Projector
 from jobledger.projections.views import VIEWS
 from jobledger.service.ledger import JobLedger
@@ -97,17 +97,6 @@ histories = st.builds(
 # After each write: no catch-up, or a catch-up by projector 0 or 1 (taken in turn, cyclically).
 catch_up_plans = st.lists(st.sampled_from([None, None, 0, 1]), min_size=1, max_size=20)
 batch_sizes = st.integers(min_value=1, max_value=9)
-
-
-@contextmanager
-def batch_size(size: int) -> Iterator[None]:
-    """The runner reads `size` notifications per batch (a rebuild too) for a while."""
-    saved = runner.BATCH_SIZE, runner.REBUILD_BATCH_SIZE
-    runner.BATCH_SIZE = runner.REBUILD_BATCH_SIZE = size
-    try:
-        yield
-    finally:
-        runner.BATCH_SIZE, runner.REBUILD_BATCH_SIZE = saved
 
 
 class Player:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -456,3 +457,16 @@ def assert_usage_error(result: Result, *needles: str) -> None:
         assert needle in errors[0]
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+@contextmanager
+def batch_size(size: int) -> Iterator[None]:
+    """The runner reads `size` events per batch (a rebuild's too) for a while."""
+    from jobledger.projections import runner
+
+    saved = runner.BATCH_SIZE, runner.REBUILD_BATCH_SIZE
+    runner.BATCH_SIZE = runner.REBUILD_BATCH_SIZE = size
+    try:
+        yield
+    finally:
+        runner.BATCH_SIZE, runner.REBUILD_BATCH_SIZE = saved
