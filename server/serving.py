@@ -103,7 +103,8 @@ def serve(
     # these, so a clean stop exits 0 (the default handlers would end the process by the signal).
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, _stopped)
-    print(f"jobledger: serving {ledger.db} on http://{host}:{port} (API docs at /v1/docs)", file=sys.stderr)
+    where = "the dashboard at /, API docs at /v1/docs" if wrap is not None else "API docs at /v1/docs"
+    print(f"jobledger: serving {ledger.db} on http://{host}:{port} ({where})", file=sys.stderr)
     server.run()
 
 

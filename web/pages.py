@@ -154,6 +154,14 @@ class Pages:
             )
         )
         kinds, _ = await self.api.views.query(lambda db: queries.detail_log_types(db, handle))
+        live, _ = await self.api.views.query(
+            lambda db: queries.active_jobs(db, job=handle, company=scope, include_waiting=True, limit=1)
+        )
+        now = datetime.now(UTC)
+        values["eta"] = live[0].get("eta") if live else None
+        values["stalled"] = bool(live) and stalled(live[0], now)
+        started = fmt.moment(record.get("startDate"))
+        values["age"] = fmt.span(now - started) if started and live else ""
         total = int(details.get("detailTotalRows") or 0)
         values.update(
             details=details["detailArray"],

@@ -16,6 +16,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
@@ -789,6 +790,23 @@ def test_the_audit_page_lists_the_newest_events_first(site: Site) -> None:
     assert positions == sorted(positions, reverse=True) and positions[0] == site.position()
     assert handle in page.text
     assert not re.search(r"<td>(Started|Completed)</td>", page.text)
+
+
+def test_a_live_runs_page_shows_how_long_it_has_run_and_its_eta(site: Site) -> None:
+    now = datetime.now(UTC)
+    handle = site.submit(jobName="with-eta", at=(now - timedelta(seconds=120)).isoformat())
+    started = (now - timedelta(seconds=90)).isoformat()
+    assert site.api("POST", job_path(handle, "start"), {"serverName": "s1", "at": started})[0] == 200
+    for seconds, percent in ((60, 10), (30, 20)):
+        at = (now - timedelta(seconds=seconds)).isoformat()
+        assert site.api("POST", job_path(handle, "progress"), {"progress": percent, "at": at})[0] == 200
+    page = site.browser("admin").get(f"{run_path(handle)}")
+    assert "<dt>Running for</dt><dd>1m</dd>" in page.text
+    eta = re.search(r'<dt>ETA</dt><dd><time datetime="([^"]+)"', page.text)
+    assert eta is not None
+    # 10 points in 30 s: the other 80 in about 4 minutes from the last report.
+    expected = now - timedelta(seconds=30) + timedelta(seconds=240)
+    assert abs((datetime.fromisoformat(eta.group(1)) - expected).total_seconds()) < 30
 
 
 def test_the_audit_page_pages_back_through_older_events(site: Site) -> None:
