@@ -231,11 +231,17 @@ def _invalid(command: Command, err: msgspec.ValidationError) -> PayloadError | I
     return InvalidFieldError(path or type(command).__name__, problem)
 
 
+def check_name_text(field: str, value: str) -> None:
+    """InvalidFieldError if a name (one line of text) holds a control character or a line break."""
+    if _CONTROL.search(value):
+        raise InvalidFieldError(field, "control characters and newlines are not allowed")
+
+
 def _check_names(command: Command) -> None:
     for name in command.__struct_fields__:
         value = getattr(command, name) if name in _NAMES else None
-        if value is not None and _CONTROL.search(value):
-            raise InvalidFieldError(name, "control characters and newlines are not allowed")
+        if value is not None:
+            check_name_text(name, value)
 
 
 def _out_of_range(command: Command, err: OverflowError) -> PayloadError | InvalidFieldError:

@@ -19,6 +19,7 @@ from jobledger.domain.access import (
 )
 from jobledger.domain.errors import InvalidFieldError, RuleError
 from jobledger.domain.limits import MAX_NAME
+from jobledger.domain.validation import check_name_text
 from jobledger.store.writer import LostRace
 
 from .contention import Contention
@@ -115,5 +116,4 @@ def _check_name(field: str, value: object, *, required: bool) -> None:
         raise InvalidFieldError(field, "must not be empty")
     if len(value) > MAX_NAME:
         raise InvalidFieldError(field, f"longer than {MAX_NAME} characters")
-    if not value.isprintable():
-        raise InvalidFieldError(field, "control characters are not allowed")
+    check_name_text(field, value)  # the rule every command's names keep
