@@ -92,7 +92,7 @@ class RemoteReads:
         return self._get("/v1/job-logs", filters)["jobLogArray"]  # type: ignore[no-any-return]
 
     def job_log_details(self, handle: str, **filters: Any) -> dict[str, Any]:
-        from jobledger.client.client import job_path
+        from jobledger.server.wire import job_path
 
         return self._get(job_path(handle, "log-details"), filters)["jobLog"]  # type: ignore[no-any-return]
 

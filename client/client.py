@@ -44,6 +44,7 @@ from jobledger.domain.payloads import payload_kind
 from jobledger.domain.schedule import Schedule
 from jobledger.domain.validation import validate, validate_batch
 from jobledger.server import wire
+from jobledger.server.wire import job_path
 from jobledger.service.batch import Outcomes
 from jobledger.service.commanding import Commands, Submission
 from jobledger.service.records import payload_record
@@ -300,11 +301,6 @@ def _body(command: JobCommand) -> tuple[str, dict[str, Any]]:
 def _present(body: dict[str, Any]) -> dict[str, Any]:
     # Absent, not null: the API's fields default as the ledger's arguments do.
     return {key: value for key, value in body.items() if value is not None}
-
-
-def job_path(handle: str, action: str = "") -> str:
-    """The API path of a run or schedule (its handle percent-encoded: it holds `|`), or of an action on it."""
-    return f"/v1/jobs/{quote(handle, safe='')}" + (f"/{action}" if action else "")
 
 
 def _query(params: Params) -> str:

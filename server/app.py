@@ -40,14 +40,7 @@ log = logging.getLogger("jobledger.server")
 T = TypeVar("T")
 
 _SCHEDULE_ACTIONS = ("pause", "resume", "execute")
-_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
-
-
-def _decode(kind: Any, body: bytes) -> Any:
-    decoder = _decoders.get(kind)
-    if decoder is None:
-        decoder = _decoders[kind] = msgspec.json.Decoder(kind)
-    return decoder.decode(body or b"{}")
+_decode = wire.decode
 
 
 class LedgerApp:

@@ -49,16 +49,6 @@ class Batch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     atomic: bool = True
 
 
-_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
-
-
-def _decode(kind: Any, raw: bytes) -> Any:
-    decoder = _decoders.get(kind)
-    if decoder is None:
-        decoder = _decoders[kind] = msgspec.json.Decoder(kind)
-    return decoder.decode(raw)
-
-
 def commands_of(batch: Batch, caller: Caller) -> list[Command]:
     """The commands a batch asks for, each checked against the caller's role; the first that
     is wrong refuses the whole request (400 or 403), naming its place."""
@@ -78,7 +68,7 @@ def commands_of(batch: Batch, caller: Caller) -> list[Command]:
 def _command(item: BatchItem, caller: Caller) -> Command:
     if item.action == "submit":
         caller.require(DRIVE)
-        submitted = _decode(wire.SubmitJob, bytes(item.body))
+        submitted = wire.decode(wire.SubmitJob, bytes(item.body))
         caller.acts_for(submitted.companyHandle)
         return wire.submit_command(submitted, item.idempotencyKey)
     if item.jobHandle is None:
@@ -86,12 +76,12 @@ def _command(item: BatchItem, caller: Caller) -> Command:
     if item.action in JOB_ACTIONS:
         kind, make, grant = JOB_ACTIONS[item.action]
         caller.require(grant)
-        command: Command = make(item.jobHandle, _decode(kind, bytes(item.body)))
+        command: Command = make(item.jobHandle, wire.decode(kind, bytes(item.body)))
         return command
     if item.action in SCHEDULE_ACTIONS:
         caller.require(MANAGE)
         return wire.schedule_command(
-            item.action, item.jobHandle, _decode(wire.ChangeSchedule, bytes(item.body))
+            item.action, item.jobHandle, wire.decode(wire.ChangeSchedule, bytes(item.body))
         )
     known = ", ".join(["submit", *JOB_ACTIONS, *SCHEDULE_ACTIONS])
     raise HttpError(400, "invalid_body", f"no action {item.action!r} (one of {known})")

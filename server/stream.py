@@ -10,7 +10,6 @@ client resumes from its last id.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from uuid import UUID
@@ -127,9 +126,6 @@ class Broadcaster:
                     break
         return found
 
-    def _entries(self, after: int, upto: int) -> Iterator[Entry]:
-        return self._log.entries(after, upto)
-
     async def _run(self) -> None:
         assert self._moved is not None
         loop = asyncio.get_running_loop()
@@ -143,7 +139,7 @@ class Broadcaster:
                 # Nobody to hand them to: a stream that opens later reads its history up to here.
                 self.position = head
                 continue
-            entries = await loop.run_in_executor(self._executor, list, self._entries(self.position, head))
+            entries = await loop.run_in_executor(self._executor, list, self._log.entries(self.position, head))
             self.position = head
             for subscription in list(self._subscriptions):
                 subscription.offer(entries)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 
@@ -141,6 +142,22 @@ class ErrorBody(msgspec.Struct, kw_only=True):
     """Every error answer: `{"error": {"code": ..., "message": ...}}`."""
 
     error: ErrorDetail
+
+
+_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+
+
+def decode(kind: Any, body: bytes) -> Any:
+    """A request body (empty: `{}`) as `kind`, with one decoder made per type and kept."""
+    decoder = _decoders.get(kind)
+    if decoder is None:
+        decoder = _decoders[kind] = msgspec.json.Decoder(kind)
+    return decoder.decode(body or b"{}")
+
+
+def job_path(handle: str, action: str = "") -> str:
+    """The API path of a run or schedule (its handle percent-encoded: it holds `|`), or of an action on it."""
+    return f"/v1/jobs/{quote(handle, safe='')}" + (f"/{action}" if action else "")
 
 
 def submit_command(body: Any, idempotency_key: str | None = None) -> Submit:

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, quote, urlencode
 import msgspec
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from jobledger.server import wire
 from jobledger.server.app import LedgerApp
 from jobledger.server.auth import SESSION_COOKIE, Caller
 from jobledger.server.errors import HttpError, error_answer
@@ -171,8 +172,7 @@ class Dashboard:
         if action not in ACTIONS:
             raise HttpError(404, "not_found", f"no action {action}")
         method, tail = ACTIONS[action]
-        path = f"/v1/jobs/{quote(handle, safe='')}" + (f"/{tail}" if tail else "")
-        status, body = await self._call_api(method, path, secret)
+        status, body = await self._call_api(method, wire.job_path(handle, tail), secret)
         if status >= 400:
             notice = f"{action} failed: {body['error']['message']}"
         elif action == "execute":

@@ -13,7 +13,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import quote
+
+from jobledger.server.wire import job_path
+
+__all__ = ["Served", "free_port", "job_path", "serving"]
 
 
 def free_port() -> int:
@@ -59,10 +62,6 @@ class Served:
         if self.process.poll() is None:
             self.process.send_signal(sig)
         return self.process.wait(timeout)
-
-
-def job_path(handle: str, action: str = "") -> str:
-    return f"/v1/jobs/{quote(handle, safe='')}" + (f"/{action}" if action else "")
 
 
 @contextmanager
