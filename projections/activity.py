@@ -16,6 +16,7 @@ import msgspec
 
 from jobledger.domain.constants import Outcome
 from jobledger.domain.events import Completed, DomainEvent, JobEvent, Started
+from jobledger.domain.job import Job
 
 NAME = "activity"
 RUN_AWARE = True
@@ -26,6 +27,11 @@ class RunFacts(NamedTuple):
 
     company: str
     outcome: Outcome | None
+
+    @classmethod
+    def of(cls, run: Job) -> RunFacts:
+        """The facts of a run's state."""
+        return cls(run.companyHandle, run.outcome)
 
 
 class ActivityRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):

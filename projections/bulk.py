@@ -184,8 +184,7 @@ class BulkFold:
     def _fold_run_aware(
         views: tuple[tuple[View, dict[Key, Any]], ...], event: DomainEvent, job: Job | bytes
     ) -> None:
-        run = _unpack(job) if isinstance(job, bytes) else job
-        facts = RunFacts(run.companyHandle, run.outcome)
+        facts = RunFacts.of(_unpack(job) if isinstance(job, bytes) else job)
         for view, rows in views:
             if (key := view.key(event, facts)) is not None:
                 rows[key] = view.apply(rows.get(key), event, facts)

@@ -54,11 +54,6 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
-def _begin_immediate(conn: sqlite3.Connection) -> None:
-    # As often as `jobledger serve`'s writer asks for the same file's lock (store/sqlite_lock.py).
-    begin_immediate(conn, BUSY_TIMEOUT_MS / 1000, BUSY_TIMEOUT_MS)
-
-
 def _insert(view: View, table: str, verb: str, *, with_rowid: bool = False) -> str:
     """The statement inserting whole rows of a view (the rowid first, with `with_rowid`)."""
     columns = [*(["rowid"] if with_rowid else []), *(f"[{c}]" for c in view.codec.columns)]
@@ -194,7 +189,8 @@ class ViewsDatabase:
     @contextmanager
     def writing(self) -> Iterator[None]:
         """One write transaction, taken with the write lock from the start."""
-        _begin_immediate(self.conn)
+        # As often as `jobledger serve`'s writer asks for the same file's lock.
+        begin_immediate(self.conn, BUSY_TIMEOUT_MS / 1000, BUSY_TIMEOUT_MS)
         try:
             yield
         except BaseException:
@@ -392,28 +388,22 @@ class ViewsDatabase:
 
     def run_names(self, table: str, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """(job handle, company) by run id (hex) from a job_logs table, for the runs it holds."""
-        found: dict[str, tuple[str, str]] = {}
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start : start + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT id, jobHandle, companyHandle FROM [{table}] WHERE id IN ({marks})"
-            found.update(
-                (hexid, (handle, company)) for hexid, handle, company in self.conn.execute(sql, chunk)
-            )
-        return found
+        return {hexid: (handle, company) for hexid, handle, company in self._runs(table, ids, "jobHandle")}
 
     def run_facts(self, table: str, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
         """(company, outcome) by run id (hex) from a job_logs table, for the runs it holds."""
-        found: dict[str, tuple[str, str | None]] = {}
+        return {
+            hexid: (company, outcome or None) for hexid, outcome, company in self._runs(table, ids, "outcome")
+        }
+
+    def _runs(self, table: str, ids: Sequence[str], column: str) -> Iterator[tuple[str, Any, str]]:
+        """(id, `column`, company) of the runs of a job_logs table with these ids (hex)."""
         for start in range(0, len(ids), _IN_CHUNK):
             chunk = ids[start : start + _IN_CHUNK]
             marks = ",".join("?" * len(chunk))
-            sql = f"SELECT id, companyHandle, outcome FROM [{table}] WHERE id IN ({marks})"
-            found.update(
-                (hexid, (company, outcome or None))
-                for hexid, company, outcome in self.conn.execute(sql, chunk)
+            yield from self.conn.execute(
+                f"SELECT id, [{column}], companyHandle FROM [{table}] WHERE id IN ({marks})", chunk
             )
-        return found
 
     def write(self, view: View, table: str, changed: dict[Key, Any]) -> None:
         """Upsert the changed rows and delete the rows that became None."""

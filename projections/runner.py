@@ -221,7 +221,7 @@ class Projector:
         facts: dict[str, RunFacts] = {}
         for (hexid,), job in folded.get(logs, {}).items():
             if job is not None:
-                facts[hexid] = RunFacts(job.companyHandle, job.outcome)
+                facts[hexid] = RunFacts.of(job)
         missing = list({hexid for hexid, _ in todo if hexid not in facts})
         if missing:
             for hexid, (company, outcome) in self.db.run_facts(logs, missing).items():
@@ -259,9 +259,13 @@ class Projector:
 
     # --- status ------------------------------------------------------------------------------
 
+    def position(self) -> int:
+        """Where every view stands: the position of the furthest behind."""
+        return min(self.db.positions(VIEWS).values())
+
     def lag(self) -> int:
         """How many positions the furthest-behind view trails the store by."""
-        return max(self.head() - min(self.db.positions(VIEWS).values()), 0)
+        return max(self.head() - self.position(), 0)
 
     def status(self) -> list[ViewStatus]:
         """Position, lag behind the store, and row count of every view."""
@@ -430,7 +434,7 @@ def _fold_run_aware(view: View, events: Iterable[tuple[int, DomainEvent]]) -> di
         if run is None and type(event) is not Submitted:
             continue  # its Submitted was quarantined: the run is not known
         run = runs[event.originator_id] = evolve(event, run)  # type: ignore[arg-type]
-        facts = RunFacts(run.companyHandle, run.outcome)
+        facts = RunFacts.of(run)
         if (key := view.key(event, facts)) is not None:
             rows[key] = view.apply(rows.get(key), event, facts)
     return rows

@@ -16,8 +16,6 @@ import os
 import signal
 import sys
 
-from jobledger.projections.runner import Projector
-from jobledger.projections.views import VIEWS
 from jobledger.service.ledger import JobLedger
 from jobledger.service.opening import open_projector
 
@@ -25,24 +23,19 @@ FOLLOW_DB = "JOBLEDGER_FOLLOW_DB"  # the ledger (a PostgreSQL URL may hold a pas
 FOLLOW_VIEWS = "JOBLEDGER_FOLLOW_VIEWS"  # the views file, if not the ledger's own
 
 
-def position(projector: Projector) -> int:
-    """Where every view stands."""
-    return min(projector.db.positions(VIEWS).values())
-
-
 def follow(db: str, views: str | None) -> None:
     """Catch up once per batch of lines on stdin, answering each with the views' position."""
     ledger = JobLedger(db, create=False)
     projector = open_projector(ledger, views)
     try:
-        os.write(1, b"%d\n" % position(projector))  # ready
+        os.write(1, b"%d\n" % projector.position())  # ready
         while True:
             asked = os.read(0, 65536)  # every nudge waiting, answered by one catch-up
             if not asked:
                 return
             try:
                 projector.catch_up()
-                reached = position(projector)
+                reached = projector.position()
             except Exception as err:  # a store or disk failure: the next commit tries again
                 print(f"jobledger: the views did not catch up: {err}", file=sys.stderr, flush=True)
                 reached = -1

@@ -20,7 +20,6 @@ from typing import TypeVar
 
 from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.runner import Projector
-from jobledger.projections.views import VIEWS
 from jobledger.service.ledger import JobLedger
 from jobledger.service.opening import open_projector
 
@@ -119,11 +118,11 @@ class ServedViews:
     def _read(self, read: Callable[[ViewsDatabase], T]) -> tuple[T, int]:
         db = self._projector.db
         with db.reading():
-            return read(db), min(db.positions(VIEWS).values())
+            return read(db), self._projector.position()
 
     def _catch_up(self) -> int:
         self._projector.catch_up()
-        return min(self._projector.db.positions(VIEWS).values())
+        return self._projector.position()
 
     async def _reach(self, position: int, within: float = WAIT_FOR_POSITION_S) -> None:
         assert self._moved is not None
