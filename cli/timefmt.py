@@ -9,8 +9,9 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from jobledger.projections.active_jobs import STALLED_AFTER, stalled
+from jobledger.projections.rows import as_time
 
-__all__ = ["STALLED_AFTER", "stalled"]
+__all__ = ["STALLED_AFTER", "as_time", "stalled"]
 
 
 def now() -> datetime:
@@ -21,16 +22,6 @@ def now() -> datetime:
 def zone() -> tzinfo | None:
     """The zone tables show times in: None, the process's local zone (TZ), as `date` shows."""
     return None
-
-
-def as_time(value: Any) -> datetime | None:
-    """A datetime from a datetime or ISO 8601 text; None for nothing."""
-    if not value:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    moment = datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def when(value: Any) -> str:

@@ -22,6 +22,15 @@ _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
 
 
+def as_time(value: Any) -> datetime | None:
+    """A time as queries answer it (a datetime, or ISO 8601 text) as a datetime with a zone
+    (none given: UTC); None for nothing."""
+    if not value:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def iso(value: datetime) -> str:
     """A time as fixed-width UTC text: 2026-11-28T13:00:00.000000Z."""
     if value.tzinfo is not UTC:

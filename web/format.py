@@ -6,13 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from jobledger.projections.rows import as_time
 
-def moment(value: Any) -> datetime | None:
-    """A datetime from a datetime or ISO 8601 text; None for nothing."""
-    if not value:
-        return None
-    found = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
+moment = as_time  # a datetime (with a zone) from a datetime or ISO 8601 text; None for nothing
 
 
 def when(value: Any, now: datetime | None = None) -> str:

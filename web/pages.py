@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from jobledger.projections import paging, queries
 from jobledger.projections.active_jobs import stalled
+from jobledger.projections.database import ViewsDatabase
 from jobledger.server.app import LedgerApp
 from jobledger.server.auth import Caller
 from jobledger.server.errors import HttpError
@@ -72,9 +73,7 @@ class Pages:
             companies, _ = await self.api.views.query(queries.companies)
         now = datetime.now(UTC)
         for row in rows:
-            row["stalled"] = stalled(row, now)
-            row["age"] = fmt.span(now - started) if (started := fmt.moment(row.get("startDate"))) else ""
-            row["lastUpdate"] = fmt.ago(row.get("lastProgressUpdate"), now)
+            _annotate(row, now)
         values = {
             "rows": rows[:MAX_ACTIVE_ROWS],
             "more": len(rows) > MAX_ACTIVE_ROWS,
@@ -148,20 +147,20 @@ class Pages:
         per_page = request.integer("perPage", 100, least=1, most=queries.MAX_PER_PAGE) or 100
         page_number = request.integer("page", 1, least=1) or 1
         log_types = [value for value in request.lists.get("logType", []) if value]
-        details, _ = await self.api.views.query(
-            lambda db: queries.job_log_details(
-                db, handle, company=scope, log_types=log_types, page=page_number, per_page=per_page
+
+        def read(db: ViewsDatabase) -> tuple[dict[str, Any], dict[str, int], list[dict[str, Any]]]:
+            # One snapshot: the page's details, their types and its live row agree.
+            return (
+                queries.job_log_details(
+                    db, handle, company=scope, log_types=log_types, page=page_number, per_page=per_page
+                ),
+                queries.detail_log_types(db, handle),
+                queries.active_jobs(db, job=handle, company=scope, include_waiting=True, limit=1),
             )
-        )
-        kinds, _ = await self.api.views.query(lambda db: queries.detail_log_types(db, handle))
-        live, _ = await self.api.views.query(
-            lambda db: queries.active_jobs(db, job=handle, company=scope, include_waiting=True, limit=1)
-        )
-        now = datetime.now(UTC)
-        values["eta"] = live[0].get("eta") if live else None
-        values["stalled"] = bool(live) and stalled(live[0], now)
-        started = fmt.moment(record.get("startDate"))
-        values["age"] = fmt.span(now - started) if started and live else ""
+
+        (details, kinds, live), _ = await self.api.views.query(read)
+        row = _annotate(live[0], datetime.now(UTC)) if live else {}
+        values.update(eta=row.get("eta"), stalled=row.get("stalled", False), age=row.get("age", ""))
         total = int(details.get("detailTotalRows") or 0)
         values.update(
             details=details["detailArray"],
@@ -255,6 +254,15 @@ class Pages:
         await self.api.job(handle, caller.scope)  # 404 for another company's
         back = fmt.local_path(request.text("back"))  # a link and a redirect: never off the site
         return "confirm.html", {"action": action, "handle": handle, "back": back}
+
+
+def _annotate(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A live run's row (active_jobs) with what the pages show besides its fields: whether it is
+    stalled, its age and how long ago it last reported."""
+    row["stalled"] = stalled(row, now)
+    row["age"] = fmt.span(now - started) if (started := fmt.moment(row.get("startDate"))) else ""
+    row["lastUpdate"] = fmt.ago(row.get("lastProgressUpdate"), now)
+    return row
 
 
 def _moment(request: Request, name: str) -> datetime | None:

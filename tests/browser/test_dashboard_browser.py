@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from conftest import Site, shoot
+from browser_support import Site, shoot
 
 PAYLOAD = {"optimizeImagesJob": {"emailSetting": "All"}}
 LIVE_S = 5_000  # ms: how long a test waits for a live change (the target is 1 s; bench/dashboard.py times it)
