@@ -18,8 +18,22 @@ from jobledger.cli.group import Config, cli, pass_config
     help="Serve without tokens, every caller an IpsAdmin: only on a loopback address, for trying it out.",
 )
 @click.option("--no-dashboard", is_flag=True, help="Serve the API only, without the pages at /.")
+@click.option(
+    "--db",
+    "db",
+    default=None,
+    help="Event store, as the group's --db (either place; this one wins).",
+)
+@click.option(
+    "--views",
+    "views",
+    default=None,
+    help="SQLite file for the views, as the group's --views (either place; this one wins).",
+)
 @pass_config
-def serve(config: Config, host: str, port: int, no_auth: bool, no_dashboard: bool) -> None:
+def serve(
+    config: Config, host: str, port: int, no_auth: bool, no_dashboard: bool, db: str | None, views: str | None
+) -> None:
     """Serve the ledger over HTTP: the only writer of its ledger, with group commit.
 
     Runners and operators use the JSON API under /v1 (described at /v1/openapi.json and /v1/docs);
@@ -31,6 +45,12 @@ def serve(config: Config, host: str, port: int, no_auth: bool, no_dashboard: boo
     from jobledger.server.serving import serve as run
     from jobledger.web.dashboard import Dashboard
 
+    # `jobledger serve --db X` reads as the issue and the platforms' unit files write it; the
+    # group's `jobledger --db X serve` is the other commands' way.
+    if db is not None:
+        config.db = db
+    if views is not None:
+        config.views = views
     if no_auth and not is_loopback(host):
         raise click.UsageError(
             f"--no-auth serves only a loopback address (127.0.0.1, ::1, localhost), not {host}:"

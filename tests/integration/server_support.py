@@ -65,14 +65,15 @@ class Served:
 
 
 @contextmanager
-def serving(db: str, views: str | None = None, *extra: str, auth: bool = False) -> Iterator[Served]:
+def serving(
+    db: str, views: str | None = None, *extra: str, auth: bool = False, store_after: bool = False
+) -> Iterator[Served]:
     """Start `jobledger serve` on a free port (with --no-auth unless `auth`) and wait until it
-    answers; stop it after."""
+    answers; stop it after. `store_after` gives --db and --views after `serve` instead of before."""
     port = free_port()
-    args = [sys.executable, "-m", "jobledger.cli", "--db", db]
-    if views:
-        args += ["--views", views]
-    args += ["serve", "--port", str(port), *extra, *(() if auth else ("--no-auth",))]
+    store = ["--db", db, *(("--views", views) if views else ())]
+    args = [sys.executable, "-m", "jobledger.cli", *(() if store_after else store), "serve"]
+    args += [*(store if store_after else ()), "--port", str(port), *extra, *(() if auth else ("--no-auth",))]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
     served = Served(process, port, db)
     deadline = time.monotonic() + 30

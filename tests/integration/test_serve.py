@@ -245,6 +245,23 @@ def test_a_second_server_on_the_same_ledger_is_refused_in_one_line(sqlite_db: st
     assert result.output.count("\n") == 1 and "already served" in result.output
 
 
+def test_serve_takes_its_store_after_the_command_as_well(tmp_path: Path) -> None:
+    db, views = str(tmp_path / "served.db"), str(tmp_path / "served-views.db")
+    with serving(db, views, store_after=True) as served:
+        status, answer = served.call("POST", "/v1/jobs", SUBMIT)
+        assert status == 201
+        query = f"includeWaitingJobs=true&minPosition={answer['position']}"
+        status, active = served.call("GET", f"/v1/active-jobs?{query}")
+        assert [row["jobHandle"] for row in active["activeJobArray"]] == [answer["jobHandle"]]
+        assert served.stop() == 0
+    assert os.path.getsize(views) > 0
+    ledger = JobLedger(db)
+    try:
+        assert ledger.get_job(answer["jobHandle"]).originalName == "nightly"
+    finally:
+        ledger.close()
+
+
 def test_serve_without_tokens_refuses_an_address_beyond_this_machine(sqlite_db: str) -> None:
     from click.testing import CliRunner
 
