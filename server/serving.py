@@ -78,7 +78,7 @@ def serve(
     """Serve the ledger until SIGTERM or SIGINT (`wrap` puts pages around the API: the dashboard)."""
     import uvicorn
 
-    from .protocol import GatheringProtocol
+    from .direct import serve_directly
     from .uvicorn_server import StreamsFirst
 
     # The group writer's thread and the event loop share the GIL: a short switch interval lets
@@ -91,7 +91,7 @@ def serve(
         host=host,
         port=port,
         loop="uvloop",
-        http=GatheringProtocol,
+        http=serve_directly(app),
         proxy_headers=False,  # no proxy's headers are read: the caller is known by its token
         lifespan="on",
         log_level=log_level,
