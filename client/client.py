@@ -153,10 +153,14 @@ class Client(Commands):
         checked = validate(command)
         assert isinstance(checked, Submit)
         body, key = _submit_body(checked)
-        answer = self._http.json(
-            "POST", "/v1/jobs", body, {"idempotency-key": key} if key is not None else None
+        status, data = self._http.request(
+            "POST",
+            "/v1/jobs",
+            msgspec.json.encode(body),
+            {"idempotency-key": key} if key is not None else None,
         )
-        return Submission(answer["jobHandle"], bool(answer["replayed"]))
+        # 201 made a new run or schedule; 200 replayed the submit that first used the key.
+        return Submission(msgspec.json.decode(data)["jobHandle"], status == 200)
 
     # --- batches ---------------------------------------------------------------------------------
 

@@ -165,6 +165,8 @@ class LedgerApp:
             submitted = _decode(wire.SubmitJob, body)
             caller.acts_for(submitted.companyHandle)
             (done,) = await self.writer.submit([wire.submit_command(submitted, key)])
+            if done.replayed and key is not None:
+                return await self._replayed(send, submitted.companyHandle, key)
             return await self._accepted(send, done, created=True)
         if len(route) != 3 or route[0] != "jobs":
             raise HttpError(404, "not_found", f"no such path: /v1/{'/'.join(route)}")
@@ -232,14 +234,27 @@ class LedgerApp:
         value: dict[str, Any] = {
             "jobHandle": state.jobHandle,
             "position": position,
-            "replayed": done.replayed,
             "state": job_record(state, last_event=True),
         }
         if rows is not None:
             value["rows"] = rows
-        status = 201 if created and not done.replayed else 200
+        status = 201 if created else 200
         await answer_json(send, status, value)
         return status
+
+    async def _replayed(self, send: Send, company: str, key: str) -> int:
+        # The submit's own answer again (its state then, the position of its last event), as
+        # 200 and marked in a header: a runner that lost the first answer gets the same body.
+        found = await self.read(self.ledger.submitted, company, key)
+        assert found is not None  # (the writer has just found the key's claim)
+        state, position = found
+        value = {
+            "jobHandle": state.jobHandle,
+            "position": position,
+            "state": job_record(state, last_event=True),
+        }
+        await answer(send, 200, msgspec.json.encode(value), [*JSON, (b"idempotent-replayed", b"true")])
+        return 200
 
     # --- queries ---------------------------------------------------------------------------------
 

@@ -127,6 +127,7 @@ def openapi_document() -> bytes:
         "description": "error",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
     }
+    accepted = {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}
     paths: dict[str, dict[str, Any]] = {}
     for path, method, kind, summary in _COMMANDS:
         body_schema = refs[kind]
@@ -146,10 +147,17 @@ def openapi_document() -> bytes:
             },
             "responses": {
                 "200": {
-                    "description": "durable",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}},
+                    "description": "a replay of the submit that first used the Idempotency-Key: its"
+                    " very answer, with the header Idempotent-Replayed: true"
+                    if path == "/v1/jobs"
+                    else "durable",
+                    "content": accepted,
                 },
-                **({"201": {"description": "created"}} if path == "/v1/jobs" else {}),
+                **(
+                    {"201": {"description": "created, durable", "content": accepted}}
+                    if path == "/v1/jobs"
+                    else {}
+                ),
                 "400": error,
                 "404": error,
                 "409": error,

@@ -120,11 +120,12 @@ class CreateToken(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class Accepted(msgspec.Struct, kw_only=True):
     """A command made durable: the run or schedule it acted on, its state after it, and the
-    position of its last event (read your write with `minPosition`)."""
+    position of its last event (read your write with `minPosition`). A submit replayed by its
+    Idempotency-Key is answered 200 with the first answer's very body, and the header
+    `Idempotent-Replayed: true`."""
 
     jobHandle: str
     position: int
-    replayed: bool = False
     state: dict[str, Any] | None = None
 
 

@@ -343,6 +343,18 @@ class JobLedger(Commands, Application[UUID]):
         assert state is not None
         return state
 
+    def submitted(self, company: str, key: str) -> tuple[Aggregate, int] | None:
+        """What the submit that claimed a company's idempotency key recorded: the run's (or
+        schedule's) state just after it, and the position of its last event (the claim, appended
+        last); None for a key never used. A replay is answered with it, as the submit was."""
+        found = self.reader.first_stored(idempotency_id(company, key))
+        if found is None:
+            return None
+        claim = self.reader.decode(found)
+        assert isinstance(claim, IdempotencyKeyClaimed)
+        state = self.state_at(claim.jobHandle, as_of=claim.timestamp, company=company)
+        return state, found.position
+
     def shared_reader(self) -> StoreReader:
         """A reader of this ledger's store that keeps the ledger open for as long as it is used."""
         return StoreReader(self.db, self.recorder, self._mapper, owner=self)

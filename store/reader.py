@@ -235,8 +235,13 @@ class StoreReader:
 
     def first_event(self, originator_id: UUID) -> DomainEvent | None:
         """The first event of an aggregate (it names the run or schedule)."""
+        found = self.first_stored(originator_id)
+        return self.decode(found) if found is not None else None
+
+    def first_stored(self, originator_id: UUID) -> Stored | None:
+        """The first stored event of an aggregate, with its position."""
         found = self._stored_of(originator_id, 1)
-        return self.decode(found[0]) if found else None
+        return found[0] if found else None
 
     def check_events_of(self, originator_id: UUID) -> None:
         """Decode every stored event of an aggregate; UndecodableEventError names the position

@@ -84,9 +84,21 @@ def test_a_runner_drives_a_job_over_http_and_the_queries_see_it(served: Served) 
 def test_an_idempotent_submit_over_http_is_answered_as_a_replay(served: Served) -> None:
     key = {"Idempotency-Key": "req-1"}
     status, first = served.call("POST", "/v1/jobs", SUBMIT, key)
-    assert status == 201 and not first["replayed"]
+    assert status == 201
     status, again = served.call("POST", "/v1/jobs", SUBMIT, key)
-    assert status == 200 and again["replayed"] and again["jobHandle"] == first["jobHandle"]
+    assert status == 200 and again == first
+    # Later too, after the run moved on and other writes: the submit's own answer, marked.
+    handle = first["jobHandle"]
+    assert served.call("POST", job_path(handle, "start"), {"serverName": "s1"})[0] == 200
+    assert served.call("POST", "/v1/jobs", {**SUBMIT, "jobName": "other"})[0] == 201
+    conn = served.connection()
+    conn.request(
+        "POST", "/v1/jobs", body=json.dumps(SUBMIT), headers={**key, "content-type": "application/json"}
+    )
+    response = conn.getresponse()
+    assert response.status == 200 and response.getheader("idempotent-replayed") == "true"
+    assert json.loads(response.read()) == first
+    conn.close()
     status, conflict = served.call("POST", "/v1/jobs", {**SUBMIT, "description": "other"}, key)
     assert status == 409 and conflict["error"]["code"] == "idempotency_conflict"
 
