@@ -271,7 +271,7 @@ class LedgerApp:
                     include_waiting=bool(request.flag("includeWaitingJobs")),
                     state=request.text("state"),
                     job_type=request.text("type"),
-                    server=request.text("serverName"),
+                    server=request.text("serverName") or request.text("server"),
                     limit=request.integer("numRows", None, least=1),
                 ),
                 min_position,
@@ -343,7 +343,7 @@ class LedgerApp:
             "outcome": request.text("outcome"),
             "state": request.text("state"),
             "job_type": request.text("type"),
-            "server": request.text("serverName"),
+            "server": request.text("serverName") or request.text("server"),
             "deleted": request.flag("deleted"),
         }
         if cursor is None and not before and (limit is None or limit > queries.MAX_PER_PAGE):
@@ -402,18 +402,26 @@ class LedgerApp:
         version = request.integer("version", None, least=1)
         if as_of is not None and version is not None:
             raise HttpError(400, "bad_query", "give asOf or version, not both")
-        if as_of is None and version is None:
-            state = await self.read(self.ledger.get, handle, company)
-        else:
-            state = await self.read(
-                lambda: self.ledger.state_at(handle, as_of=as_of, version=version, company=company)
-            )
-        await answer_json(send, 200, {"job": job_record(state, last_event=True), "version": state.version})
+
+        def read() -> tuple[int, Aggregate]:
+            # The head first: the state read after it reflects at least that position.
+            head = self.ledger.head_position()
+            if as_of is None and version is None:
+                return head, self.ledger.get(handle, company)
+            return head, self.ledger.state_at(handle, as_of=as_of, version=version, company=company)
+
+        position, state = await self.read(read)
+        value = {"job": job_record(state, last_event=True), "version": state.version, "position": position}
+        await answer_json(send, 200, value)
         return 200
 
     async def _history(self, send: Send, handle: str, company: str | None) -> int:
-        records = await self.history_records(handle, company)
-        await answer_json(send, 200, {"jobHandle": handle, "events": records})
+        def read() -> tuple[int, list[dict[str, Any]]]:
+            head = self.ledger.head_position()
+            return head, [event_record(event) for event in self.ledger.history(handle, company)]
+
+        position, records = await self.read(read)
+        await answer_json(send, 200, {"jobHandle": handle, "events": records, "position": position})
         return 200
 
     # --- what the dashboard reads besides the views ------------------------------------------------

@@ -60,6 +60,9 @@ def test_a_runner_drives_a_job_over_http_and_the_queries_see_it(served: Served) 
     assert status == 200 and active["position"] >= logged["position"]
     (row,) = active["activeJobArray"]
     assert row["jobHandle"] == handle and row["progress"] == 40 and row["state"] == "Running"
+    for server in ("serverName", "server"):  # the IPS name, or the short one the CLI uses
+        assert served.call("GET", f"/v1/active-jobs?{server}=elsewhere")[1]["activeJobArray"] == []
+        assert len(served.call("GET", f"/v1/active-jobs?{server}=srv1")[1]["activeJobArray"]) == 1
     status, done = served.call("POST", job_path(handle, "complete"), {"message": "ok"})
     assert status == 200 and done["state"]["state"] == "Done" and done["state"]["outcome"] == "success"
     status, logs = served.call("GET", f"/v1/job-logs?companyHandle=acme&minPosition={done['position']}")
@@ -73,8 +76,10 @@ def test_a_runner_drives_a_job_over_http_and_the_queries_see_it(served: Served) 
     assert [detail["logMessage"] for detail in details["jobLog"]["detailArray"]] == ["f2.jpg", "f3.jpg"]
     status, state = served.call("GET", job_path(handle) + "?version=2")
     assert status == 200 and state["job"]["state"] == "Running" and state["version"] == 2
+    assert state["position"] >= done["position"]  # read from the store: every query names its position
     status, history = served.call("GET", job_path(handle, "history"))
     assert [event["event"] for event in history["events"]][:2] == ["Submitted", "Started"]
+    assert history["position"] >= done["position"]
     status, text = served.call("GET", "/v1/events?after=0")
     lines = [json.loads(line) for line in text.splitlines()]
     assert [line["position"] for line in lines] == list(range(1, len(lines) + 1))
