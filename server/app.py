@@ -39,7 +39,6 @@ from .views import ServedViews
 log = logging.getLogger("jobledger.server")
 T = TypeVar("T")
 
-_SCHEDULE_ACTIONS = ("pause", "resume", "execute")
 _decode = wire.decode
 
 
@@ -178,7 +177,7 @@ class LedgerApp:
             kind, make, grant = batches.JOB_ACTIONS[action]
             caller.require(grant)
             return await self._one(send, make(handle, _decode(kind, body)), caller)
-        if action in _SCHEDULE_ACTIONS:
+        if action in batches.SCHEDULE_ROUTES:
             caller.require(MANAGE)
             command = wire.schedule_command(action, handle, _decode(wire.ChangeSchedule, body))
             return await self._one(send, command, caller)

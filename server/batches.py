@@ -30,7 +30,8 @@ JOB_ACTIONS: dict[str, tuple[Any, Any, str]] = {
     "complete": (wire.CompleteJob, wire.complete_command, DRIVE),
     "stop": (wire.StopJob, wire.stop_command, DRIVE),
 }
-SCHEDULE_ACTIONS = ("pause", "resume", "execute", "delete")
+SCHEDULE_ROUTES = ("pause", "resume", "execute")  # POST /v1/jobs/{h}/<action>; delete is a DELETE
+SCHEDULE_ACTIONS = (*SCHEDULE_ROUTES, "delete")
 
 
 class BatchItem(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
