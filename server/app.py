@@ -31,7 +31,7 @@ from .errors import HttpError, error_answer
 from .events import stream_events
 from .group_commit import Done, GroupWriter
 from .http import JSON, Receive, Request, Scope, Send, answer, answer_json
-from .metrics import Metrics, RunsCollector, company_metrics
+from .metrics import EventsCollector, Metrics, RunsCollector, company_metrics
 from .openapi import DOCS_PAGE, openapi_document
 from .stream import Broadcaster
 from .views import ServedViews
@@ -64,6 +64,7 @@ class LedgerApp:
         )
         self.metrics.watch("jobledger_head_position", "Position of the last event.", lambda: self.views.head)
         self.metrics.add_collector(RunsCollector(self._run_counts))
+        self.metrics.add_collector(EventsCollector(lambda: dict(ledger.appended)))
         self._started = False
 
     # --- lifecycle -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 RESULTS = ("ok", "refused", "failed")  # refused: a broken rule or bad input; failed: the store
@@ -91,6 +91,22 @@ class RunsCollector(Collector):
         yield GaugeMetricFamily("jobledger_active_companies", "Companies with a live run.", value=companies)
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())
+
+
+class EventsCollector(Collector):
+    """Events the server appended, by kind (one label value per event class: a fixed set)."""
+
+    def __init__(self, counts: Callable[[], dict[str, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        events = CounterMetricFamily("jobledger_events", "Events appended, by kind.", labels=["kind"])
+        for kind, count in sorted(self._counts().items()):
+            events.add_metric([kind], count)
+        yield events
+
+    def describe(self) -> Iterator[CounterMetricFamily]:
         return iter(())
 
 

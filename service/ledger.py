@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -118,6 +118,10 @@ class JobLedger(Commands, Application[UUID]):
         # need not read the clock again.
         self._latest_accepted: datetime | None = None
         self._held_since: datetime | None = None  # _latest_accepted before a held commit
+        # The events this object appended, by kind, once committed (a server's metrics); those
+        # of a held commit wait in _held_counts for it.
+        self.appended: Counter[str] = Counter()
+        self._held_counts: Counter[str] | None = None
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """The store's settings from --db alone: the library would merge in os.environ."""
@@ -251,6 +255,7 @@ class JobLedger(Commands, Application[UUID]):
                         self._remember(state)
                     if not force:
                         self._latest_accepted = batch.latest
+                    self._count(batch.events)
                     return results, batch
             finally:
                 if turn is not None:
@@ -269,6 +274,7 @@ class JobLedger(Commands, Application[UUID]):
         may run on another thread: a server's event loop goes on while the fsync runs. Nothing
         of it is durable, or may be answered, before that."""
         self._held_since = self._latest_accepted
+        self._held_counts = Counter() if self.can_hold_commit else None
         with self._writer.holding_commit():
             yield
 
@@ -280,12 +286,24 @@ class JobLedger(Commands, Application[UUID]):
     def commit_held(self) -> None:
         """Commit what a held `record_each` appended. On a failure (StoreError) none of it stays
         and the states it decided are forgotten."""
+        held, self._held_counts = self._held_counts, None
         try:
             self._writer.commit_held()
         except StoreError:
             self._cache.clear()
             self._latest_accepted = self._held_since
             raise
+        if held:
+            self.appended.update(held)
+
+    def _count(self, events: Sequence[DomainEvent]) -> None:
+        counts = self._held_counts if self._held_counts is not None else self.appended
+        counts.update(map(_kind, events))
+
+    def _append(self, events: Sequence[DomainEvent]) -> list[int]:
+        positions = self._writer.append(events)
+        self._count(events)
+        return positions
 
     # --- queries -------------------------------------------------------------------------
 
@@ -376,11 +394,11 @@ class JobLedger(Commands, Application[UUID]):
     def create_token(self, company: str, role: str, *, name: str = "") -> IssuedToken:
         """Issue a bearer token for `company` with an IPS user type (IpsAdmin, IpsCompanyAdmin,
         IpsUser, ReadOnly); its secret is in the result only, the ledger keeps its hash."""
-        return tokens.issue(self._book_events, self._writer.append, company, role, name)
+        return tokens.issue(self._book_events, self._append, company, role, name)
 
     def revoke_token(self, token_id: str, *, company: str | None = None) -> Token:
         """Revoke a token by its id (of `company` only, when given)."""
-        return tokens.revoke(self._book_events, self._writer.append, token_id, company)
+        return tokens.revoke(self._book_events, self._append, token_id, company)
 
     def tokens(self, book: TokenBook | None = None) -> TokenBook:
         """Every token ever issued (`book` brought up to date, if given)."""
@@ -477,3 +495,7 @@ class _LedgerState:
     def claim(self, company: str, key: str) -> IdempotencyKeyClaimed | None:
         events = self._ledger._events(idempotency_id(company, key))
         return events[0] if events else None
+
+
+def _kind(event: DomainEvent) -> str:
+    return type(event).__name__

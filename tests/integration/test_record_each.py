@@ -77,3 +77,23 @@ def test_commands_of_a_group_see_the_states_the_commands_before_them_left(ledger
     assert isinstance(outcomes[3], InvalidTransitionError)
     assert positions[:3] == sorted(positions[:3]) and positions[3] == 0
     assert ledger.get_job(run).state == "Done"
+
+
+def test_the_ledger_counts_the_events_it_appended_by_kind_once_they_are_committed(ledger: JobLedger) -> None:
+    run = ledger.submit("acme", "nightly", PAYLOAD, at=at(0))
+    ledger.create_token("acme", "IpsUser")
+    assert ledger.appended == {"Submitted": 1, "TokenIssued": 1}
+    group = [
+        Start(handle=run, server="srv1", at=at(1)),
+        Start(handle=run, server="srv2", at=at(2)),  # broken: counted for nothing
+        LogDetail(handle=run, log_type="UploadSuccess", message="a.jpg", at=at(3)),
+    ]
+    if ledger.can_hold_commit:
+        with ledger.holding_commit():
+            ledger.record_each(group)
+        assert ledger.appended["Started"] == 0  # not committed yet
+        ledger.commit_held()
+    else:
+        ledger.record_each(group)
+    assert ledger.appended == {"Submitted": 1, "TokenIssued": 1, "Started": 1, "DetailLogged": 1}
+    assert sum(ledger.appended.values()) == ledger.event_count()

@@ -247,6 +247,8 @@ def test_many_clients_at_once_are_committed_in_groups_and_every_answer_is_stored
     )
     assert groups < 400  # some commands shared a commit
     assert 'jobledger_commands_total{kind="LogDetail",result="ok"} 400.0' in metrics
+    for kind, count in (("Submitted", 1), ("Started", 1), ("DetailLogged", 400)):
+        assert f'jobledger_events_total{{kind="{kind}"}} {count:.1f}' in metrics
     assert 'jobledger_active_runs{state="Running"} 1.0' in metrics
     assert "jobledger_active_companies 1.0" in metrics
 
