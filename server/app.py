@@ -16,19 +16,18 @@ from typing import Any, TypeVar
 import msgspec
 
 from jobledger.audit import chain
-from jobledger.domain.access import DRIVE, EVERY_COMPANY, MANAGE, Token, TokenBook
+from jobledger.domain.access import DRIVE, MANAGE, Token, TokenBook
 from jobledger.domain.aggregates import Aggregate
 from jobledger.domain.commands import Command
 from jobledger.domain.errors import LedgerError
-from jobledger.projections import paging, queries
+from jobledger.projections import queries
 from jobledger.projections.database import ViewsDatabase
 from jobledger.service.ledger import JobLedger
 from jobledger.service.records import event_record, job_record
 
-from . import batches, wire
+from . import batches, query_routes, wire
 from .auth import Caller, Gate
 from .errors import HttpError, error_answer
-from .events import stream_events
 from .group_commit import Done, GroupWriter
 from .http import JSON, Receive, Request, Scope, Send, answer, answer_json
 from .metrics import EventsCollector, Metrics, RunsCollector, company_metrics
@@ -150,7 +149,7 @@ class LedgerApp:
             body = _decode(wire.ChangeSchedule, await request.body())
             return await self._one(send, wire.schedule_command("delete", route[1], body), caller)
         if method in ("GET", "HEAD"):
-            return await self._query(request, route, caller, send)
+            return await query_routes.answer_query(self, request, route, caller, send)
         raise HttpError(405, "method_not_allowed", f"{method} is not allowed on /{'/'.join(parts)}")
 
     # --- commands --------------------------------------------------------------------------------
@@ -258,170 +257,11 @@ class LedgerApp:
 
     # --- queries ---------------------------------------------------------------------------------
 
-    async def _query(self, request: Request, route: list[str], caller: Caller, send: Send) -> int:
-        min_position = request.integer("minPosition", 0) or 0
-        company = caller.company(request.text("companyHandle"))
-        if route == ["active-jobs"]:
-            rows, position = await self.views.query(
-                lambda db: queries.active_jobs(
-                    db,
-                    company=company,
-                    job=request.text("jobHandle"),
-                    original_name=request.text("originalName"),
-                    include_waiting=bool(request.flag("includeWaitingJobs")),
-                    state=request.text("state"),
-                    job_type=request.text("type"),
-                    server=request.text("serverName") or request.text("server"),
-                    limit=request.integer("numRows", None, least=1),
-                ),
-                min_position,
-            )
-            await answer_json(send, 200, {"activeJobArray": rows, "position": position})
-        elif route == ["scheduled-jobs"]:
-            rows, position = await self.views.query(
-                lambda db: queries.scheduled_jobs(
-                    db,
-                    company=company,
-                    job=request.text("jobHandle"),
-                    original_name=request.text("originalName"),
-                    limit=request.integer("numRows", None, least=1),
-                ),
-                min_position,
-            )
-            await answer_json(send, 200, {"scheduledJobArray": rows, "position": position})
-        elif route == ["job-logs"]:
-            return await self._job_logs(request, send, company, min_position)
-        elif len(route) == 3 and route[0] == "jobs" and route[2] == "log-details":
-            return await self._details(request, send, route[1], company, min_position)
-        elif len(route) == 3 and route[0] == "assets" and route[2] == "job-logs":
-            if company is None:
-                raise HttpError(400, "bad_query", "companyHandle is required")
-            rows, position = await self.views.query(
-                lambda db: queries.asset_job_logs(
-                    db, route[1], company, limit=request.integer("numRows", None, least=1)
-                ),
-                min_position,
-            )
-            await answer_json(send, 200, {"assetJobLogArray": rows, "position": position})
-        elif len(route) == 2 and route[0] == "jobs":
-            return await self._state(request, send, route[1], company)
-        elif len(route) == 3 and route[0] == "jobs" and route[2] == "history":
-            return await self._history(send, route[1], company)
-        elif route == ["events"]:
-            return await stream_events(request, send, self.stream, self.metrics, company)
-        elif route == ["position"]:
-            head = await self.read(self.ledger.head_position)
-            await answer_json(send, 200, {"position": head})
-        elif route == ["audit", "digest"]:
-            caller.require(EVERY_COMPANY)
-            digest = await self.read(chain.digest, self.ledger.reader)
-            await answer_json(send, 200, {"digest": str(digest), "events": digest.ordinal})
-        else:
-            raise HttpError(404, "not_found", f"no such path: /v1/{'/'.join(route)}")
-        return 200
-
     async def _documents(self, name: str, send: Send) -> int:
         if name == "docs":
             await answer(send, 200, DOCS_PAGE, [(b"content-type", b"text/html; charset=utf-8")])
         else:
             await answer(send, 200, openapi_document())
-        return 200
-
-    async def _job_logs(self, request: Request, send: Send, company: str | None, min_position: int) -> int:
-        sort_by = request.choice("sortBy", list(queries.LOG_SORT_FIELDS), "StartDate")
-        direction = request.choice("sortDirection", list(queries.DIRECTIONS), "Descending")
-        limit = request.integer("numRows", None, least=1)
-        cursor = request.text("cursor")
-        before = bool(request.flag("before"))
-        filters: dict[str, Any] = {
-            "company": company,
-            "user": request.text("userHandle"),
-            "since": request.moment("startDate"),
-            "until": request.moment("endDate"),
-            "sort_by": sort_by,
-            "direction": direction,
-            "outcome": request.text("outcome"),
-            "state": request.text("state"),
-            "job_type": request.text("type"),
-            "server": request.text("serverName") or request.text("server"),
-            "deleted": request.flag("deleted"),
-        }
-        if cursor is None and not before and (limit is None or limit > queries.MAX_PER_PAGE):
-            rows, position = await self.views.query(
-                lambda db: queries.job_logs(db, limit=limit, **filters), min_position
-            )
-            await answer_json(send, 200, {"jobLogArray": rows, "position": position})
-            return 200
-        # A page of at most 1000, with the cursors of the pages after and before it.
-        page, position = await self.views.query(
-            lambda db: paging.job_logs_page(
-                db, cursor=cursor, before=before, limit=limit or paging.DEFAULT_PAGE, **filters
-            ),
-            min_position,
-        )
-        await answer_json(
-            send,
-            200,
-            {
-                "jobLogArray": page.rows,
-                "position": position,
-                "nextCursor": page.next_cursor,
-                "previousCursor": page.previous_cursor,
-            },
-        )
-        return 200
-
-    async def _details(
-        self, request: Request, send: Send, handle: str, company: str | None, min_position: int
-    ) -> int:
-        sort_by = request.choice("sortBy", list(queries.DETAIL_SORT_FIELDS), "Date")
-        direction = request.choice("sortDirection", list(queries.DIRECTIONS), "Ascending")
-        per_page = request.integer("recordsPerPage", queries.MAX_PER_PAGE, least=1, most=queries.MAX_PER_PAGE)
-        page = request.integer("resultsPage", 1, least=1)
-        types = [
-            value for given in request.lists.get("logTypeArray", []) for value in given.split(",") if value
-        ]
-        record, position = await self.views.query(
-            lambda db: queries.job_log_details(
-                db,
-                handle,
-                company=company,
-                log_types=types,
-                sort_by=sort_by,
-                direction=direction,
-                page=page or 1,
-                per_page=per_page or queries.MAX_PER_PAGE,
-            ),
-            min_position,
-        )
-        await answer_json(send, 200, {"jobLog": record, "position": position})
-        return 200
-
-    async def _state(self, request: Request, send: Send, handle: str, company: str | None) -> int:
-        as_of = request.moment("asOf")
-        version = request.integer("version", None, least=1)
-        if as_of is not None and version is not None:
-            raise HttpError(400, "bad_query", "give asOf or version, not both")
-
-        def read() -> tuple[int, Aggregate]:
-            # The head first: the state read after it reflects at least that position.
-            head = self.ledger.head_position()
-            if as_of is None and version is None:
-                return head, self.ledger.get(handle, company)
-            return head, self.ledger.state_at(handle, as_of=as_of, version=version, company=company)
-
-        position, state = await self.read(read)
-        value = {"job": job_record(state, last_event=True), "version": state.version, "position": position}
-        await answer_json(send, 200, value)
-        return 200
-
-    async def _history(self, send: Send, handle: str, company: str | None) -> int:
-        def read() -> tuple[int, list[dict[str, Any]]]:
-            head = self.ledger.head_position()
-            return head, [event_record(event) for event in self.ledger.history(handle, company)]
-
-        position, records = await self.read(read)
-        await answer_json(send, 200, {"jobHandle": handle, "events": records, "position": position})
         return 200
 
     # --- what the dashboard reads besides the views ------------------------------------------------
