@@ -17,7 +17,6 @@ import msgspec
 
 from jobledger.audit import chain
 from jobledger.domain.access import DRIVE, MANAGE, Token, TokenBook
-from jobledger.domain.aggregates import Aggregate
 from jobledger.domain.commands import Command
 from jobledger.domain.errors import LedgerError
 from jobledger.projections import queries
@@ -28,10 +27,11 @@ from jobledger.service.records import event_record, job_record
 from . import batches, query_routes, wire
 from .auth import Caller, Gate
 from .errors import HttpError, error_answer
-from .group_commit import Done, GroupWriter
+from .group_commit import Done, GroupWriter, Writer
 from .http import JSON, Receive, Request, Scope, Send, answer, answer_json
 from .metrics import EventsCollector, Metrics, RunsCollector, company_metrics
 from .openapi import DOCS_PAGE, openapi_document
+from .process_writer import ProcessWriter
 from .stream import Broadcaster
 from .views import ServedViews
 
@@ -52,7 +52,9 @@ class LedgerApp:
         self._reads = ThreadPoolExecutor(2, thread_name_prefix="jobledger-reads")
         self.views = ServedViews(ledger, views)
         self.stream = Broadcaster(ledger.shared_reader(), self.views.position)
-        self.writer = GroupWriter(ledger, self._store, self._committed, self.metrics)
+        # SQLite: groups decided and appended on the event loop; PostgreSQL: a writer process.
+        writer = GroupWriter if ledger.can_hold_commit else ProcessWriter
+        self.writer: Writer = writer(ledger, self._store, self._committed, self.metrics)
         self.metrics.watch(
             "jobledger_queue_depth", "Commands waiting for a group.", lambda: self.writer.depth
         )
@@ -63,7 +65,7 @@ class LedgerApp:
         )
         self.metrics.watch("jobledger_head_position", "Position of the last event.", lambda: self.views.head)
         self.metrics.add_collector(RunsCollector(self._run_counts))
-        self.metrics.add_collector(EventsCollector(lambda: dict(ledger.appended)))
+        self.metrics.add_collector(EventsCollector(self.writer.events_appended))
         self._started = False
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -72,7 +74,7 @@ class LedgerApp:
         """Start the writer, the views' follower and the stream."""
         if self.gate.enabled:
             await self.gate.refresh(force=True)
-        self.writer.start()
+        await self.writer.start()
         await self.views.start()
         self.stream.start()
         self._started = True
@@ -228,12 +230,11 @@ class LedgerApp:
     ) -> int:
         if isinstance(done.outcome, LedgerError):
             raise done.outcome
-        state: Aggregate = done.outcome
         position = done.position or self.writer.position or self.views.head
         value: dict[str, Any] = {
-            "jobHandle": state.jobHandle,
+            "jobHandle": done.outcome.handle,
             "position": position,
-            "state": job_record(state, last_event=True),
+            "state": msgspec.Raw(done.outcome.record),
         }
         if rows is not None:
             value["rows"] = rows
@@ -294,11 +295,13 @@ class LedgerApp:
             await answer_json(send, 503, {"status": "store unreachable", "reason": str(err)})
             return 503
         lag = max(0, head - self.views.position)
-        ready = self._started and lag <= 10_000
-        await answer_json(
-            send, 200 if ready else 503, {"status": "ready" if ready else "behind", "viewLag": lag}
-        )
-        return 200 if ready else 503
+        if not self.writer.ready:
+            status = "writer restarting"
+        else:
+            status = "ready" if self._started and lag <= 10_000 else "behind"
+        code = 200 if status == "ready" else 503
+        await answer_json(send, code, {"status": status, "viewLag": lag})
+        return code
 
     # --- tokens ----------------------------------------------------------------------------------
 
@@ -399,7 +402,7 @@ def _each_result(done: Done) -> dict[str, Any]:
         "status": 200,
         "position": done.position,
         "replayed": done.replayed,
-        "state": job_record(done.outcome, last_event=True),
+        "state": msgspec.Raw(done.outcome.record),
     }
 
 

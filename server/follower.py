@@ -7,17 +7,18 @@ CPU the request path would otherwise wait for; here it runs on the other core. T
 a line to this process's stdin after a commit; the follower catches up to the store's head and
 answers with one line, the position every view has reached. Lines that arrive while it folds are
 answered by the next catch-up together. It stops at the end of its input (the server closed the
-pipe, or died).
+pipe, or died), and dies with the server.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
 from jobledger.service.ledger import JobLedger
 from jobledger.service.opening import open_projector
+
+from .children import as_child
 
 FOLLOW_DB = "JOBLEDGER_FOLLOW_DB"  # the ledger (a PostgreSQL URL may hold a password: not in argv)
 FOLLOW_VIEWS = "JOBLEDGER_FOLLOW_VIEWS"  # the views file, if not the ledger's own
@@ -47,8 +48,7 @@ def follow(db: str, views: str | None) -> None:
 
 def main() -> None:
     """Follow the ledger named in the environment."""
-    # Ctrl-C in the server's terminal reaches this process too; the server decides when to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    as_child()
     follow(os.environ[FOLLOW_DB], os.environ.get(FOLLOW_VIEWS) or None)
 
 

@@ -5,12 +5,12 @@ all of them, up to a bound, as the next group. One fsync answers many runners, a
 still answers one command at once (no deadline to wait for). Every request is answered only after
 its group's commit: an answer means durable.
 
-On PostgreSQL a group is written from a thread of its own, so the event loop goes on taking
-requests while the database answers. On SQLite a group is decided and appended on the event loop
-itself and only its COMMIT (the fsync, which releases the GIL) runs on the thread: a writer thread
-shares the GIL with the loop, and waiting to take it back after each SQLite call (and for the
-hand-offs to and from the thread) made a group take several times as long as its work and cost
-the process more CPU than the loop gained.
+On SQLite a group is decided and appended on the event loop itself and only its COMMIT (the
+fsync, which releases the GIL) runs on a thread: a writer thread shares the GIL with the loop,
+and waiting to take it back after each SQLite call (and for the hand-offs to and from the
+thread) made a group take several times as long as its work and cost the process more CPU than
+the loop gained. On PostgreSQL, whose statements are round trips, the groups are written by a
+process of their own (server/process_writer.py), with the same answers.
 """
 
 from __future__ import annotations
@@ -18,17 +18,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
+import msgspec
+
 from jobledger.domain.aggregates import Aggregate
 from jobledger.domain.commands import Command
 from jobledger.domain.errors import LedgerError
 from jobledger.service.batch import Outcomes
 from jobledger.service.ledger import JobLedger
+from jobledger.service.records import job_record
 
 from .metrics import Metrics
 
@@ -40,17 +44,35 @@ class ShuttingDownError(LedgerError):
     """The server is stopping and takes no new commands."""
 
 
-@dataclass(frozen=True)
+class Recorded:
+    """A command's state as the API shows it: the run's handle, and its record as JSON."""
+
+    __slots__ = ("handle", "record")
+
+    def __init__(self, handle: str, record: bytes) -> None:
+        self.handle = handle
+        self.record = record
+
+    @classmethod
+    def of(cls, state: Aggregate) -> Recorded:
+        """A state's record (job_record), encoded."""
+        return cls(state.jobHandle, _encode(job_record(state, last_event=True)))
+
+
+@dataclass(frozen=True, slots=True)
 class Done:
     """One command's answer: its state (or error), its last position, whether it was a replay."""
 
-    outcome: Aggregate | LedgerError
+    outcome: Recorded | LedgerError
     position: int
     replayed: bool
 
 
-class GroupWriter:
-    """The only writer of the server's ledger."""
+_encode = msgspec.json.Encoder().encode
+
+
+class Writer(ABC):
+    """The only writer of the server's ledger: what the app asks of it, on either store."""
 
     def __init__(
         self,
@@ -60,19 +82,61 @@ class GroupWriter:
         metrics: Metrics,
     ) -> None:
         self._ledger = ledger
-        self._executor = executor
-        self._on_commit = on_commit
-        self._queue: asyncio.Queue[tuple[list[Command], asyncio.Future[list[Done]]]] = asyncio.Queue()
-        self._closing = False
-        self._task: asyncio.Task[None] | None = None
+        self._executor = executor  # the server's thread for the store
+        self._on_commit = on_commit  # told the position of each commit
         self._metrics = metrics
-        self.inline = ledger.can_hold_commit  # groups decided and appended on the event loop
-        self._turn = asyncio.Lock()  # one group, or one other write, at a time
-        self.position = 0  # of the last event this writer appended
+        self._closing = False
+        self._turn = asyncio.Lock()  # a write of the server's own (a token's) at a time
+        self.position = 0  # of the last event the writer committed
+        self.ready = False  # taking commands
+        self._prepare()
 
-    def start(self) -> None:
+    @abstractmethod
+    def _prepare(self) -> None:
+        """Set up what a kind of writer keeps besides (called by __init__)."""
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Start writing (inside the running event loop)."""
+
+    @abstractmethod
+    async def submit(self, commands: list[Command]) -> list[Done]:
+        """Hand one request's commands to the writer (kept together, in order, in one group);
+        their answers once durable."""
+
+    @abstractmethod
+    async def write(self, write: Callable[[], T]) -> T:
+        """Another write of the ledger's (a token's), made between two groups or beside them."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Take no new commands; answer every command already taken; stop."""
+
+    @property
+    @abstractmethod
+    def depth(self) -> int:
+        """Commands taken and not yet answered."""
+
+    @abstractmethod
+    def events_appended(self) -> dict[str, int]:
+        """The events appended since the server started, by kind."""
+
+
+class GroupWriter(Writer):
+    """The writer on SQLite: groups decided and appended on the event loop, committed on a thread."""
+
+    def _prepare(self) -> None:
+        self._queue: asyncio.Queue[tuple[list[Command], asyncio.Future[list[Done]]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
         """Start draining the queue (inside the running event loop)."""
         self._task = asyncio.get_running_loop().create_task(self._drain())
+        self.ready = True
+
+    def events_appended(self) -> dict[str, int]:
+        """The events appended since the server started, by kind."""
+        return dict(self._ledger.appended)
 
     @property
     def depth(self) -> int:
@@ -91,9 +155,7 @@ class GroupWriter:
     async def write(self, write: Callable[[], T]) -> T:
         """Another write of the ledger's (a token's), made where and as the groups are, between two."""
         async with self._turn:
-            if self.inline:
-                return write()
-            return await asyncio.get_running_loop().run_in_executor(self._executor, write)
+            return write()
 
     async def _record_inline(self, commands: list[Command]) -> Outcomes:
         # Decided and appended here; the commit's fsync on the thread, while the loop takes the
@@ -125,22 +187,16 @@ class GroupWriter:
             commands: list[Command] = []
             await self._turn.acquire()
             try:
-                if self.inline:
-                    # The write lock is taken on the thread: the views' follower may hold it a
-                    # while, and the loop takes the requests that join this group meanwhile.
-                    with contextlib.suppress(Exception):  # (the append then meets the failure)
-                        await loop.run_in_executor(self._executor, self._ledger.begin_held)
+                # The write lock is taken on the thread: the views' follower may hold it a while,
+                # and the loop takes the requests that join this group meanwhile.
+                with contextlib.suppress(Exception):  # (the append then meets the failure)
+                    await loop.run_in_executor(self._executor, self._ledger.begin_held)
                 size = len(requests[0][0])
                 while not self._queue.empty() and size < MAX_GROUP:
                     requests.append(self._queue.get_nowait())
                     size += len(requests[-1][0])
                 commands = [command for asked, _ in requests for command in asked]
-                if self.inline:
-                    outcomes, positions, replayed = await self._record_inline(commands)
-                else:
-                    outcomes, positions, replayed = await loop.run_in_executor(
-                        self._executor, self._ledger.record_each, commands
-                    )
+                outcomes, positions, replayed = await self._record_inline(commands)
             except Exception as err:  # a store failure fails the whole group; the server goes on
                 for _, answer in requests:
                     if not answer.done():
@@ -150,16 +206,15 @@ class GroupWriter:
                     self._metrics.count_commands(kind, "failed", count)
                 continue
             finally:
-                if self.inline:
-                    # Nothing to commit unless something failed between taking the lock and
-                    # recording the group: the lock is not left held.
-                    with contextlib.suppress(Exception):
-                        self._ledger.commit_held()
+                # Nothing to commit unless something failed between taking the lock and
+                # recording the group: the lock is not left held.
+                with contextlib.suppress(Exception):
+                    self._ledger.commit_held()
                 self._turn.release()
             self._record(commands, time.perf_counter() - started, outcomes, positions)
             done = iter(zip(outcomes, positions, replayed, strict=True))
             for asked, answer in requests:
-                answers = [Done(*next(done)) for _ in asked]
+                answers = [_done(*next(done)) for _ in asked]
                 if not answer.done():  # (a client that went away)
                     answer.set_result(answers)
                 self._queue.task_done()
@@ -183,3 +238,9 @@ class GroupWriter:
         )
         for (kind, result), count in counts.items():
             metrics.count_commands(kind, result, count)
+
+
+def _done(outcome: Aggregate | LedgerError, position: int, replayed: bool) -> Done:
+    if isinstance(outcome, LedgerError):
+        return Done(outcome, position, replayed)
+    return Done(Recorded.of(outcome), position, replayed)

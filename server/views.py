@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -23,6 +22,7 @@ from jobledger.projections.runner import Projector
 from jobledger.service.ledger import JobLedger
 from jobledger.service.opening import open_projector
 
+from .children import spawn, stop
 from .follower import FOLLOW_DB, FOLLOW_VIEWS
 
 log = logging.getLogger("jobledger.server")
@@ -59,14 +59,7 @@ class ServedViews:
         self._behind = asyncio.Event()
         self._waited = asyncio.Event()
         self._moved = asyncio.Condition()
-        follower = self._follower = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "jobledger.server.follower",
-            env=self._follower_env,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
+        follower = self._follower = await spawn("jobledger.server.follower", self._follower_env)
         assert follower.stdout is not None
         if not await follower.stdout.readline():  # its first line: it has opened the views
             raise RuntimeError(f"the views' follower did not start (exit {await follower.wait()})")
@@ -104,14 +97,8 @@ class ServedViews:
         if self._task is not None:
             self._task.cancel()
         follower = self._follower
-        if follower is not None and follower.stdin is not None and follower.returncode is None:
-            follower.stdin.write(b"\n")  # one last catch-up, then the end of its input
-            follower.stdin.close()
-            try:
-                await asyncio.wait_for(follower.wait(), STOP_FOLLOWER_S)
-            except TimeoutError:
-                follower.kill()
-                await follower.wait()
+        if follower is not None:
+            await stop(follower, STOP_FOLLOWER_S, last=b"\n")  # one last catch-up, then the end
         self._executor.submit(self._projector.db.close).result()
         self._executor.shutdown()
 

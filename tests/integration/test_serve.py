@@ -311,8 +311,10 @@ def load(served: Served, handle: str, stop: threading.Event, acked: list[int]) -
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill -9", "SIGTERM"])
-def test_every_acknowledged_command_survives_a_stop_under_load(sqlite_db: str, sig: int) -> None:
-    with serving(sqlite_db) as server:
+def test_every_acknowledged_command_survives_a_stop_under_load(db: str, tmp_path: Path, sig: int) -> None:
+    views = str(tmp_path / "views.db") if db.startswith("postgresql") else None
+    with serving(db, views) as server:
+        children = child_pids(server.process.pid)
         _, created = server.call("POST", "/v1/jobs", SUBMIT)
         handle = created["jobHandle"]
         server.call("POST", job_path(handle, "start"), {"serverName": "srv1"})
@@ -328,12 +330,71 @@ def test_every_acknowledged_command_survives_a_stop_under_load(sqlite_db: str, s
             thread.join()
     assert code == (0 if sig == signal.SIGTERM else -signal.SIGKILL)
     assert len(acked) > 50
-    with JobLedger(sqlite_db, create=False) as ledger:
+    # Its helpers (the views' follower; on PostgreSQL the writer) end with it, kill -9 included.
+    assert children and wait_gone(children)
+    with JobLedger(db, create=False) as ledger:
         head = ledger.head_position()
         assert max(acked) <= head
         rows = [event for event in ledger.history(handle)]
         assert len(rows) - 2 >= len(acked)
         assert chain.verify(ledger.reader) is None
+
+
+def child_pids(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as listed:
+        return [int(child) for child in listed.read().split()]
+
+
+def wait_gone(pids: list[int], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(os.path.exists(f"/proc/{pid}") and not zombie(pid) for pid in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_writer_process_that_dies_is_replaced_and_nothing_it_answered_is_lost(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    with serving(postgres_url, str(tmp_path / "views.db")) as server:
+        status, first = server.call("POST", "/v1/jobs", SUBMIT)
+        assert status == 201
+        (writer,) = [pid for pid in child_pids(server.process.pid) if b"writer_process" in cmdline(pid)]
+        os.kill(writer, signal.SIGKILL)
+        # Until the new writer is up, a command is refused with a 503 (never half-done), and
+        # /readyz says why; then the server takes commands again.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status, again = server.call("POST", "/v1/jobs", {**SUBMIT, "jobName": "after"})
+            if status == 201:
+                break
+            assert status == 503 and again["error"]["code"] == "store_unavailable", again
+            assert server.call("GET", "/readyz")[1]["status"] in ("writer restarting", "ready")
+            time.sleep(0.1)
+        assert status == 201 and server.call("GET", "/readyz")[0] == 200
+        (replacement,) = [pid for pid in child_pids(server.process.pid) if b"writer_process" in cmdline(pid)]
+        assert replacement != writer
+        query = f"includeWaitingJobs=true&minPosition={again['position']}"
+        rows = server.call("GET", f"/v1/active-jobs?{query}")[1]["activeJobArray"]
+        assert {row["jobHandle"] for row in rows} == {first["jobHandle"], again["jobHandle"]}
+        assert server.stop() == 0
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as text:
+            return text.read()
+    except FileNotFoundError:
+        return b""
 
 
 def test_job_logs_page_with_a_keyset_cursor_both_ways(served: Served) -> None:
