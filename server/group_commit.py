@@ -153,9 +153,10 @@ class GroupWriter(Writer):
         return await answer
 
     async def write(self, write: Callable[[], T]) -> T:
-        """Another write of the ledger's (a token's), made where and as the groups are, between two."""
+        """Another write of the ledger's (a token's, an all-or-none batch's), between two groups,
+        on the thread: its fsync does not hold the event loop."""
         async with self._turn:
-            return write()
+            return await asyncio.get_running_loop().run_in_executor(self._executor, write)
 
     async def _record_inline(self, commands: list[Command]) -> Outcomes:
         # Decided and appended here; the commit's fsync on the thread, while the loop takes the
