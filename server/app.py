@@ -27,7 +27,7 @@ from jobledger.service.records import event_record, job_record
 from . import batches, query_routes, wire
 from .auth import Caller, Gate
 from .errors import HttpError, error_answer
-from .group_commit import Done, GroupWriter, Writer
+from .group_commit import Done, GroupWriter, Recorded, Writer
 from .http import JSON, Receive, Request, Scope, Send, answer, answer_json
 from .metrics import EventsCollector, Metrics, RunsCollector, company_metrics
 from .openapi import DOCS_PAGE, openapi_document
@@ -39,6 +39,7 @@ log = logging.getLogger("jobledger.server")
 T = TypeVar("T")
 
 _decode = wire.decode
+_REPLAYED = [*JSON, (b"idempotent-replayed", b"true")]
 
 
 class LedgerApp:
@@ -226,7 +227,13 @@ class LedgerApp:
         return await self._accepted(send, last, rows=len(answers))
 
     async def _accepted(
-        self, send: Send, done: Done, *, created: bool = False, rows: int | None = None
+        self,
+        send: Send,
+        done: Done,
+        *,
+        created: bool = False,
+        rows: int | None = None,
+        headers: list[tuple[bytes, bytes]] = JSON,
     ) -> int:
         if isinstance(done.outcome, LedgerError):
             raise done.outcome
@@ -239,7 +246,7 @@ class LedgerApp:
         if rows is not None:
             value["rows"] = rows
         status = 201 if created else 200
-        await answer_json(send, status, value)
+        await answer_json(send, status, value, headers)
         return status
 
     async def _replayed(self, send: Send, company: str, key: str) -> int:
@@ -248,13 +255,7 @@ class LedgerApp:
         found = await self.read(self.ledger.submitted, company, key)
         assert found is not None  # (the writer has just found the key's claim)
         state, position = found
-        value = {
-            "jobHandle": state.jobHandle,
-            "position": position,
-            "state": job_record(state, last_event=True),
-        }
-        await answer(send, 200, msgspec.json.encode(value), [*JSON, (b"idempotent-replayed", b"true")])
-        return 200
+        return await self._accepted(send, Done(Recorded.of(state), position, True), headers=_REPLAYED)
 
     # --- queries ---------------------------------------------------------------------------------
 

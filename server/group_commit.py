@@ -19,10 +19,10 @@ import asyncio
 import contextlib
 import time
 from abc import ABC, abstractmethod
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from typing import TypeVar
 
 import msgspec
@@ -34,7 +34,7 @@ from jobledger.service.batch import Outcomes
 from jobledger.service.ledger import JobLedger
 from jobledger.service.records import job_record
 
-from .metrics import Metrics
+from .metrics import Metrics, result_of
 
 T = TypeVar("T")
 MAX_GROUP = 2000  # commands: well under the bulk appender's size, so positions come back
@@ -203,8 +203,7 @@ class GroupWriter(Writer):
                     if not answer.done():
                         answer.set_exception(err)
                     self._queue.task_done()
-                for kind, count in Counter(type(command).__name__ for command in commands).items():
-                    self._metrics.count_commands(kind, "failed", count)
+                self._metrics.count_commands(commands, repeat("failed"))
                 continue
             finally:
                 # Nothing to commit unless something failed between taking the lock and
@@ -230,15 +229,8 @@ class GroupWriter(Writer):
         positions: list[int],
     ) -> None:
         self.position = max(self.position, *positions)
-        metrics = self._metrics
-        metrics.group_size.observe(len(commands))
-        metrics.commit_seconds.observe(seconds)
-        counts = Counter(
-            (type(command).__name__, "refused" if isinstance(outcome, LedgerError) else "ok")
-            for command, outcome in zip(commands, outcomes, strict=True)
-        )
-        for (kind, result), count in counts.items():
-            metrics.count_commands(kind, result, count)
+        self._metrics.observe_group(len(commands), seconds)
+        self._metrics.count_commands(commands, map(result_of, outcomes))
 
 
 def _done(outcome: Aggregate | LedgerError, position: int, replayed: bool) -> Done:

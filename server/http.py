@@ -93,9 +93,9 @@ class Request:
 
     # --- query parameters, checked ---------------------------------------------------------------
 
-    def text(self, name: str) -> str | None:
-        """A text parameter, if given."""
-        return self.query.get(name) or None
+    def text(self, name: str, *aliases: str) -> str | None:
+        """A text parameter, if given (under its name, or else one of its aliases)."""
+        return next((value for key in (name, *aliases) if (value := self.query.get(key))), None)
 
     def integer(
         self, name: str, default: int | None = None, *, least: int = 0, most: int = 2**63 - 1
@@ -158,6 +158,8 @@ async def answer(
     await send({"type": "http.response.body", "body": body})
 
 
-async def answer_json(send: Send, status: int, value: Any) -> None:
-    """A JSON answer."""
-    await answer(send, status, _encode(value))
+async def answer_json(
+    send: Send, status: int, value: Any, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """A JSON answer (`headers`: its own, content-type included)."""
+    await answer(send, status, _encode(value), headers)

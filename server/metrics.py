@@ -7,11 +7,14 @@ figures only, as the API shows it only its own runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import collections
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from jobledger.domain.errors import LedgerError
 
 RESULTS = ("ok", "refused", "failed")  # refused: a broken rule or bad input; failed: the store
 
@@ -47,12 +50,20 @@ class Metrics:
         self._commands: dict[tuple[str, str], Counter] = {}
         self._requests: dict[int, Counter] = {}
 
-    def count_commands(self, kind: str, result: str, count: int = 1) -> None:
-        """`count` commands of one kind with one result."""
-        child = self._commands.get((kind, result))
-        if child is None:
-            child = self._commands[kind, result] = self.commands.labels(kind, result)
-        child.inc(count)
+    def observe_group(self, size: int, seconds: float) -> None:
+        """A group the writer recorded: how many commands, and how long it took."""
+        self.group_size.observe(size)
+        self.commit_seconds.observe(seconds)
+
+    def count_commands(self, commands: Sequence[object], results: Iterable[str]) -> None:
+        """Commands taken, by kind, each with its result (RESULTS: ok, refused, failed)."""
+        # (`results` may be endless: repeat("failed") for a whole group.)
+        tally = collections.Counter(zip(map(_kind, commands), results, strict=False))
+        for (kind, result), count in tally.items():
+            child = self._commands.get((kind, result))
+            if child is None:
+                child = self._commands[kind, result] = self.commands.labels(kind, result)
+            child.inc(count)
 
     def count_request(self, status: int) -> None:
         """One answered request, by its status class."""
@@ -142,3 +153,12 @@ def company_metrics(company: str, by_state: dict[str, int], last_hour: dict[str,
     registry = CollectorRegistry(auto_describe=False)
     registry.register(CompanyCollector(company, by_state, last_hour))
     return generate_latest(registry)
+
+
+def _kind(command: object) -> str:
+    return type(command).__name__
+
+
+def result_of(outcome: object) -> str:
+    """A command's result for the metrics: refused (an error of the ledger's) or ok."""
+    return "refused" if isinstance(outcome, LedgerError) else "ok"

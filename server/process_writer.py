@@ -19,6 +19,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Callable
+from itertools import repeat
 from typing import TypeVar, cast
 
 from jobledger.domain.commands import Command
@@ -27,6 +28,7 @@ from jobledger.domain.errors import LedgerError, StoreError
 from . import writer_frames as frames
 from .children import spawn, stop
 from .group_commit import Done, Recorded, ShuttingDownError, Writer
+from .metrics import result_of
 from .writer_frames import Group, Reply
 from .writer_process import WRITE_DB, WRITE_SKEW
 
@@ -155,29 +157,20 @@ class ProcessWriter(Writer):
                 await asyncio.sleep(RESTART_AFTER_S)
 
     def _answer(self, group: Group) -> None:
-        metrics = self._metrics
-        metrics.group_size.observe(group.commands)
-        metrics.commit_seconds.observe(group.seconds)
+        self._metrics.observe_group(group.commands, group.seconds)
         self._appended.update(group.events)
-        counts: Counter[tuple[str, str]] = Counter()
         for reply in group.replies:
             commands, answer = self._waiting.pop(reply.id)
             self._depth -= len(commands)
             if reply.failed is not None:
-                for command in commands:
-                    counts[type(command).__name__, "failed"] += 1
+                self._metrics.count_commands(commands, repeat("failed"))
                 if not answer.done():
                     answer.set_exception(frames.raised(reply.failed))
                 continue
             answers = _answers(reply)
-            for command, done in zip(commands, answers, strict=True):
-                counts[
-                    type(command).__name__, "refused" if isinstance(done.outcome, LedgerError) else "ok"
-                ] += 1
+            self._metrics.count_commands(commands, (result_of(done.outcome) for done in answers))
             if not answer.done():  # (a client that went away)
                 answer.set_result(answers)
-        for (kind, result), count in counts.items():
-            metrics.count_commands(kind, result, count)
         if not self._waiting:
             self._idle.set()
         if group.position > self.position:

@@ -46,7 +46,7 @@ async def answer_query(app: Served, request: Request, route: list[str], caller: 
                 include_waiting=bool(request.flag("includeWaitingJobs")),
                 state=request.text("state"),
                 job_type=request.text("type"),
-                server=request.text("serverName") or request.text("server"),
+                server=request.text("serverName", "server"),
                 limit=request.integer("numRows", None, least=1),
             ),
             min_position,
@@ -112,7 +112,7 @@ async def _job_logs(app: Served, request: Request, send: Send, company: str | No
         "outcome": request.text("outcome"),
         "state": request.text("state"),
         "job_type": request.text("type"),
-        "server": request.text("serverName") or request.text("server"),
+        "server": request.text("serverName", "server"),
         "deleted": request.flag("deleted"),
     }
     if cursor is None and not before and (limit is None or limit > queries.MAX_PER_PAGE):

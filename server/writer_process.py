@@ -20,27 +20,24 @@ import os
 import time
 from datetime import timedelta
 
-import msgspec
-
+from jobledger.domain.aggregates import Aggregate
 from jobledger.domain.errors import LedgerError
 from jobledger.service.ledger import JobLedger
-from jobledger.service.records import job_record
 
 from . import writer_frames as frames
 from .children import as_child
+from .group_commit import MAX_GROUP, Recorded
 from .writer_frames import Answer, Asked, Group, Reply
 
 WRITE_DB = "JOBLEDGER_WRITE_DB"  # the ledger (a PostgreSQL URL may hold a password: not in argv)
 WRITE_SKEW = "JOBLEDGER_WRITE_SKEW"  # the server's max clock skew in seconds ("" for none)
-MAX_GROUP = 2000  # commands: well under the bulk appender's size, so positions come back
-_encode_json = msgspec.json.Encoder().encode
 
 
-def _answer(state: object, position: int, replayed: bool) -> Answer:
+def _answer(state: Aggregate | LedgerError, position: int, replayed: bool) -> Answer:
     if isinstance(state, LedgerError):
         return Answer(error=frames.failure(state))
-    record = job_record(state, last_event=True)  # type: ignore[arg-type]
-    return Answer(position, replayed, record["jobHandle"], _encode_json(record))
+    recorded = Recorded.of(state)
+    return Answer(position, replayed, recorded.handle, recorded.record)
 
 
 def record_group(ledger: JobLedger, asked: list[Asked]) -> Group:
