@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
-from .errors import HttpError, error_answer
-from .http import MAX_BODY, Message
+from .errors import error_answer
+from .http import MAX_BODY, Message, body_too_large
 from .protocol import GatheringProtocol
 
 _CHANGES = (b"POST", b"DELETE")
@@ -156,7 +156,7 @@ class DirectProtocol(GatheringProtocol):
 
     async def _answer(self, direct: DirectCycle) -> None:
         if direct.size > MAX_BODY:
-            status, body = error_answer(HttpError(413, "too_large", f"a body over {MAX_BODY:,} bytes"))
+            status, body = error_answer(body_too_large())
             self.api.metrics.count_request(status)
             direct.write(status, _json_headers(body), body)
             return

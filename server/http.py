@@ -30,6 +30,11 @@ _encode = msgspec.json.Encoder().encode
 _unquote = lru_cache(maxsize=4096)(unquote)
 
 
+def body_too_large() -> HttpError:
+    """The 413 of a body that went past MAX_BODY as it came."""
+    return HttpError(413, "too_large", f"a body over {MAX_BODY:,} bytes")
+
+
 class Request:
     """One request: method, path segments (percent-decoded one by one), query, headers."""
 
@@ -81,7 +86,7 @@ class Request:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY:
-                raise HttpError(413, "too_large", f"a body over {MAX_BODY:,} bytes")
+                raise body_too_large()
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
