@@ -45,18 +45,30 @@ class ShuttingDownError(LedgerError):
 
 
 class Recorded:
-    """A command's state as the API shows it: the run's handle, and its record as JSON."""
+    """A command's state as the API shows it: the run's handle, and its record as JSON.
 
-    __slots__ = ("handle", "record")
+    A state the writer decided here is encoded only when an answer shows it: an array of log
+    rows is answered with its last row's state, and encoding each row's would cost as much as
+    deciding it. (States are frozen, so encoding later shows the same state.)
+    """
 
-    def __init__(self, handle: str, record: bytes) -> None:
+    __slots__ = ("_record", "_state", "handle")
+
+    def __init__(self, handle: str, record: bytes = b"", state: Aggregate | None = None) -> None:
         self.handle = handle
-        self.record = record
+        self._record = record
+        self._state = state
 
     @classmethod
     def of(cls, state: Aggregate) -> Recorded:
-        """A state's record (job_record), encoded."""
-        return cls(state.jobHandle, _encode(job_record(state, last_event=True)))
+        """A state's record (job_record), encoded when first asked for."""
+        return cls(state.jobHandle, state=state)
+
+    @property
+    def record(self) -> bytes:
+        if not self._record and self._state is not None:
+            self._record = _encode(job_record(self._state, last_event=True))
+        return self._record
 
 
 @dataclass(frozen=True, slots=True)
