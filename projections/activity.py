@@ -58,7 +58,15 @@ def key(event: DomainEvent, facts: RunFacts | None) -> tuple[str] | None:
     """The row an event of a run counts in; None for other events and unknown runs."""
     if facts is None or not isinstance(event, JobEvent):
         return None
-    return (f"{minute_of(event.timestamp):%Y-%m-%dT%H:%M}|{facts.company}",)
+    return (f"{minute_text(event.timestamp)}|{facts.company}",)
+
+
+def minute_text(moment: datetime) -> str:
+    """The minute a moment falls in, as "YYYY-MM-DDTHH:MM" (a row's key)."""
+    if moment.year >= 1000:  # isoformat pads years to four digits, as strftime does from 1000 on
+        # A slice of isoformat: strftime cost three times as much, and this runs per event folded.
+        return moment.isoformat()[:16]
+    return f"{moment:%Y-%m-%dT%H:%M}"
 
 
 def apply(row: ActivityRow | None, event: DomainEvent, facts: RunFacts) -> ActivityRow:

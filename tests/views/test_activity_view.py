@@ -20,7 +20,7 @@ from views_support import OPTIMIZE, PUBLISH, UPLOAD, batch_size, invoke
 from jobledger.domain.errors import RuleError
 from jobledger.domain.events import Completed, Counters, JobEvent, Started
 from jobledger.projections import queries
-from jobledger.projections.activity import minute_of
+from jobledger.projections.activity import minute_of, minute_text
 from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.runner import Projector, fold_view
 from jobledger.projections.views import VIEWS
@@ -350,3 +350,8 @@ def test_for_any_history_catch_up_a_rebuild_a_fold_and_a_count_agree(
             assert projector.verify() == []
         finally:
             projector.db.close()
+
+
+@given(st.datetimes(timezones=st.one_of(st.none(), st.timezones())))
+def test_a_minute_is_named_as_strftime_names_it(moment: Any) -> None:
+    assert minute_text(moment) == f"{minute_of(moment):%Y-%m-%dT%H:%M}"
