@@ -81,13 +81,6 @@ class Client(Commands):
         """The current state of a run or schedule."""
         return states.aggregate(self.get_json(job_path(handle), {"companyHandle": company})["job"])
 
-    def get_job(self, handle: str, company: str | None = None) -> Job:
-        """The current state of a run."""
-        state = self.get(handle, company)
-        if not isinstance(state, Job):
-            raise RuleError(f"{handle} is a schedule, not a run")
-        return state
-
     def history(self, handle: str, company: str | None = None) -> list[DomainEvent]:
         """Every event of a run or schedule, in order."""
         answer = self.get_json(job_path(handle, "history"), {"companyHandle": company})

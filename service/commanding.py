@@ -27,6 +27,7 @@ from jobledger.domain.commands import (
     Submit,
     UpdateProgress,
 )
+from jobledger.domain.errors import RuleError
 from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
 from jobledger.domain.job import Job
 from jobledger.domain.payloads import AnyPayload
@@ -249,6 +250,19 @@ class Commands(ABC):
     def execute(self, handle: str, *, company: str | None = None, at: When = None) -> str:
         """Run a schedule's job now; return the new run's handle. The trigger is unchanged."""
         return self._execute(Execute(handle=handle, company=company, at=_when(at)))
+
+    # --- reading a state, alike on a ledger and through a server ----------------------------
+
+    @abstractmethod
+    def get(self, handle: str, company: str | None = None) -> Aggregate:
+        """The current state of a run or schedule."""
+
+    def get_job(self, handle: str, company: str | None = None) -> Job:
+        """The current state of a run."""
+        state = self.get(handle, company)
+        if not isinstance(state, Job):
+            raise RuleError(f"{handle} is a schedule, not a run")
+        return state
 
     # --- how a command is recorded -----------------------------------------------------------
 

@@ -319,13 +319,6 @@ class JobLedger(Commands, Application[UUID]):
         """The current state of a run or schedule, read from the store."""
         return self._load(handle, company)
 
-    def get_job(self, handle: str, company: str | None = None) -> Job:
-        """The current state of a run."""
-        state = self._load(handle, company)
-        if not isinstance(state, Job):
-            raise RuleError(f"{handle} is a schedule, not a run")
-        return state
-
     def history(self, handle: str, company: str | None = None) -> list[DomainEvent]:
         """Every event of a run or schedule, in order."""
         events = self._events(job_id(handle))
