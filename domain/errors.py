@@ -24,6 +24,15 @@ class InvalidTransitionError(RuleError):
         super().__init__(f"{message}; {hint}" if hint else message)
 
 
+class NotRecordedError(RuleError):
+    """A command of an all-or-none request (a runner's array of log rows) that was not recorded
+    because another command of the same request failed."""
+
+    def __init__(self, failed: int) -> None:
+        self.failed = failed  # the place of the command that failed, in its request
+        super().__init__(f"not recorded: command {failed + 1} of the same request failed")
+
+
 class UnknownHandleError(LedgerError):
     """No job or schedule has this handle (or not for the given company)."""
 

@@ -18,7 +18,7 @@ import msgspec
 from jobledger.audit import chain
 from jobledger.domain.access import DRIVE, MANAGE, Token, TokenBook
 from jobledger.domain.commands import Command
-from jobledger.domain.errors import LedgerError
+from jobledger.domain.errors import LedgerError, NotRecordedError
 from jobledger.projections import queries
 from jobledger.projections.database import ViewsDatabase
 from jobledger.service.ledger import JobLedger
@@ -210,17 +210,28 @@ class LedgerApp:
             return await self._one(send, wire.log_command(handle, rows), caller)
         if not rows:
             raise HttpError(400, "invalid_body", "an empty array of job-log rows")
-        answers = await self.writer.submit([_scoped(wire.log_command(handle, row), caller) for row in rows])
-        failed = [
-            (index, done) for index, done in enumerate(answers) if isinstance(done.outcome, LedgerError)
-        ]
-        if failed:
-            index, first = failed[0]
-            status, error = error_answer(first.outcome)  # type: ignore[arg-type]
-            results = [_row_result(done) for done in answers]
-            body_out = msgspec.json.encode(
-                {"error": msgspec.json.decode(error)["error"] | {"row": index}, "rows": results}
+        if len(rows) > batches.MAX_BATCH:
+            raise HttpError(
+                400,
+                "invalid_body",
+                f"an array of {len(rows)} job-log rows: send at most {batches.MAX_BATCH} a request",
             )
+        commands = [_scoped(wire.log_command(handle, row), caller) for row in rows]
+        # All or none: a runner that sends its files' rows in one request learns of the row that
+        # failed and sends the array again, without rows stored twice.
+        answers = await self.writer.submit(commands, together=True)
+        failed = next(
+            (
+                (index, done.outcome)
+                for index, done in enumerate(answers)
+                if isinstance(done.outcome, LedgerError) and not isinstance(done.outcome, NotRecordedError)
+            ),
+            None,
+        )
+        if failed is not None:
+            index, error = failed
+            status, body_out = error_answer(error)
+            body_out = msgspec.json.encode({"error": msgspec.json.decode(body_out)["error"] | {"row": index}})
             await answer(send, status, body_out)
             return status
         last = answers[-1]
@@ -398,17 +409,11 @@ def token_record(token: Token) -> dict[str, Any]:
 def _each_result(done: Done) -> dict[str, Any]:
     """One command's answer in a batch recorded each on its own."""
     if isinstance(done.outcome, LedgerError):
-        return _row_result(done)
+        status, body = error_answer(done.outcome)
+        return {"status": status, **msgspec.json.decode(body)}
     return {
         "status": 200,
         "position": done.position,
         "replayed": done.replayed,
         "state": msgspec.Raw(done.outcome.record),
     }
-
-
-def _row_result(done: Done) -> dict[str, Any]:
-    if isinstance(done.outcome, LedgerError):
-        status, body = error_answer(done.outcome)
-        return {"status": status, **msgspec.json.decode(body)}
-    return {"status": 200, "position": done.position}

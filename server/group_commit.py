@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import repeat
@@ -37,6 +37,7 @@ from jobledger.service.records import job_record
 from .metrics import Metrics, result_of
 
 T = TypeVar("T")
+Queued = tuple[list[Command], "asyncio.Future[list[Done]]", bool]  # a request: commands, answer, together
 MAX_GROUP = 2000  # commands: well under the bulk appender's size, so positions come back
 
 
@@ -112,9 +113,10 @@ class Writer(ABC):
         """Start writing (inside the running event loop)."""
 
     @abstractmethod
-    async def submit(self, commands: list[Command]) -> list[Done]:
+    async def submit(self, commands: list[Command], *, together: bool = False) -> list[Done]:
         """Hand one request's commands to the writer (kept together, in order, in one group);
-        their answers once durable."""
+        their answers once durable. `together`: all of them are recorded or none (a runner's
+        array of log rows), else each stands alone."""
 
     @abstractmethod
     async def write(self, write: Callable[[], T]) -> T:
@@ -138,7 +140,7 @@ class GroupWriter(Writer):
     """The writer on SQLite: groups decided and appended on the event loop, committed on a thread."""
 
     def _prepare(self) -> None:
-        self._queue: asyncio.Queue[tuple[list[Command], asyncio.Future[list[Done]]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[Queued] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -155,13 +157,13 @@ class GroupWriter(Writer):
         """Commands waiting for a group."""
         return self._queue.qsize()
 
-    async def submit(self, commands: list[Command]) -> list[Done]:
-        """Queue commands of one request (kept together, in order, in one group); their answers
-        once durable."""
+    async def submit(self, commands: list[Command], *, together: bool = False) -> list[Done]:
+        """Queue commands of one request (kept together, in order, in one group; `together`: all
+        or none); their answers once durable."""
         if self._closing:
             raise ShuttingDownError("the server is shutting down; send the command again to its successor")
         answer: asyncio.Future[list[Done]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((commands, answer))
+        self._queue.put_nowait((commands, answer, together))
         return await answer
 
     async def write(self, write: Callable[[], T]) -> T:
@@ -170,14 +172,14 @@ class GroupWriter(Writer):
         async with self._turn:
             return await asyncio.get_running_loop().run_in_executor(self._executor, write)
 
-    async def _record_inline(self, commands: list[Command]) -> Outcomes:
+    async def _record_inline(self, commands: list[Command], together: list[range]) -> Outcomes:
         # Decided and appended here; the commit's fsync on the thread, while the loop takes the
         # next group's requests. What an append that then failed wrote is committed as it would
         # have been without holding (the group fails all the same).
         failed: Exception | None = None
         with self._ledger.holding_commit():
             try:
-                outcomes = self._ledger.record_each(commands)
+                outcomes = self._ledger.record_each(commands, together)
             except Exception as err:
                 failed = err
         await asyncio.get_running_loop().run_in_executor(self._executor, self._ledger.commit_held)
@@ -208,10 +210,11 @@ class GroupWriter(Writer):
                 while not self._queue.empty() and size < MAX_GROUP:
                     requests.append(self._queue.get_nowait())
                     size += len(requests[-1][0])
-                commands = [command for asked, _ in requests for command in asked]
-                outcomes, positions, replayed = await self._record_inline(commands)
+                commands = [command for asked, _, _ in requests for command in asked]
+                spans = ranges_together((asked, together) for asked, _, together in requests)
+                outcomes, positions, replayed = await self._record_inline(commands, spans)
             except Exception as err:  # a store failure fails the whole group; the server goes on
-                for _, answer in requests:
+                for _, answer, _ in requests:
                     if not answer.done():
                         answer.set_exception(err)
                     self._queue.task_done()
@@ -225,7 +228,7 @@ class GroupWriter(Writer):
                 self._turn.release()
             self._record(commands, time.perf_counter() - started, outcomes, positions)
             done = iter(zip(outcomes, positions, replayed, strict=True))
-            for asked, answer in requests:
+            for asked, answer, _ in requests:
                 answers = [_done(*next(done)) for _ in asked]
                 if not answer.done():  # (a client that went away)
                     answer.set_result(answers)
@@ -243,6 +246,17 @@ class GroupWriter(Writer):
         self.position = max(self.position, *positions)
         self._metrics.observe_group(len(commands), seconds)
         self._metrics.count_commands(commands, map(result_of, outcomes))
+
+
+def ranges_together(requests: Iterable[tuple[list[Command], bool]]) -> list[range]:
+    """Where a group's requests recorded all or none lie among its commands."""
+    spans: list[range] = []
+    start = 0
+    for asked, together in requests:
+        if together and len(asked) > 1:
+            spans.append(range(start, start + len(asked)))
+        start += len(asked)
+    return spans
 
 
 def _done(outcome: Aggregate | LedgerError, position: int, replayed: bool) -> Done:

@@ -76,9 +76,9 @@ class ProcessWriter(Writer):
         self.ready = True
         self._reading = asyncio.get_running_loop().create_task(self._read(process, process.stdout))
 
-    async def submit(self, commands: list[Command]) -> list[Done]:
-        """Hand one request's commands to the writer (kept together, in order, in one group);
-        their answers once durable."""
+    async def submit(self, commands: list[Command], *, together: bool = False) -> list[Done]:
+        """Hand one request's commands to the writer (kept together, in order, in one group;
+        `together`: all or none); their answers once durable."""
         if self._closing:
             raise ShuttingDownError("the server is shutting down; send the command again to its successor")
         if not self.ready:
@@ -91,7 +91,7 @@ class ProcessWriter(Writer):
         self._depth += len(commands)
         if not self._outgoing:
             loop.call_soon(self._send)
-        self._outgoing.append(frames.asked(request, commands))
+        self._outgoing.append(frames.asked(request, commands, together))
         return await answer
 
     async def write(self, write: Callable[[], T]) -> T:

@@ -24,10 +24,11 @@ LENGTH = struct.Struct("<I")
 
 
 class Asked(msgspec.Struct, array_like=True, gc=False):
-    """One request's commands, each recorded on its own (group commit)."""
+    """One request's commands, each recorded on its own (group commit), or all or none."""
 
     id: int
     commands: list[Command]
+    together: bool = False
 
 
 class Failure(msgspec.Struct, array_like=True, gc=False):
@@ -91,9 +92,9 @@ def frames(buffer: bytearray) -> list[bytes]:
     return found
 
 
-def asked(request: int, commands: list[Command]) -> bytes:
+def asked(request: int, commands: list[Command], together: bool = False) -> bytes:
     """The frame of one request's commands."""
-    body = pickle.dumps(Asked(request, commands), pickle.HIGHEST_PROTOCOL)
+    body = pickle.dumps(Asked(request, commands, together), pickle.HIGHEST_PROTOCOL)
     return LENGTH.pack(len(body)) + body
 
 

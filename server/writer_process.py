@@ -26,7 +26,7 @@ from jobledger.service.ledger import JobLedger
 
 from . import writer_frames as frames
 from .children import as_child
-from .group_commit import MAX_GROUP, Recorded
+from .group_commit import MAX_GROUP, Recorded, ranges_together
 from .writer_frames import Answer, Asked, Group, Reply
 
 WRITE_DB = "JOBLEDGER_WRITE_DB"  # the ledger (a PostgreSQL URL may hold a password: not in argv)
@@ -46,7 +46,8 @@ def record_group(ledger: JobLedger, asked: list[Asked]) -> Group:
     commands = [command for message in asked for command in message.commands]
     before = dict(ledger.appended)
     try:
-        outcomes, positions, replayed = ledger.record_each(commands)
+        spans = ranges_together((message.commands, message.together) for message in asked)
+        outcomes, positions, replayed = ledger.record_each(commands, spans)
         answers = iter(map(_answer, outcomes, positions, replayed))
         replies = [Reply(message.id, [next(answers) for _ in message.commands]) for message in asked]
         position = max(positions, default=0)

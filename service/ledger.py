@@ -51,7 +51,7 @@ from jobledger.store.reader import Stored, StoreReader
 from jobledger.store.writer import EventWriter, LostRace
 
 from . import tokens
-from .batch import Batch, Outcomes
+from .batch import Batch, Outcomes, all_or_none
 from .commanding import Commands, Submission, When, _when
 from .contention import CONTENDED_S, Contention
 from .tokens import IssuedToken
@@ -154,14 +154,16 @@ class JobLedger(Commands, Application[UUID]):
         with collector_paused(len(commands)):
             return self._record_batch(commands)[0]
 
-    def record_each(self, commands: Sequence[Command]) -> Outcomes:
+    def record_each(self, commands: Sequence[Command], together: Sequence[range] = ()) -> Outcomes:
         """Decide a group of independent commands in order and append the events of those that
         keep the rules in one transaction (group commit); a command that breaks a rule, or is
         invalid, fails alone. Returns each command's state or error, and the position of each
         command's last event (0 for a command that appended nothing).
 
-        A store failure fails the whole group (nothing is appended). Groups are kept under the
-        bulk appender's size: they are appended in this process.
+        `together`: ranges of commands (in order, not overlapping) recorded all or none, as one
+        request's: if one fails, the others of its range fail with NotRecordedError. A store
+        failure fails the whole group (nothing is appended). Groups are kept under the bulk
+        appender's size: they are appended in this process.
         """
         with collector_paused(len(commands)):
             checked: list[Command | LedgerError] = []
@@ -174,8 +176,9 @@ class JobLedger(Commands, Application[UUID]):
                         checked.append(validate(command))
                     except LedgerError as err:
                         checked.append(err)
+            spans = all_or_none(checked, together) if together else ()
             valid = [command for command in checked if not isinstance(command, LedgerError)]
-            outcomes, batch = self._record_batch(valid, each=True)
+            outcomes, batch = self._record_batch(valid, each=True, together=spans)
             # Back to the places of the commands given, around the invalid ones.
             decided = iter(zip(outcomes, batch.end_positions(), range(len(valid)), strict=True))
             states: list[Aggregate | LedgerError] = []
@@ -193,7 +196,12 @@ class JobLedger(Commands, Application[UUID]):
             return Outcomes(states, positions, replayed)
 
     def _record_batch(
-        self, commands: Sequence[Command], *, force: bool = False, each: bool = False
+        self,
+        commands: Sequence[Command],
+        *,
+        force: bool = False,
+        each: bool = False,
+        together: Sequence[range] = (),
     ) -> tuple[list[Any], Batch]:
         # A batch is validated as a whole, once (a single command, where the decider decides it).
         validated = each or len(commands) > 1
@@ -221,7 +229,7 @@ class JobLedger(Commands, Application[UUID]):
                     batch = Batch(source, max_skew=skew, latest=latest, each=each)
                     append = begin()
                     try:
-                        results = batch.decide_all(commands, validated, append)
+                        results = batch.decide_all(commands, validated, append, together)
                     except RuleError:
                         append.abandon()
                         if not fresh and batch.used_cache:

@@ -146,14 +146,32 @@ def test_bad_requests_get_one_json_error_and_leave_the_ledger_unchanged(
     assert event_count(served) == before
 
 
-def test_a_log_array_with_a_broken_row_commits_the_others_and_names_the_row(served: Served) -> None:
+def test_a_log_array_with_a_broken_row_stores_none_of_its_rows_and_names_the_row(served: Served) -> None:
+    _, created = served.call("POST", "/v1/jobs", SUBMIT)
+    path = job_path(created["jobHandle"], "log")
+    before = event_count(served)
+    rows = [
+        {"logType": "UploadSuccess", "logMessage": "a"},
+        {"logType": "Nope", "logMessage": "b"},
+        {"logType": "UploadSuccess", "logMessage": "c"},
+    ]
+    status, answer = served.call("POST", path, rows)
+    assert status == 409 and answer["error"]["row"] == 1 and "Nope" in answer["error"]["message"]
+    assert event_count(served) == before
+    status, answer = served.call("POST", path, [rows[0], rows[2]])  # sent again, mended
+    assert status == 200 and answer["rows"] == 2 and answer["state"]["detailTotalRows"] == 2
+    assert event_count(served) == before + 2
+
+
+def test_a_log_array_over_a_thousand_rows_is_refused_whole(served: Served) -> None:
     _, created = served.call("POST", "/v1/jobs", SUBMIT)
     before = event_count(served)
-    rows = [{"logType": "UploadSuccess", "logMessage": "a"}, {"logType": "Nope", "logMessage": "b"}]
+    rows = [{"logType": "UploadSuccess", "logMessage": f"f{n}"} for n in range(1001)]
     status, answer = served.call("POST", job_path(created["jobHandle"], "log"), rows)
-    assert status == 409 and answer["error"]["row"] == 1
-    assert [row["status"] for row in answer["rows"]] == [200, 409]
-    assert event_count(served) == before + 1
+    assert (status, answer["error"]["code"]) == (400, "invalid_body") and "1000" in answer["error"]["message"]
+    assert event_count(served) == before
+    status, answer = served.call("POST", job_path(created["jobHandle"], "log"), rows[:1000])
+    assert status == 200 and answer["rows"] == 1000
 
 
 def read_sse(sock: socket.socket, want: int, timeout: float = 10) -> list[dict[str, Any]]:
