@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import os
 import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -48,7 +49,8 @@ def serve_lock(db: str) -> Iterator[None]:
         name = hashlib.sha256(db.encode()).hexdigest()[:16]
         path = Path(tempfile.gettempdir()) / f"jobledger-serve-{name}.lock"
     else:
-        path = Path(f"{db}.serve-lock")
+        # The file's real path: a symlink or another spelling of the same ledger finds the same lock.
+        path = Path(f"{os.path.realpath(_file_of(db))}.serve-lock")
     handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -63,6 +65,34 @@ def serve_lock(db: str) -> Iterator[None]:
         yield
     finally:
         os.close(handle)
+
+
+def _file_of(db: str) -> str:
+    """The file an SQLite --db names (a `file:` URI's path without its query)."""
+    return db[len("file:") :].split("?", 1)[0] if db.startswith("file:") else db
+
+
+class CannotListenError(LedgerError):
+    """The address to serve on is taken, or not this machine's."""
+
+
+def listening(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (port 0: a free one), before anything says it is served."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)  # (uvicorn's backlog): callers wait in it until the app has started
+    except OSError as err:
+        sock.close()
+        raise CannotListenError(f"cannot listen on {url_of(host, port)}: {err.strerror or err}") from None
+    return sock
+
+
+def url_of(host: str, port: int) -> str:
+    """The http:// address of host:port (an IPv6 address in brackets)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def serve(
@@ -98,14 +128,16 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=30,
     )
+    sock = listening(host, port)
+    port = sock.getsockname()[1]  # (the one chosen, for --port 0)
     server = StreamsFirst(config, app)
     # uvicorn stops gracefully on these, then raises the signal again with the handlers it found:
     # these, so a clean stop exits 0 (the default handlers would end the process by the signal).
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, _stopped)
     where = "the dashboard at /, API docs at /v1/docs" if wrap is not None else "API docs at /v1/docs"
-    print(f"jobledger: serving {ledger.db} on http://{host}:{port} ({where})", file=sys.stderr)
-    server.run()
+    print(f"jobledger: serving {ledger.db} on {url_of(host, port)} ({where})", file=sys.stderr)
+    server.run(sockets=[sock])
 
 
 def _stopped(signum: int, frame: object) -> None:

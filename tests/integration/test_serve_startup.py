@@ -1,0 +1,81 @@
+"""How `jobledger serve` starts, or refuses to: one server per ledger whatever path names it, and
+an address that is taken refused in one line before anything says it is served."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from click.testing import CliRunner
+from server_support import serving
+
+from jobledger.cli.main import cli
+from jobledger.server.serving import url_of
+
+
+def test_a_second_server_on_the_same_ledger_through_a_symlink_is_refused(sqlite_db: str) -> None:
+    alias = Path(sqlite_db).with_name("alias.db")
+    alias.symlink_to(Path(sqlite_db).name)
+    with serving(sqlite_db):
+        result = CliRunner().invoke(cli, ["--db", str(alias), "serve", "--port", "0", "--no-auth"])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and "already served" in result.output
+    assert not Path(f"{alias}.serve-lock").exists()  # the lock is the real file's
+
+
+def test_an_address_in_use_is_refused_in_one_line_and_nothing_claims_to_serve(sqlite_db: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "jobledger.cli",
+                "--db",
+                sqlite_db,
+                "serve",
+                "--port",
+                str(port),
+                "--no-auth",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ},
+        )
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("warning:")]
+    assert lines == [f"Error: cannot listen on http://127.0.0.1:{port}: Address already in use"], (
+        result.stderr
+    )
+    assert "jobledger: serving" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_port_zero_serves_on_a_free_port_and_says_which(sqlite_db: str) -> None:
+    args = [sys.executable, "-m", "jobledger.cli", "--db", sqlite_db, "serve", "--port", "0", "--no-auth"]
+    process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env={**os.environ})
+    try:
+        assert process.stderr is not None
+        line = next(line for line in process.stderr if line.startswith("jobledger: serving"))
+        url = line.split(" on ", 1)[1].split()[0]
+        assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
+        with urllib.request.urlopen(f"{url}/healthz", timeout=10) as answer:
+            assert answer.status == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(60)
+        if process.stderr is not None:
+            process.stderr.close()
+    assert code == 0
+
+
+def test_an_ipv6_address_is_written_in_brackets() -> None:
+    assert url_of("::1", 8080) == "http://[::1]:8080"
+    assert url_of("127.0.0.1", 8080) == "http://127.0.0.1:8080"
