@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import RuleError
+from .errors import InvalidValueError
 from .limits import LATEST
 
 QUARTZ_FIELDS = ("second", "minute", "hour", "day-of-month", "month", "day-of-week", "year")
@@ -28,7 +28,7 @@ _NEUTRAL = {
 _QUARTZ_DAY = re.compile(r"(?<![#/\d])([0-9]+)(?!\d)")
 
 
-class CronError(RuleError):
+class CronError(InvalidValueError):
     """An execSchedule or timeZone that cannot be evaluated."""
 
 

@@ -90,6 +90,12 @@ class InvalidFieldError(RuleError):
         super().__init__(f"invalid {field}: {problem}")
 
 
+class InvalidValueError(RuleError):
+    """A command's value is not one the ledger takes (an empty name, a size or percent out of
+    range, an unknown log type, a malformed locale, email, schedule or time zone), or a read asks
+    for a version or time a run does not have: bad input, not a rule the run's state broke."""
+
+
 class ClockSkewError(RuleError):
     """A command's time lies further in the future of the ledger's clock than it tolerates."""
 

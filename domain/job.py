@@ -24,7 +24,7 @@ from .constants import (
     is_transfer_type,
     parse_log_type,
 )
-from .errors import InvalidTransitionError, RuleError
+from .errors import InvalidTransitionError, InvalidValueError, RuleError
 from .events import (
     Completed,
     Counters,
@@ -301,9 +301,9 @@ def _check_live(job: Job, action: str) -> None:
 def check_text(label: str, value: str, *, required: bool = True) -> str:
     """Refuse empty names and the separator that handles are built with."""
     if required and not value.strip():
-        raise RuleError(f"{label} must not be empty")
+        raise InvalidValueError(f"{label} must not be empty")
     if "|" in value:
-        raise RuleError(f"{label} must not contain '|' (it separates the parts of a handle)")
+        raise InvalidValueError(f"{label} must not contain '|' (it separates the parts of a handle)")
     return value
 
 
@@ -314,9 +314,9 @@ def check_submission(
     check_text("company", company)
     check_text("job name", name)
     if locale and not _LOCALE.fullmatch(locale):
-        raise RuleError(f"locale {locale!r} is not of the form ll or ll-CC (for example en or en-US)")
+        raise InvalidValueError(f"locale {locale!r} is not of the form ll or ll-CC (for example en or en-US)")
     if user_email and not _EMAIL.fullmatch(user_email):
-        raise RuleError(f"user email {user_email!r} is not an email address")
+        raise InvalidValueError(f"user email {user_email!r} is not an email address")
     return validate_payload(payload)
 
 
@@ -364,9 +364,9 @@ def decide_start(job: Job, server: str, total_size: int, at: datetime) -> list[J
     if job.state != "New":
         raise InvalidTransitionError(job.jobHandle, job.state, "start", "a run starts only once")
     if not server.strip():
-        raise RuleError("server name must not be empty")
+        raise InvalidValueError("server name must not be empty")
     if not 0 <= total_size <= MAX_COUNT:
-        raise RuleError(f"total size must be 0 or more and at most {MAX_COUNT}, got {total_size}")
+        raise InvalidValueError(f"total size must be 0 or more and at most {MAX_COUNT}, got {total_size}")
     _check_time(job, at)
     return [
         Started(
@@ -393,7 +393,7 @@ def decide_progress(
     if job.state == "New":
         raise InvalidTransitionError(job.jobHandle, "New", "report progress on", "start it first")
     if not 0 <= percent <= 100:
-        raise RuleError(f"progress must be between 0 and 100, got {percent}")
+        raise InvalidValueError(f"progress must be between 0 and 100, got {percent}")
     # The rows were checked against their schema with the command (domain/validation.py).
     checked = [
         task if task.lastProgressUpdate is not None else msgspec.structs.replace(task, lastProgressUpdate=at)
@@ -454,13 +454,13 @@ def decide_log(
     _check_live(job, "log a detail row on")
     known = parse_log_type(log_type)
     if known is None:
-        raise RuleError(f"unknown log type {log_type!r}; see the Job Log Types in the README")
+        raise InvalidValueError(f"unknown log type {log_type!r}; see the Job Log Types in the README")
     if asset_type is not None and asset_type not in ASSET_TYPES:
-        raise RuleError(f"unknown asset type {asset_type!r}; see the Job Log File Types")
+        raise InvalidValueError(f"unknown asset type {asset_type!r}; see the Job Log File Types")
     rows: list[JobLogDetailAux] = []
     for row in aux:
         if parse_log_type(row.logType) is None:
-            raise RuleError(f"unknown log type {row.logType!r} in an aux row")
+            raise InvalidValueError(f"unknown log type {row.logType!r} in an aux row")
         if row.dateCreated is not None and row.dateCreated.tzinfo is None:
             row = msgspec.structs.replace(row, dateCreated=_utc(row.dateCreated))
         rows.append(row)

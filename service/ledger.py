@@ -30,6 +30,7 @@ from jobledger.domain.commands import (
 )
 from jobledger.domain.errors import (
     ConcurrencyError,
+    InvalidValueError,
     LedgerError,
     RuleError,
     StoreError,
@@ -348,14 +349,14 @@ class JobLedger(Commands, Application[UUID]):
         events = self.history(handle, company)
         if version is not None:
             if not 1 <= version <= len(events):
-                raise RuleError(f"{handle} has versions 1 to {len(events)}, not {version}")
+                raise InvalidValueError(f"{handle} has versions 1 to {len(events)}, not {version}")
             events = events[:version]
         if as_of is not None:
             moment = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
             first = events[0].timestamp
             events = [event for event in events if event.timestamp <= moment]
             if not events:
-                raise RuleError(
+                raise InvalidValueError(
                     f"{handle} did not exist at {moment.isoformat()}; it was created at {first.isoformat()}"
                 )
         state = fold(events)

@@ -60,7 +60,7 @@ def test_a_failed_range_leaves_the_next_range_alone(ledger: JobLedger) -> None:
     run = live_run(ledger)
     group = [row(run, 0, "Nope"), row(run, 1), row(run, 2), row(run, 3)]
     outcomes, _, _ = ledger.record_each(group, together=[range(0, 2), range(2, 4)])
-    assert [type(outcome).__name__ for outcome in outcomes[:2]] == ["RuleError", "NotRecordedError"]
+    assert [type(outcome).__name__ for outcome in outcomes[:2]] == ["InvalidValueError", "NotRecordedError"]
     assert all(isinstance(outcome, Job) for outcome in outcomes[2:])
     assert ledger.get_job(run).detailTotalRows == 2
 

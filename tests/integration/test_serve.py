@@ -121,7 +121,11 @@ def test_an_idempotent_submit_over_http_is_answered_as_a_replay(served: Served) 
         ("POST", "RUN/progress", {"progress": 10}, 409, "rule_broken"),
         ("POST", "RUN/complete", {}, 409, "rule_broken"),
         ("POST", "RUN/log", [], 400, "invalid_body"),
-        ("POST", "RUN/log", {"logType": "Nope", "logMessage": "m"}, 409, "rule_broken"),
+        ("POST", "RUN/log", {"logType": "Nope", "logMessage": "m"}, 400, "invalid_value"),
+        ("POST", "RUN/start", {"serverName": "s", "totalSize": -1}, 400, "invalid_value"),
+        ("POST", "RUN/start", {"serverName": ""}, 400, "invalid_value"),
+        ("GET", "RUN?version=999", None, 400, "invalid_value"),
+        ("GET", "RUN?asOf=2000-01-01T00:00:00Z", None, 400, "invalid_value"),
         ("POST", "RUN/dance", {}, 404, "not_found"),
         ("POST", "/v1/jobs/acme%7C%7Cnothing/start", {"serverName": "s"}, 404, "not_found"),
         ("GET", "/v1/jobs/acme%7C%7Cnothing", None, 404, "not_found"),
@@ -156,7 +160,7 @@ def test_a_log_array_with_a_broken_row_stores_none_of_its_rows_and_names_the_row
         {"logType": "UploadSuccess", "logMessage": "c"},
     ]
     status, answer = served.call("POST", path, rows)
-    assert status == 409 and answer["error"]["row"] == 1 and "Nope" in answer["error"]["message"]
+    assert status == 400 and answer["error"]["row"] == 1 and "Nope" in answer["error"]["message"]
     assert event_count(served) == before
     status, answer = served.call("POST", path, [rows[0], rows[2]])  # sent again, mended
     assert status == 200 and answer["rows"] == 2 and answer["state"]["detailTotalRows"] == 2
