@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import errno
-import queue
 import shutil
 import sys
 import tempfile
@@ -12,10 +11,9 @@ import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
-import msgspec
 
 from jobledger.audit import archive
 from jobledger.audit import chain as audit
@@ -23,9 +21,9 @@ from jobledger.audit.eventlog import EVENT_NAMES, Entry, EventLog
 from jobledger.cli import terminal
 from jobledger.cli.group import Config, cli, pass_config
 from jobledger.cli.options import Seconds, counts
-from jobledger.cli.render import chosen_format, emit_ndjson, emit_one, emit_table, output_options
+from jobledger.cli.remote_events import Printed, print_records, remote_events
+from jobledger.cli.render import chosen_format, emit_one, output_options
 from jobledger.cli.signals import stop_on_signals
-from jobledger.cli.timefmt import when
 from jobledger.cli.views import progress_bar
 from jobledger.domain.errors import UndecodableEventError
 from jobledger.domain.handles import job_id
@@ -35,7 +33,6 @@ from jobledger.store.reader import Undecodable, count_events, name_positions
 from jobledger.store.wakeups import Polling
 
 if TYPE_CHECKING:
-    from jobledger.client import Client
     from jobledger.service.ledger import JobLedger
 
 # `wait` exit codes: like timeout(1) for a timeout; 3 and 4 tell failures from stops.
@@ -44,14 +41,9 @@ EXIT_STOPPED = 4
 EXIT_TIMEOUT = 124
 
 
-# Events are printed in batches as they are read (and as they arrive with --follow): fixed
-# minimum widths keep every batch's columns under the one header.
-EVENT_WIDTHS = {"position": 8, "time": 19, "event": max(map(len, EVENT_NAMES)), "handle": 48, "v": 3}
-
-
 def _print_entries(entries: list[Entry], fmt: str, *, header: bool = True) -> None:
     if fmt == "ndjson":
-        _print_records([entry.record() for entry in entries], fmt)
+        print_records([entry.record() for entry in entries], fmt)
         return
     # A table shows no fields: none are converted.
     heads = [
@@ -64,27 +56,7 @@ def _print_entries(entries: list[Entry], fmt: str, *, header: bool = True) -> No
         }
         for e in entries
     ]
-    _print_records(heads, fmt, header=header)
-
-
-def _print_records(records: list[dict[str, Any]], fmt: str, *, header: bool = True) -> None:
-    if fmt == "ndjson":
-        emit_ndjson(records)
-    else:
-        rows = [
-            {
-                "position": r["position"],
-                "time": when(r["timestamp"]),
-                "event": r["event"],
-                "handle": r["handle"],
-                "v": r["version"],
-            }
-            for r in records
-        ]
-        if rows:
-            columns = ["position", "time", "event", "handle", "v"]
-            emit_table(rows, columns, header=header, widths=EVENT_WIDTHS, count=False)
-    sys.stdout.flush()
+    print_records(heads, fmt, header=header)
 
 
 @cli.command("events")
@@ -111,9 +83,13 @@ def events(
     """Print events in global order with their positions."""
     fmt = chosen_format(fmt, "ndjson")
     if config.server is not None:
-        shown = _remote_events(config, fmt, after, company, job, names, follow, limit)
+        printed = Printed(fmt, after, limit)
+        base = {"companyHandle": company, "jobHandle": job, "name": list(names) or None}
+        stop = threading.Event()
+        with stop_on_signals(stop):
+            remote_events(config.client(), base, printed, follow, stop)
         if fmt == "table" and not follow and terminal.stdout_is_terminal():
-            click.echo(f"({shown} event{'' if shown == 1 else 's'})")
+            click.echo(f"({printed.shown} event{'' if printed.shown == 1 else 's'})")
         return
     reader = config.ledger().reader
     log = EventLog(reader)
@@ -208,87 +184,6 @@ def _exit_code(job: Job) -> int:
     if job.outcome in ("errors", "fatal"):
         return EXIT_FAILED
     return 0
-
-
-STREAM_RETRY_S = 1.0  # before following again a stream the server ended
-STOP_CHECK_S = 0.2  # how often a follow looks at SIGINT/SIGTERM while no event comes
-
-
-def _remote_events(
-    config: Config,
-    fmt: str,
-    after: int,
-    company: str | None,
-    job: str | None,
-    names: tuple[str, ...],
-    follow: bool,
-    limit: int | None,
-) -> int:
-    """`events` against a server: its NDJSON pages, then (to follow) its live SSE stream."""
-    client = config.client()
-    stop = threading.Event()
-    shown = 0
-    base = {"companyHandle": company, "jobHandle": job, "name": list(names) or None}
-    with stop_on_signals(stop):
-        while True:
-            remaining = None if limit is None else limit - shown
-            text = client.get_text("/v1/events", {**base, "after": after, "limit": remaining})
-            records = [msgspec.json.decode(line) for line in text.splitlines() if line]
-            if records:
-                _print_records(records, fmt, header=not shown)
-                shown += len(records)
-                after = records[-1]["position"]
-            if limit is not None and shown >= limit:
-                return shown
-            if not records:
-                break
-        while follow and not stop.is_set():
-            # The stream ends when the server stops (or restarts): go on from the last position;
-            # a server that is gone is an error, as for any other command.
-            shown, after = _follow_stream(client, {**base, "after": after}, fmt, shown, limit, stop)
-            if limit is not None and shown >= limit:
-                break
-            stop.wait(STREAM_RETRY_S)
-    return shown
-
-
-def _follow_stream(
-    client: Client, params: dict[str, Any], fmt: str, shown: int, limit: int | None, stop: threading.Event
-) -> tuple[int, int]:
-    """Print a live stream's events until it ends, `stop` is set or `limit` are shown; how many
-    were shown in all and the last position."""
-    stream = client.event_stream(params)
-    arrived: queue.Queue[dict[str, Any] | None] = queue.Queue()
-
-    def read() -> None:
-        for data in stream:
-            arrived.put(msgspec.json.decode(data))
-        arrived.put(None)
-
-    reader = threading.Thread(target=read, name="jobledger-events", daemon=True)
-    reader.start()
-    after = int(params["after"])
-    try:
-        ended = False
-        while not ended and not stop.is_set() and (limit is None or shown < limit):
-            try:
-                records = [arrived.get(timeout=STOP_CHECK_S)]
-            except queue.Empty:
-                continue
-            while not arrived.empty():
-                records.append(arrived.get_nowait())
-            ended = records[-1] is None
-            batch = [record for record in records if record is not None]
-            if limit is not None:
-                batch = batch[: limit - shown]
-            if batch:
-                _print_records(batch, fmt, header=not shown)
-                shown += len(batch)
-                after = batch[-1]["position"]
-    finally:
-        stream.close()
-        reader.join()
-    return shown, after
 
 
 @cli.group("audit")

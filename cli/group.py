@@ -29,12 +29,19 @@ class Config:
     """Settings from the group's options; commands open the ledger themselves."""
 
     def __init__(
-        self, db: str, views: str | None, server: str | None = None, token: str | None = None
+        self,
+        db: str,
+        views: str | None,
+        server: str | None = None,
+        token: str | None = None,
+        *,
+        server_from: str = "--server",
     ) -> None:
         self.db = db
         self.views = views
         self.server = server or None
         self.token = token or None
+        self.server_from = server_from  # what chose the server: --server or JOBLEDGER_SERVER
         self._ledger: JobLedger | None = None
         self._client: Client | None = None
         # Said on stderr once the command has succeeded; a failure's one line says enough.
@@ -54,13 +61,19 @@ class Config:
             click.get_current_context().call_on_close(self._client.close)
         return self._client
 
-    def ledger(self, *, create: bool = False) -> JobLedger:
-        """The ledger, opened once per command; only commands that write may create a new one."""
+    def refuse_server(self) -> None:
+        """Refuse a command that works on the ledger's file itself when a server is chosen, in one line
+        and before any file is made, whether --server or JOBLEDGER_SERVER chose it."""
         if self.server is not None:
             command = click.get_current_context().command_path.removeprefix("jobledger ")
             raise click.UsageError(
-                f"`{command}` works on the ledger itself: run it on the server's host, without --server"
+                f"`{command}` works on the ledger itself: run it on the server's host,"
+                f" without {self.server_from}"
             )
+
+    def ledger(self, *, create: bool = False) -> JobLedger:
+        """The ledger, opened once per command; only commands that write may create a new one."""
+        self.refuse_server()
         if self._ledger is None:
             from jobledger.cli.options import max_clock_skew
             from jobledger.service.ledger import JobLedger
@@ -214,4 +227,11 @@ def _discard_stdout() -> None:
 @click.pass_context
 def cli(ctx: click.Context, db: str, views: str | None, server_url: str | None, token: str | None) -> None:
     """jobledger: an event-sourced ledger of server jobs (IPS job model)."""
-    ctx.obj = Config(db=db, views=views or os.environ.get("JOBLEDGER_VIEWS"), server=server_url, token=token)
+    from_env = ctx.get_parameter_source("server_url") is click.core.ParameterSource.ENVIRONMENT
+    ctx.obj = Config(
+        db=db,
+        views=views or os.environ.get("JOBLEDGER_VIEWS"),
+        server=server_url,
+        token=token,
+        server_from="JOBLEDGER_SERVER" if from_env else "--server",
+    )

@@ -47,6 +47,7 @@ def serve(
 
     # `jobledger serve --db X` reads as the issue and the platforms' unit files write it; the
     # group's `jobledger --db X serve` is the other commands' way.
+    config.refuse_server()  # before the serve lock makes its file beside the ledger
     if db is not None:
         config.db = db
     if views is not None:

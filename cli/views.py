@@ -94,7 +94,7 @@ def reads(config: Config, as_of: datetime | None = None) -> Reads:
         return LocalReads(views_for(config, as_of))
     if as_of is not None:
         raise click.UsageError(
-            "--as-of reads the ledger's events: run it on the server's host, not with --server"
+            f"--as-of reads the ledger's events: run it on the server's host, not with {config.server_from}"
         )
     return RemoteReads(config.client())
 

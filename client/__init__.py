@@ -1,6 +1,6 @@
 """jobledger client: JobLedger's methods over HTTP, against `jobledger serve`."""
 
 from jobledger.client.client import Client
-from jobledger.client.connection import AccessDeniedError, ServerError
+from jobledger.client.connection import AccessDeniedError, ServerError, ServerUnavailableError
 
-__all__ = ["AccessDeniedError", "Client", "ServerError"]
+__all__ = ["AccessDeniedError", "Client", "ServerError", "ServerUnavailableError"]

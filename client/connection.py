@@ -34,6 +34,11 @@ class ServerError(StoreError):
     """The server cannot be reached, or answered what a jobledger server does not."""
 
 
+class ServerUnavailableError(ServerError):
+    """The server cannot be reached just now (refused, dropped, or a 502/503/504 answer to a
+    stream): it may come back, unlike a refused token or an unknown handle."""
+
+
 class AccessDeniedError(LedgerError):
     """The server refused the token (401) or what its role may do (403)."""
 
@@ -54,6 +59,7 @@ _ERRORS: dict[str, type[LedgerError]] = {
     "views_behind": ServerError,
 }
 _RETRYABLE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+_UNAVAILABLE = (502, 503, 504)  # a proxy without its server, or a server stopping or starting
 
 
 def error_from(status: int, body: bytes) -> LedgerError:
@@ -120,18 +126,24 @@ class Connection:
         return msgspec.json.decode(self.request(method, path, body, headers)[1])
 
     def stream(self, path: str) -> EventStream:
-        """A live SSE stream of `path`, on a connection of its own."""
-        conn = self._new_connection(timeout=None)  # a stream waits as long as it takes
+        """A live SSE stream of `path`, on a connection of its own.
+
+        The timeout holds for the stream too: the server sends a keepalive every 15 s, so a stream
+        silent for longer has lost its server (it ends, as when the server ends it)."""
+        conn = self._new_connection(self._timeout)
         try:
             conn.request("GET", self._prefix + path, headers={**self._headers, "accept": "text/event-stream"})
             response = conn.getresponse()
         except (OSError, http.client.HTTPException) as err:
             conn.close()
-            raise ServerError(f"cannot reach the server at {self.url}: {err}") from err
+            raise ServerUnavailableError(f"cannot reach the server at {self.url}: {err}") from err
         if response.status >= 400:
             data = response.read()
             conn.close()
-            raise error_from(response.status, data)
+            error = error_from(response.status, data)
+            if response.status in _UNAVAILABLE:
+                raise ServerUnavailableError(str(error)) from error
+            raise error
         return EventStream(conn, response)
 
     def close(self) -> None:
@@ -156,10 +168,10 @@ class Connection:
                 self._drop()
                 if reused and attempt == 1:
                     continue
-                raise ServerError(f"cannot reach the server at {self.url}: {err}") from err
+                raise ServerUnavailableError(f"cannot reach the server at {self.url}: {err}") from err
             except (OSError, http.client.HTTPException) as err:
                 self._drop()
-                raise ServerError(f"cannot reach the server at {self.url}: {err}") from err
+                raise ServerUnavailableError(f"cannot reach the server at {self.url}: {err}") from err
             if response.will_close:
                 self._drop()
             return response.status, data
