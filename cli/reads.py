@@ -73,6 +73,7 @@ _PARAMS = {
     "log_types": "logTypeArray",
     "page": "resultsPage",
     "per_page": "recordsPerPage",
+    "cursor": "cursor",
 }
 
 
@@ -89,7 +90,20 @@ class RemoteReads:
         return self._get("/v1/scheduled-jobs", filters)["scheduledJobArray"]  # type: ignore[no-any-return]
 
     def job_logs(self, **filters: Any) -> list[dict[str, Any]]:
-        return self._get("/v1/job-logs", filters)["jobLogArray"]  # type: ignore[no-any-return]
+        limit = filters.get("limit")
+        if limit is None or limit <= queries.MAX_PER_PAGE:
+            return self._get("/v1/job-logs", filters)["jobLogArray"]  # type: ignore[no-any-return]
+        # The server answers at most a page of 1000 rows at a time: follow its cursors to the limit.
+        rows: list[dict[str, Any]] = []
+        cursor = None
+        while len(rows) < limit:
+            wanted = min(queries.MAX_PER_PAGE, limit - len(rows))
+            page = self._get("/v1/job-logs", {**filters, "limit": wanted, "cursor": cursor})
+            rows += page["jobLogArray"]
+            cursor = page.get("nextCursor")
+            if cursor is None:
+                break
+        return rows
 
     def job_log_details(self, handle: str, **filters: Any) -> dict[str, Any]:
         from jobledger.server.wire import job_path

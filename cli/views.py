@@ -21,19 +21,16 @@ from jobledger.cli.options import ISO_TIME, Seconds, company_option, counts
 from jobledger.cli.reads import LocalReads, Reads, RemoteReads
 from jobledger.cli.render import emit, emit_json, emit_record, emit_table, output_options
 from jobledger.cli.signals import stop_on_signals
-from jobledger.cli.vocab import JOB_TYPE
-from jobledger.domain.constants import JOB_STATES, OUTCOMES, parse_log_type
-from jobledger.domain.limits import MAX_COUNT
-from jobledger.projections import queries
+from jobledger.cli.vocab import JOB_TYPE, OneOf
+from jobledger.domain.constants import JOB_STATES, OUTCOMES
+from jobledger.projections import checks, queries
 from jobledger.projections.asof import views_as_of
+from jobledger.projections.checks import MAX_PAGE
 from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.runner import Projector
 from jobledger.projections.views import VIEWS
 from jobledger.store.config import is_disk_full
 from jobledger.store.reader import count_events, name_positions
-
-# The last page whose first row's offset a 64-bit integer holds.
-MAX_PAGE = MAX_COUNT // queries.MAX_PER_PAGE + 1
 
 
 @contextmanager
@@ -117,7 +114,7 @@ def reference_time(as_of: datetime | None) -> datetime:
 @click.option("--job", default=None, help="Only the run with this handle.")
 @click.option("--original-name", default=None, help="Only runs of the job submitted under this name.")
 @click.option("--include-waiting", is_flag=True, help="Also list New runs still waiting for a server.")
-@click.option("--state", type=click.Choice([s for s in JOB_STATES if s != "Done"]), help="Only this state.")
+@click.option("--state", type=OneOf(checks.ACTIVE_STATES), help="Only this state.")
 @click.option("--type", "job_type", type=JOB_TYPE, default=None, help="Only this job type (or payload kind).")
 @click.option("--server", default=None, help="Only runs on this server.")
 @limit_option
@@ -162,17 +159,11 @@ def active(
 @click.option("--user", default=None, help="Only runs submitted by this email.")
 @click.option("--since", type=ISO_TIME, default=None, help="Runs started at or after this time.")
 @click.option("--until", type=ISO_TIME, default=None, help="Runs started at or before this time.")
-@click.option(
-    "--sort-by", type=click.Choice(list(queries.LOG_SORT_FIELDS)), default="StartDate", show_default=True
-)
-@click.option(
-    "--direction", type=click.Choice(list(queries.DIRECTIONS)), default="Descending", show_default=True
-)
+@click.option("--sort-by", type=OneOf(list(queries.LOG_SORT_FIELDS)), default="StartDate", show_default=True)
+@click.option("--direction", type=OneOf(list(queries.DIRECTIONS)), default="Descending", show_default=True)
 @limit_option
-@click.option(
-    "--outcome", type=click.Choice(OUTCOMES), default=None, help="Only done runs with this outcome."
-)
-@click.option("--state", type=click.Choice(JOB_STATES), default=None, help="Only runs in this state.")
+@click.option("--outcome", type=OneOf(OUTCOMES), default=None, help="Only done runs with this outcome.")
+@click.option("--state", type=OneOf(JOB_STATES), default=None, help="Only runs in this state.")
 @click.option("--type", "job_type", type=JOB_TYPE, default=None, help="Only this job type (or payload kind).")
 @click.option("--server", default=None, help="Only runs started on this server.")
 @click.option(
@@ -224,15 +215,10 @@ def logs(
 
 
 def _log_types(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
-    known = []
-    for value in values:
-        log_type = parse_log_type(value)
-        if log_type is None:
-            raise click.BadParameter(
-                f"unknown log type {value!r} (`jobledger log-types` lists them)", ctx, param
-            )
-        known.append(log_type)
-    return known
+    try:
+        return [checks.log_type(value) for value in values]
+    except checks.UnknownValueError as err:
+        raise click.BadParameter(str(err), ctx, param) from None
 
 
 @cli.command("details")
@@ -241,12 +227,8 @@ def _log_types(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
 @click.option(
     "--log-type", "log_types", multiple=True, callback=_log_types, help="Only rows of this type (repeatable)."
 )
-@click.option(
-    "--sort-by", type=click.Choice(list(queries.DETAIL_SORT_FIELDS)), default="Date", show_default=True
-)
-@click.option(
-    "--direction", type=click.Choice(list(queries.DIRECTIONS)), default="Ascending", show_default=True
-)
+@click.option("--sort-by", type=OneOf(list(queries.DETAIL_SORT_FIELDS)), default="Date", show_default=True)
+@click.option("--direction", type=OneOf(list(queries.DIRECTIONS)), default="Ascending", show_default=True)
 @click.option("--page", type=click.IntRange(1, MAX_PAGE), default=1, show_default=True, help="Page, from 1.")
 @click.option(
     "--per-page",

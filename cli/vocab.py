@@ -1,5 +1,5 @@
 """The vocabularies errors refer to: `kinds` (payload kinds, job types, fields) and `log-types`;
-and --type filters that take either a job type or a payload kind."""
+and the read commands' options that take one of them, checked as the server checks its queries."""
 
 from __future__ import annotations
 
@@ -12,12 +12,7 @@ from jobledger.cli.group import cli
 from jobledger.cli.render import emit, output_options
 from jobledger.domain.constants import LOG_TYPES, canonical_log_type
 from jobledger.domain.payloads import PAYLOAD_KINDS
-
-# Either vocabulary names a job type: its IPS Job Types value, or the payload kind it is submitted as.
-_JOB_TYPES: dict[str, str] = {
-    **{kind.casefold(): job_type for kind, (_, job_type) in PAYLOAD_KINDS.items()},
-    **{job_type.casefold(): job_type for _, job_type in PAYLOAD_KINDS.values()},
-}
+from jobledger.projections import checks
 
 
 class JobType(click.ParamType[str]):
@@ -26,16 +21,20 @@ class JobType(click.ParamType[str]):
     name = "TYPE|KIND"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        job_type = _JOB_TYPES.get(str(value).strip().casefold())
-        if job_type is None:
-            known = ", ".join(sorted({t for _, t in PAYLOAD_KINDS.values()}))
-            self.fail(
-                f"unknown job type {value!r}; job types are {known}, or a payload kind"
-                " (`jobledger kinds` lists both)",
-                param,
-                ctx,
-            )
-        return job_type
+        try:
+            return checks.job_type(str(value))
+        except checks.UnknownValueError as err:
+            self.fail(str(err), param, ctx)
+
+
+class OneOf(click.Choice[str]):
+    """A click.Choice checked by the queries' own check, which the server's parameters use too."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return checks.one_of(str(value), [str(choice) for choice in self.choices])
+        except checks.UnknownValueError as err:
+            self.fail(str(err), param, ctx)
 
 
 JOB_TYPE = JobType()

@@ -69,6 +69,8 @@ _QUERIES: list[tuple[str, str, list[str]]] = [
             "type",
             "serverName",
             "deleted",
+            "cursor",
+            "before",
             "minPosition",
         ],
     ),
@@ -89,9 +91,9 @@ _QUERIES: list[tuple[str, str, list[str]]] = [
     (
         "/v1/jobs/{jobHandle}",
         "A run's or schedule's state, now or asOf a time or at a version",
-        ["companyHandle", "asOf", "version"],
+        ["companyHandle", "asOf", "version", "minPosition"],
     ),
-    ("/v1/jobs/{jobHandle}/history", "Every event of a run or schedule", ["companyHandle"]),
+    ("/v1/jobs/{jobHandle}/history", "Every event of a run or schedule", ["companyHandle", "minPosition"]),
     (
         "/v1/events",
         "Events in global order: NDJSON, or SSE with Accept: text/event-stream (ids are positions)",

@@ -3,22 +3,27 @@ a run's state and history from the store, the event stream and the audit digest.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from jobledger.audit import chain
 from jobledger.domain.access import EVERY_COMPANY
 from jobledger.domain.aggregates import Aggregate
-from jobledger.projections import paging, queries
+from jobledger.domain.constants import JOB_STATES, OUTCOMES
+from jobledger.projections import checks, paging, queries
 from jobledger.service.ledger import JobLedger
 from jobledger.service.records import event_record, job_record
 
-from .auth import Caller
+from .auth import Caller, Gate
 from .errors import HttpError
 from .events import stream_events
 from .http import Request, Send, answer_json
 from .metrics import Metrics
+from .query_params import checked, choice, log_types, one_of
 from .stream import Broadcaster
 from .views import ServedViews
+
+T = TypeVar("T")
 
 
 class Served(Protocol):
@@ -28,6 +33,7 @@ class Served(Protocol):
     views: ServedViews
     stream: Broadcaster
     metrics: Metrics
+    gate: Gate
 
     async def read(self, read: Any, *args: Any) -> Any:
         """Call `read(*args)` on a reader thread."""
@@ -44,8 +50,8 @@ async def answer_query(app: Served, request: Request, route: list[str], caller: 
                 job=request.text("jobHandle"),
                 original_name=request.text("originalName"),
                 include_waiting=bool(request.flag("includeWaitingJobs")),
-                state=request.text("state"),
-                job_type=request.text("type"),
+                state=one_of(request, "state", checks.ACTIVE_STATES),
+                job_type=checked(request, "type", checks.job_type),
                 server=request.text("serverName", "server"),
                 limit=request.integer("numRows", None, least=1),
             ),
@@ -79,11 +85,11 @@ async def answer_query(app: Served, request: Request, route: list[str], caller: 
         )
         await answer_json(send, 200, {"assetJobLogArray": rows, "position": position})
     elif len(route) == 2 and route[0] == "jobs":
-        return await _state(app, request, send, route[1], company)
+        return await _state(app, request, send, route[1], company, min_position)
     elif len(route) == 3 and route[0] == "jobs" and route[2] == "history":
-        return await _history(app, send, route[1], company)
+        return await _history(app, send, route[1], company, min_position)
     elif route == ["events"]:
-        return await stream_events(request, send, app.stream, app.metrics, company)
+        return await stream_events(request, send, app.stream, app.metrics, company, caller, app.gate)
     elif route == ["position"]:
         head = await app.read(app.ledger.head_position)
         await answer_json(send, 200, {"position": head})
@@ -97,9 +103,10 @@ async def answer_query(app: Served, request: Request, route: list[str], caller: 
 
 
 async def _job_logs(app: Served, request: Request, send: Send, company: str | None, min_position: int) -> int:
-    sort_by = request.choice("sortBy", list(queries.LOG_SORT_FIELDS), "StartDate")
-    direction = request.choice("sortDirection", list(queries.DIRECTIONS), "Descending")
-    limit = request.integer("numRows", None, least=1)
+    sort_by = choice(request, "sortBy", list(queries.LOG_SORT_FIELDS), "StartDate")
+    direction = choice(request, "sortDirection", list(queries.DIRECTIONS), "Descending")
+    # A page is at most 1000 rows, as a page of details is: past it, the cursors page on.
+    limit = request.integer("numRows", None, least=1, most=queries.MAX_PER_PAGE)
     cursor = request.text("cursor")
     before = bool(request.flag("before"))
     filters: dict[str, Any] = {
@@ -109,13 +116,13 @@ async def _job_logs(app: Served, request: Request, send: Send, company: str | No
         "until": request.moment("endDate"),
         "sort_by": sort_by,
         "direction": direction,
-        "outcome": request.text("outcome"),
-        "state": request.text("state"),
-        "job_type": request.text("type"),
+        "outcome": one_of(request, "outcome", OUTCOMES),
+        "state": one_of(request, "state", JOB_STATES),
+        "job_type": checked(request, "type", checks.job_type),
         "server": request.text("serverName", "server"),
         "deleted": request.flag("deleted"),
     }
-    if cursor is None and not before and (limit is None or limit > queries.MAX_PER_PAGE):
+    if cursor is None and not before and limit is None:
         rows, position = await app.views.query(
             lambda db: queries.job_logs(db, limit=limit, **filters), min_position
         )
@@ -144,11 +151,11 @@ async def _job_logs(app: Served, request: Request, send: Send, company: str | No
 async def _details(
     app: Served, request: Request, send: Send, handle: str, company: str | None, min_position: int
 ) -> int:
-    sort_by = request.choice("sortBy", list(queries.DETAIL_SORT_FIELDS), "Date")
-    direction = request.choice("sortDirection", list(queries.DIRECTIONS), "Ascending")
+    sort_by = choice(request, "sortBy", list(queries.DETAIL_SORT_FIELDS), "Date")
+    direction = choice(request, "sortDirection", list(queries.DIRECTIONS), "Ascending")
     per_page = request.integer("recordsPerPage", queries.MAX_PER_PAGE, least=1, most=queries.MAX_PER_PAGE)
-    page = request.integer("resultsPage", 1, least=1)
-    types = [value for given in request.lists.get("logTypeArray", []) for value in given.split(",") if value]
+    page = request.integer("resultsPage", 1, least=1, most=checks.MAX_PAGE)
+    types = log_types(request)
     record, position = await app.views.query(
         lambda db: queries.job_log_details(
             db,
@@ -166,7 +173,9 @@ async def _details(
     return 200
 
 
-async def _state(app: Served, request: Request, send: Send, handle: str, company: str | None) -> int:
+async def _state(
+    app: Served, request: Request, send: Send, handle: str, company: str | None, min_position: int
+) -> int:
     as_of = request.moment("asOf")
     version = request.integer("version", None, least=1)
     if as_of is not None and version is not None:
@@ -179,17 +188,32 @@ async def _state(app: Served, request: Request, send: Send, handle: str, company
             return head, app.ledger.get(handle, company)
         return head, app.ledger.state_at(handle, as_of=as_of, version=version, company=company)
 
-    position, state = await app.read(read)
+    position, state = await _from_store(app, read, min_position)
     value = {"job": job_record(state, last_event=True), "version": state.version, "position": position}
     await answer_json(send, 200, value)
     return 200
 
 
-async def _history(app: Served, send: Send, handle: str, company: str | None) -> int:
+async def _history(app: Served, send: Send, handle: str, company: str | None, min_position: int) -> int:
     def read() -> tuple[int, list[dict[str, Any]]]:
         head = app.ledger.head_position()
         return head, [event_record(event) for event in app.ledger.history(handle, company)]
 
-    position, records = await app.read(read)
+    position, records = await _from_store(app, read, min_position)
     await answer_json(send, 200, {"jobHandle": handle, "events": records, "position": position})
     return 200
+
+
+async def _from_store(app: Served, read: Callable[[], tuple[int, T]], min_position: int) -> tuple[int, T]:
+    """`read` of the store (the head it read first, and what it read after), once the head is at
+    `min_position`: a position not yet stored is waited for as the views' queries wait for it (the
+    views never pass the store), and after as long, ViewsBehindError (503)."""
+    answer: tuple[int, T] = await app.read(read)
+    if answer[0] < min_position:
+        await app.views.query(_nothing, min_position)
+        answer = await app.read(read)
+    return answer
+
+
+def _nothing(db: object) -> None:
+    """A read of the views that reads nothing: a query only to wait for their position."""

@@ -1,0 +1,216 @@
+"""The views' query parameters over HTTP are checked as the CLI checks its options: a value the CLI
+refuses is a 400 in its words, a spelling it takes finds the same runs, numbers stay in range, a
+page with more rows after it says where they are, and a store read waits for `minPosition`."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from samples import MINIMAL_PAYLOADS, OPTIMIZE
+from server_support import Served, job_path, serving
+
+from jobledger.cli.main import cli
+from jobledger.domain.commands import Submit
+from jobledger.domain.payloads import decode_payload
+from jobledger.projections.checks import MAX_PAGE
+from jobledger.service.ledger import JobLedger
+
+BULK = 1003  # runs of company "bulk": more than one page of 1000
+
+
+class Ledger:
+    """The served ledger: an optimizeImagesJob running (with log rows), an uploadUrlsJob done, a
+    New run waiting, and BULK New runs of another company."""
+
+    def __init__(self, server: Served, running: str) -> None:
+        self.server = server
+        self.running = running
+
+    def get(self, path: str) -> tuple[int, Any]:
+        return self.server.call("GET", path)
+
+    def cli(self, *args: str, server: bool = False) -> tuple[int, str, str]:
+        where = ["--server", f"http://127.0.0.1:{self.server.port}"] if server else ["--db", self.server.db]
+        result = CliRunner().invoke(cli, [*where, *args])
+        return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
+    db = str(tmp_path_factory.mktemp("query-checks") / "ledger.db")
+    with JobLedger(db) as book:
+        running = book.submit("acme", "optimize", decode_payload("optimizeImagesJob", OPTIMIZE))
+        book.start(running, "srv1")
+        book.log_detail(running, "UploadSuccess", "a.jpg")
+        book.log_detail(running, "UploadWarning", "b.jpg")
+        upload = decode_payload("uploadUrlsJob", MINIMAL_PAYLOADS["uploadUrlsJob"][0])
+        done = book.submit("acme", "upload", upload)
+        book.start(done, "srv2")
+        book.complete(done, message="ok")
+        book.submit("acme", "waiting", upload)
+        bulk = [Submit(company="bulk", name=f"n{i}", payload=upload) for i in range(BULK)]
+        book.record(bulk)
+    with serving(db) as server:
+        yield Ledger(server, running)
+
+
+def handles(rows: list[dict[str, Any]]) -> list[str]:
+    return [row["jobHandle"] for row in rows]
+
+
+# (HTTP path, its parameter, the same value given to the CLI); RUN is the running run's handle.
+REFUSED = [
+    ("/v1/active-jobs?type=Bogus", "type", ["active", "--type", "Bogus"]),
+    ("/v1/active-jobs?state=Bogus", "state", ["active", "--state", "Bogus"]),
+    ("/v1/active-jobs?state=Done", "state", ["active", "--state", "Done"]),
+    ("/v1/job-logs?outcome=bogus", "outcome", ["logs", "--outcome", "bogus"]),
+    ("/v1/job-logs?state=bogus", "state", ["logs", "--state", "bogus"]),
+    ("/v1/job-logs?type=Bogus", "type", ["logs", "--type", "Bogus"]),
+    ("/v1/job-logs?sortBy=Nope", "sortBy", ["logs", "--sort-by", "Nope"]),
+    ("/v1/job-logs?sortDirection=Up&numRows=5", "sortDirection", ["logs", "--direction", "Up"]),
+    ("RUN/log-details?logTypeArray=Bogus", "logTypeArray", ["details", "RUN", "--log-type", "Bogus"]),
+    (
+        "RUN/log-details?logTypeArray=UploadSuccess,Bogus",
+        "logTypeArray",
+        ["details", "RUN", "--log-type", "UploadSuccess", "--log-type", "Bogus"],
+    ),
+    ("RUN/log-details?sortBy=Nope", "sortBy", ["details", "RUN", "--sort-by", "Nope"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "args"), REFUSED, ids=[path.rpartition("/")[2] for path, _, _ in REFUSED]
+)
+def test_a_filter_value_the_cli_refuses_is_a_400_with_the_clis_message(
+    ledger: Ledger, path: str, name: str, args: list[str]
+) -> None:
+    path = path.replace("RUN", job_path(ledger.running))
+    code, _, err = ledger.cli(*(ledger.running if arg == "RUN" else arg for arg in args))
+    assert code == 2
+    # "Error: Invalid value for '--type': <the problem> (see 'jobledger active --help')"
+    problem = err.split("': ", 1)[1].rsplit(" (see ", 1)[0]
+    status, body = ledger.get(path)
+    assert status == 400
+    assert body == {"error": {"code": "bad_query", "message": f"Invalid value for '{name}': {problem}"}}
+
+
+# Spellings the CLI takes, and the runs both find.
+TAKEN = [
+    ("active-jobs", "type", "optimizeImagesJob", ["active", "--type", "optimizeImagesJob"]),
+    ("active-jobs", "type", "OPTIMIZEIMAGESJOB", ["active", "--type", "OPTIMIZEIMAGESJOB"]),
+    ("active-jobs", "type", "imageoptimization", ["active", "--type", "imageoptimization"]),
+    ("active-jobs", "state", "New", ["active", "--state", "New"]),
+    ("job-logs", "type", "uploadUrlsJob", ["logs", "--type", "uploadUrlsJob", "--company", "acme"]),
+    ("job-logs", "type", "optimizeImagesJob", ["logs", "--type", "optimizeImagesJob"]),
+    ("job-logs", "outcome", "success", ["logs", "--outcome", "success"]),
+    ("job-logs", "state", "Running", ["logs", "--state", "Running"]),
+]
+
+
+@pytest.mark.parametrize(("route", "name", "value", "args"), TAKEN, ids=[t[2] for t in TAKEN])
+def test_a_spelling_the_cli_takes_finds_the_same_runs_over_http(
+    ledger: Ledger, route: str, name: str, value: str, args: list[str]
+) -> None:
+    company = "&companyHandle=acme" if "acme" in args else ""
+    status, body = ledger.get(f"/v1/{route}?{name}={value}{company}")
+    assert status == 200
+    found = handles(body["activeJobArray" if route == "active-jobs" else "jobLogArray"])
+    code, out, _ = ledger.cli(*args, "--format", "json")
+    assert code == 0 and found == handles(json.loads(out)) and found
+
+
+def test_log_types_are_matched_as_the_cli_matches_them(ledger: Ledger) -> None:
+    path = job_path(ledger.running, "log-details")
+    status, body = ledger.get(f"{path}?logTypeArray=uploadsuccess&logTypeArray=UPLOADWARNING")
+    assert status == 200
+    types = ["--log-type", "uploadsuccess", "--log-type", "UPLOADWARNING"]
+    code, out, _ = ledger.cli("details", ledger.running, *types, "--format", "json")
+    assert code == 0
+    assert body["jobLog"]["detailArray"] == json.loads(out)["detailArray"]
+    assert [row["logType"] for row in body["jobLog"]["detailArray"]] == ["UploadSuccess", "UploadWarning"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/v1/job-logs?numRows=99999999999999",
+        "/v1/job-logs?numRows=1001",
+        "/v1/job-logs?numRows=0",
+        "/v1/active-jobs?numRows=0",
+        "/v1/scheduled-jobs?numRows=9223372036854775808",
+        f"RUN/log-details?resultsPage={MAX_PAGE + 1}",
+        "RUN/log-details?resultsPage=9223372036854775807",
+        "RUN/log-details?recordsPerPage=0",
+        "RUN?minPosition=-1",
+        "RUN/history?minPosition=9223372036854775808",
+    ],
+)
+def test_a_number_out_of_range_is_a_400(ledger: Ledger, query: str) -> None:
+    status, body = ledger.get(query.replace("RUN", job_path(ledger.running)))
+    assert status == 400 and body["error"]["code"] == "bad_query"
+    name, _, value = query.rpartition("?")[2].partition("=")
+    message = body["error"]["message"]
+    assert message.startswith(f"{name} must be between") and message.endswith(f"got {value}")
+
+
+def test_the_last_page_of_details_a_64_bit_offset_holds_is_answered(ledger: Ledger) -> None:
+    status, body = ledger.get(job_path(ledger.running, "log-details") + f"?resultsPage={MAX_PAGE}")
+    assert status == 200 and body["jobLog"]["detailArray"] == []
+
+
+@pytest.mark.parametrize("size", [7, 1000])
+def test_a_page_with_rows_after_it_always_carries_next_cursor(ledger: Ledger, size: int) -> None:
+    seen: list[str] = []
+    query = f"companyHandle=bulk&numRows={size}"
+    while True:
+        status, page = ledger.get(f"/v1/job-logs?{query}")
+        assert status == 200 and len(page["jobLogArray"]) <= size
+        seen += handles(page["jobLogArray"])
+        if page["nextCursor"] is None:
+            break
+        assert len(page["jobLogArray"]) == size
+        query = f"companyHandle=bulk&numRows={size}&cursor={page['nextCursor']}"
+    status, whole = ledger.get("/v1/job-logs?companyHandle=bulk")
+    assert status == 200 and "nextCursor" not in whole  # no numRows, no cursor: every row
+    assert seen == handles(whole["jobLogArray"]) and len(seen) == BULK
+
+
+@pytest.mark.parametrize("limit", ["1002", "1000", "7"])
+def test_the_cli_with_server_follows_the_pages_past_1000(ledger: Ledger, limit: str) -> None:
+    args = ["logs", "--company", "bulk", "--limit", limit, "--format", "json"]
+    code, remote, err = ledger.cli(*args, server=True)
+    assert code == 0, err
+    code, local, _ = ledger.cli(*args)
+    assert code == 0 and json.loads(remote) == json.loads(local) and len(json.loads(local)) == int(limit)
+
+
+def test_a_store_read_waits_for_its_min_position_and_answers_at_it(ledger: Ledger) -> None:
+    head = ledger.get("/v1/position")[1]["position"]
+    paths = [job_path(ledger.running), job_path(ledger.running, "history")]
+    with ThreadPoolExecutor(len(paths)) as pool:
+        waiting = [pool.submit(ledger.get, f"{path}?minPosition={head + 1}") for path in paths]
+        time.sleep(0.5)
+        assert not any(future.done() for future in waiting)  # position head + 1 is not stored yet
+        status, done = ledger.server.call("POST", job_path(ledger.running, "progress"), {"progress": 50})
+        assert status == 200 and done["position"] == head + 1
+        (status, state), (history_status, history) = (future.result(30) for future in waiting)
+    assert status == 200 and state["position"] >= head + 1 and state["job"]["progress"] == 50
+    assert history_status == 200 and history["position"] >= head + 1
+    assert history["events"][-1]["event"] == "ProgressUpdated"
+
+
+def test_a_min_position_never_reached_is_a_503_from_the_store_as_from_the_views(ledger: Ledger) -> None:
+    far = ledger.get("/v1/position")[1]["position"] + 1000
+    paths = ["/v1/active-jobs", job_path(ledger.running), job_path(ledger.running, "history")]
+    started = time.monotonic()
+    with ThreadPoolExecutor(len(paths)) as pool:
+        answers = list(pool.map(ledger.get, [f"{path}?minPosition={far}" for path in paths]))
+    assert time.monotonic() - started >= 9  # each waited (10 s) before it gave up
+    assert [status for status, _ in answers] == [503] * len(paths)
+    assert {body["error"]["code"] for _, body in answers} == {"views_behind"}
