@@ -74,6 +74,6 @@ def log_types(fmt: str) -> None:
     """List the Job Log Types `log --log-type` takes (IPS's misspellings too, with what they mean)."""
     records = [
         {"logType": value, "means": canonical_log_type(value) if canonical_log_type(value) != value else None}
-        for value in sorted(LOG_TYPES, key=str.casefold)
+        for value in sorted(LOG_TYPES, key=lambda name: (name.casefold(), name))  # (ties: one order)
     ]
     emit(fmt, records, ["logType", "means"])

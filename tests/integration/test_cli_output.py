@@ -461,3 +461,16 @@ def test_events_of_the_ledger_are_what_the_fixture_wrote(ledger: Ledger) -> None
     # The counts the tests above rely on.
     assert len(ok(ledger.db, "events", "--format", "ndjson").splitlines()) == 17
     assert msgspec.json.decode(ok(ledger.db, "show", ledger.deleted, "--format", "json"))["deleted"] is True
+
+
+def test_log_types_are_listed_in_one_order_whatever_the_hash_seed() -> None:
+    import os
+    import subprocess
+    import sys
+
+    def listed(seed: str) -> str:
+        command = [sys.executable, "-m", "jobledger.cli", "log-types", "--format", "json"]
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        return subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
+
+    assert len({listed(seed) for seed in ("1", "2", "3", "4")}) == 1
