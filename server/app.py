@@ -109,7 +109,8 @@ class LedgerApp:
             if status == 500:
                 log.exception("unexpected error on %s %s", request.method, "/".join(request.segments))
             challenge = [(b"www-authenticate", b'Bearer realm="jobledger"')] if status == 401 else []
-            await answer(send, status, body, [*JSON, *challenge])
+            extra = err.headers if isinstance(err, HttpError) else []
+            await answer(send, status, body, [*JSON, *challenge, *extra])
         self.metrics.count_request(status)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -145,6 +146,14 @@ class LedgerApp:
         route = parts[1:]
         if route[:1] == ["tokens"]:
             return await self._tokens(request, route, caller, send)
+        allowed = methods_of(route)
+        if allowed and method not in allowed:
+            raise HttpError(
+                405,
+                "method_not_allowed",
+                f"{method} is not allowed on /{'/'.join(parts)}: use {' or '.join(allowed)}",
+                [(b"allow", ", ".join(allowed).encode())],
+            )
         if method == "POST":
             return await self._command(request, route, caller, send)
         if method == "DELETE" and len(route) == 2 and route[0] == "jobs":
@@ -392,6 +401,26 @@ def _scoped(command: Command, caller: Caller) -> Command:
     """The command limited to the caller's company: another company's handle is unknown (404)."""
     scope = caller.scope
     return command if scope is None else msgspec.structs.replace(command, company=scope)
+
+
+_READS = ("GET", "HEAD")
+_QUERIES = (["active-jobs"], ["scheduled-jobs"], ["job-logs"], ["events"], ["position"], ["audit", "digest"])
+
+
+def methods_of(route: list[str]) -> tuple[str, ...]:
+    """The methods a path under /v1 takes (none: no such path, left to the routes to say)."""
+    match route:
+        case ["jobs"] | ["batch"]:
+            return ("POST",)
+        case ["jobs", _]:
+            return (*_READS, "DELETE")
+        case ["jobs", _, "history" | "log-details"] | ["assets", _, "job-logs"]:
+            return _READS
+        case ["jobs", _, action] if action == "log" or action in batches.JOB_ACTIONS:
+            return ("POST",)
+        case ["jobs", _, action] if action in batches.SCHEDULE_ROUTES:
+            return ("POST",)
+    return _READS if route in _QUERIES else ()
 
 
 def token_record(token: Token) -> dict[str, Any]:

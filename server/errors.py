@@ -25,10 +25,13 @@ from .wire import ErrorBody, ErrorDetail
 class HttpError(Exception):
     """An answer decided by the HTTP layer itself (bad path, method, query, size)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.headers = headers or []  # sent with the answer (a 405's Allow)
 
 
 # Most specific first: the first class an error is an instance of decides.

@@ -134,6 +134,9 @@ def test_an_idempotent_submit_over_http_is_answered_as_a_replay(served: Served) 
         ("GET", "/v1/job-logs?numRows=ten", None, 400, "bad_query"),
         ("GET", "RUN/log-details?recordsPerPage=1001", None, 400, "bad_query"),
         ("PUT", "/v1/jobs", {}, 405, "method_not_allowed"),
+        ("GET", "RUN/start", None, 405, "method_not_allowed"),
+        ("POST", "/v1/active-jobs", {}, 405, "method_not_allowed"),
+        ("DELETE", "RUN/log", None, 405, "method_not_allowed"),
         ("POST", "/v1/jobs", b"x" * (9 * 1024 * 1024), 413, "too_large"),
     ],
 )
@@ -444,3 +447,18 @@ def test_job_logs_page_with_a_keyset_cursor_both_ways(served: Served) -> None:
     assert [row["jobHandle"] for row in back["jobLogArray"]] == pages[1]
     status, bad = served.call("GET", "/v1/job-logs?numRows=3&cursor=bm9wZQ")
     assert status == 400 and bad["error"]["message"].startswith("invalid cursor")
+
+
+def test_a_method_a_path_does_not_take_is_a_405_that_names_the_ones_it_does(served: Served) -> None:
+    _, created = served.call("POST", "/v1/jobs", SUBMIT)
+    for path, allowed in (
+        (job_path(created["jobHandle"], "start"), "POST"),
+        ("/v1/active-jobs", "GET, HEAD"),
+        (job_path(created["jobHandle"]), "GET, HEAD, DELETE"),
+    ):
+        connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+        connection.request("PATCH", path, body=b"{}")
+        response = connection.getresponse()
+        assert response.status == 405 and response.getheader("allow") == allowed
+        assert json.loads(response.read())["error"]["code"] == "method_not_allowed"
+        connection.close()
