@@ -99,8 +99,40 @@ _QUERIES: list[tuple[str, str, list[str]]] = [
         "Events in global order: NDJSON, or SSE with Accept: text/event-stream (ids are positions)",
         ["after", "companyHandle", "jobHandle", "name", "limit"],
     ),
-    ("/v1/audit/digest", "The hash chain's head", []),
+    ("/v1/position", "The position of the ledger's last event", []),
+    ("/v1/audit/digest", "The hash chain's head (IpsAdmin)", []),
 ]
+
+
+_PLATFORM: list[tuple[str, str, str]] = [
+    ("/healthz", "The process is up (no token)", "application/json"),
+    (
+        "/readyz",
+        "The store is reachable, the views within 10,000 events, the writer up (no token)",
+        "application/json",
+    ),
+    ("/metrics", "Prometheus text: an IpsAdmin's all, a company admin's own company", "text/plain"),
+]
+_OPEN = ("/healthz", "/readyz")
+_INTEGER = {"numRows", "minPosition", "recordsPerPage", "resultsPage", "version", "after", "limit"}
+_BOOLEAN = {"includeWaitingJobs", "deleted", "before", "all"}
+_TIME = {"startDate", "endDate", "asOf"}
+
+
+def _query_parameter(name: str) -> dict[str, Any]:
+    if name in _INTEGER:
+        schema: dict[str, Any] = {"type": "integer", "minimum": 0 if name in ("minPosition", "after") else 1}
+        if name in ("numRows", "recordsPerPage"):
+            schema["maximum"] = 1000
+    elif name in _BOOLEAN:
+        schema = {"type": "boolean"}
+    elif name in _TIME:
+        schema = {"type": "string", "format": "date-time"}
+    elif name == "logTypeArray":
+        return {"name": name, "in": "query", "schema": {"type": "array", "items": {"type": "string"}}}
+    else:
+        schema = {"type": "string"}
+    return {"name": name, "in": "query", "schema": schema}
 
 
 def _path_parameters(path: str) -> list[dict[str, Any]]:
@@ -120,7 +152,7 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
 @cache
 def openapi_document() -> bytes:
     """The OpenAPI 3.1 document, encoded once."""
-    types = [kind for _, _, kind, _ in _COMMANDS] + [wire.Accepted, wire.ErrorBody]
+    types = [kind for _, _, kind, _ in _COMMANDS] + [wire.Accepted, wire.ErrorBody, wire.CreateToken]
     (schemas_refs, components) = msgspec.json.schema_components(
         types, ref_template="#/components/schemas/{name}"
     )
@@ -130,6 +162,10 @@ def openapi_document() -> bytes:
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
     }
     accepted = {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}
+    denied = {
+        "401": error | {"description": "no token, or not a valid one"},
+        "403": error | {"description": "the token's role may not"},
+    }
     paths: dict[str, dict[str, Any]] = {}
     for path, method, kind, summary in _COMMANDS:
         body_schema = refs[kind]
@@ -161,6 +197,7 @@ def openapi_document() -> bytes:
                     else {}
                 ),
                 "400": error,
+                **denied,
                 "404": error,
                 "409": error,
                 "413": error,
@@ -170,13 +207,54 @@ def openapi_document() -> bytes:
     for path, summary, parameters in _QUERIES:
         paths.setdefault(path, {})["get"] = {
             "summary": summary,
-            "parameters": _path_parameters(path)
-            + [{"name": name, "in": "query", "schema": {"type": "string"}} for name in parameters],
+            "parameters": _path_parameters(path) + [_query_parameter(name) for name in parameters],
             "responses": {
-                "200": {"description": "the answer, with the views' position"},
+                "200": {"description": "the answer, with the position it reflects"},
                 "400": error,
+                **denied,
                 "404": error,
+                "503": error,
             },
+        }
+    paths["/v1/tokens"] = {
+        "get": {
+            "summary": "The tokens (never their secrets) of the caller's company, or of all for an IpsAdmin",
+            "parameters": [_query_parameter("companyHandle"), _query_parameter("all")],
+            "responses": {"200": {"description": "tokenArray"}, **denied},
+        },
+        "post": {
+            "summary": "Create a token: the answer shows its secret once",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateToken"}}},
+            },
+            "responses": {"200": {"description": "the token, with its secret"}, "400": error, **denied},
+        },
+    }
+    paths["/v1/tokens/{tokenId}"] = {
+        "delete": {
+            "summary": "Revoke a token",
+            "parameters": _path_parameters("/v1/tokens/{tokenId}"),
+            "responses": {"200": {"description": "the token, revoked"}, **denied, "404": error},
+        }
+    }
+    for path, summary, media in _PLATFORM:
+        operation: dict[str, Any] = {
+            "summary": summary,
+            "responses": {"200": {"description": summary, "content": {media: {}}}, "503": error},
+        }
+        if path in _OPEN:
+            operation["security"] = []
+        else:
+            operation["responses"].update(denied)
+        paths[path] = {"get": operation}
+    for path in ("/v1/openapi.json", "/v1/docs"):
+        paths[path] = {
+            "get": {
+                "summary": "This description",
+                "security": [],
+                "responses": {"200": {"description": "it"}},
+            }
         }
     document = {
         "openapi": "3.1.0",
@@ -186,7 +264,17 @@ def openapi_document() -> bytes:
             "description": "IPS-style jobs as an event-sourced ledger",
         },
         "paths": paths,
-        "components": {"schemas": components},
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a token of `jobledger tokens create` (not needed with serve --no-auth)",
+                }
+            },
+        },
+        "security": [{"bearer": []}],
     }
     return msgspec.json.encode(document)
 
