@@ -27,7 +27,7 @@ from jobledger.domain.commands import (
     UpdateProgress,
 )
 from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
-from jobledger.domain.payloads import PAYLOAD_KINDS, PayloadError, validate_payload
+from jobledger.domain.payloads import PAYLOAD_KINDS, PayloadError, payload_error, validate_payload
 
 
 class Body(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -149,11 +149,28 @@ _decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
 
 
 def decode(kind: Any, body: bytes) -> Any:
-    """A request body (empty: `{}`) as `kind`, with one decoder made per type and kept."""
+    """A request body (empty: `{}`) as `kind`, with one decoder made per type and kept. A submit
+    whose payload is wrong is refused with every problem of the payload named, as the CLI names
+    them (msgspec stops at the first)."""
     decoder = _decoders.get(kind)
     if decoder is None:
         decoder = _decoders[kind] = msgspec.json.Decoder(kind)
-    return decoder.decode(body or b"{}")
+    try:
+        return decoder.decode(body or b"{}")
+    except msgspec.ValidationError as err:
+        if kind is SubmitJob:
+            raise _payload_problems(body, err) from err
+        raise
+
+
+def _payload_problems(body: bytes, err: msgspec.ValidationError) -> Exception:
+    """The payload's error (PayloadError) if `err` is in the payload, else `err`."""
+    where = str(err).rpartition(" - at `$.")[2].rstrip("`")
+    kind = where.split(".", 1)[0].split("[", 1)[0]
+    if kind not in PAYLOAD_KINDS or " - at `$." not in str(err):
+        return err
+    given = msgspec.json.decode(body)
+    return payload_error(PAYLOAD_KINDS[kind][0], given.get(kind) if isinstance(given, dict) else None, err)
 
 
 def job_path(handle: str, action: str = "") -> str:

@@ -1,0 +1,39 @@
+"""A submit whose payload is wrong is refused over HTTP with the CLI's own one line: every
+missing, unknown and wrong field of the payload named at once."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from server_support import serving
+
+from jobledger.cli.main import cli
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"emailSetting": 5, "bogus": 1}',
+        '{"emailSetting": "All", "bogus": 1, "other": 2}',
+        "5",
+        '{"emailSetting": ["All"]}',
+    ],
+)
+def test_a_wrong_payload_gets_the_clis_message(sqlite_db: str, tmp_path: object, payload: str) -> None:
+    local = CliRunner().invoke(
+        cli,
+        [
+            *("--db", f"{tmp_path}/local.db", "submit", "--company", "acme", "--name", "n"),
+            *("--type", "optimizeImagesJob", "--payload", payload),
+        ],
+    )
+    assert local.exit_code != 0
+    cli_message = local.output.strip().splitlines()[-1].removeprefix("Error: ")
+    body = f'{{"companyHandle": "acme", "jobName": "n", "optimizeImagesJob": {payload}}}'
+    with serving(sqlite_db) as served:
+        status, answer = served.call("POST", "/v1/jobs", raw=body.encode())
+        _, events = served.call("GET", "/v1/events")
+    assert (status, answer["error"]["code"]) == (400, "invalid_payload")
+    # The CLI adds the command to run (cli/hints.py); the API leaves it out.
+    assert answer["error"]["message"] == cli_message.partition("; `jobledger kinds`")[0], local.output
+    assert events == ""  # nothing appended
