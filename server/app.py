@@ -343,8 +343,7 @@ class LedgerApp:
         if route == ["tokens"] and request.method == "POST":
             asked = _decode(wire.CreateToken, await request.body())
             caller.acts_for(asked.companyHandle)
-            if scope is not None and asked.role == "IpsAdmin":
-                raise HttpError(403, "forbidden", "only an IpsAdmin token may create IpsAdmin tokens")
+            caller.handles_role(asked.role, "create")
             issued = await self._write(
                 lambda: self.ledger.create_token(asked.companyHandle, asked.role, name=asked.name)
             )
@@ -352,6 +351,10 @@ class LedgerApp:
             await answer_json(send, 201, {"token": issued.secret, **token_record(issued.token)})
             return 201
         if len(route) == 2 and request.method == "DELETE":
+            await self.gate.refresh(force=True)  # a token's role never changes: the book's is it
+            target = self.gate.book.by_id.get(route[1])
+            if target is not None and target.companyHandle == scope:  # another company's: 404 below
+                caller.handles_role(target.role, "revoke")
             token = await self._write(lambda: self.ledger.revoke_token(route[1], company=scope))
             await self.gate.refresh(force=True)
             await answer_json(send, 200, token_record(token))

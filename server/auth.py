@@ -72,6 +72,12 @@ class Caller:
             raise HttpError(404, "not_found", f"no company {asked!r}")
         return scope
 
+    def handles_role(self, role: str, action: str) -> None:
+        """403 unless the caller may `action` (create, revoke) tokens of `role`: IpsAdmin tokens
+        are for an IpsAdmin token alone."""
+        if self.scope is not None and role == "IpsAdmin":
+            raise HttpError(403, "forbidden", f"only an IpsAdmin token may {action} IpsAdmin tokens")
+
     def acts_for(self, company: str) -> None:
         """403 unless the caller may act for `company` (a submit names its company)."""
         scope = self.scope
@@ -119,6 +125,15 @@ class Gate:
                 started = time.monotonic()
                 self.book = await self._read(self.book)
                 self._read_at = started
+
+    async def holds(self, caller: Caller, *, read_since: float) -> bool:
+        """Whether the caller's token still works, by a read of the book begun at or after the
+        moment `read_since` (time.monotonic)."""
+        if caller.token is None:
+            return True
+        await self.refresh(read_before=read_since)
+        token = self.book.by_id.get(caller.token.tokenId)
+        return token is not None and token.active
 
     async def caller(self, request: Request, *, form_checked: bool = False) -> Caller:
         """Who sent a request (`form_checked`: a dashboard form whose CSRF field was checked)."""

@@ -4,7 +4,8 @@ After a commit, the broadcaster reads the new events once and hands them to each
 (filtered there by company, job and event name); no subscriber polls the store. A new stream
 first reads the history it asked for (`after`, or SSE's Last-Event-ID) and then goes on with what
 the broadcaster hands it, each position once. A stream that falls far behind is closed; its
-client resumes from its last id.
+client resumes from its last id. So is a stream whose token is revoked: the events after the
+revocation, in their order, are never handed to it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from jobledger.audit.eventlog import Entry, EventLog
+from jobledger.domain.access import AccessEvent, TokenRevoked
+from jobledger.domain.handles import job_id
 from jobledger.store.reader import StoreReader
 
 MAX_BEHIND = 10_000  # events queued for one stream before it is closed
@@ -28,6 +31,7 @@ class Filter:
     company: str | None = None
     job: UUID | None = None
     names: frozenset[str] = frozenset()
+    tokens: bool = False  # the token book's events: only for a role that may list tokens
 
     def wants(self, entry: Entry) -> bool:
         """Whether this entry passes."""
@@ -35,21 +39,28 @@ class Filter:
             (self.company is None or entry.company == self.company)
             and (self.job is None or entry.event.originator_id == self.job)
             and (not self.names or entry.name in self.names)
+            and (self.tokens or not isinstance(entry.event, AccessEvent))
         )
 
 
 class Subscription:
     """One open stream's queue of entries."""
 
-    def __init__(self, wanted: Filter) -> None:
+    def __init__(self, wanted: Filter, holder: str | None = None) -> None:
         self.filter = wanted
-        self.queue: asyncio.Queue[Entry | None] = asyncio.Queue()  # None: closed, too far behind
+        self.holder = holder  # the id of the stream's token, if it has one
+        # None: closed (too far behind, the token revoked, the server stopping)
+        self.queue: asyncio.Queue[Entry | None] = asyncio.Queue()
 
     def offer(self, entries: list[Entry]) -> None:
         if self.queue.qsize() > MAX_BEHIND:
             self.queue.put_nowait(None)
             return
         for entry in entries:
+            event = entry.event
+            if isinstance(event, TokenRevoked) and event.tokenId == self.holder:
+                self.queue.put_nowait(None)
+                return
             if self.filter.wants(entry):
                 self.queue.put_nowait(entry)
 
@@ -83,10 +94,10 @@ class Broadcaster:
         if self._moved is not None:
             self._moved.set()
 
-    def subscribe(self, wanted: Filter) -> Subscription:
+    def subscribe(self, wanted: Filter, holder: str | None = None) -> Subscription:
         """A subscription to every event handed out from now on (closed at once when the server
-        is stopping)."""
-        subscription = Subscription(wanted)
+        is stopping, and before any event after the revocation of the token `holder`)."""
+        subscription = Subscription(wanted, holder)
         if self._ending:
             subscription.queue.put_nowait(None)
         self._subscriptions.add(subscription)
@@ -108,6 +119,13 @@ class Broadcaster:
         """Entries after `after` up to `upto` that pass the filter (at most `limit`), in order."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._read, after, upto, wanted, limit)
+
+    async def company_of(self, handle: str) -> str | None:
+        """The company of a run or schedule, or None if there is no such run or schedule."""
+        loop = asyncio.get_running_loop()
+        first = await loop.run_in_executor(self._executor, self._log.store.first_event, job_id(handle))
+        company = getattr(first, "companyHandle", None)  # (a run's or schedule's first event names it)
+        return company if isinstance(company, str) else None
 
     async def close(self) -> None:
         """Stop handing out; close every stream."""

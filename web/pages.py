@@ -204,7 +204,8 @@ class Pages:
         name = request.text("event") or None
         head = await self.api.read(self.api.ledger.head_position)
         before = min(request.integer("before", head + 1, least=1) or head + 1, head + 1)
-        wanted = Filter(company=company, names=frozenset({name}) if name else frozenset())
+        names = frozenset({name}) if name else frozenset()
+        wanted = Filter(company=company, names=names, tokens=caller.manages)
         entries, scanned_from = await self._newest(wanted, before)
         records = [entry.record() for entry in entries[:EVENT_PAGE]]
         for record in records:
