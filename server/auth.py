@@ -60,7 +60,9 @@ class Caller:
     def require(self, grant: str) -> None:
         """403 unless the caller's role has `grant`."""
         if self.token is not None and not self.token.may(grant):
-            raise HttpError(403, "forbidden", f"a {self.token.role} token may not {_ACTIONS[grant]}")
+            role = self.token.role
+            article = "an" if role[:1] in "AEIOU" else "a"
+            raise HttpError(403, "forbidden", f"{article} {role} token may not {_ACTIONS[grant]}")
 
     def company(self, asked: str | None) -> str | None:
         """The company a query is about: the asked one, which must be the caller's own; 404 for

@@ -13,7 +13,7 @@ import time
 
 import msgspec
 
-from jobledger.audit.eventlog import Entry
+from jobledger.audit.eventlog import EVENT_NAMES, Entry
 from jobledger.domain.errors import UnknownHandleError
 from jobledger.domain.handles import job_id
 
@@ -21,7 +21,10 @@ from .auth import Caller, Gate
 from .errors import HttpError
 from .http import Request, Send
 from .metrics import Metrics
+from .query_params import many_of
 from .stream import PAGE, Broadcaster, Filter
+
+MAX_POSITION = 2**63 - 1  # (SQLite's largest rowid)
 
 HEARTBEAT_S = 15.0
 # How often an open stream of a token checks that it still works: a revocation on the ledger's host
@@ -43,10 +46,10 @@ async def stream_events(
     after = request.integer("after", 0) or 0
     last_id = request.headers.get("last-event-id", "").strip()
     if last_id:
-        if not last_id.isdigit():
+        if not last_id.isdigit() or int(last_id) > MAX_POSITION:
             raise HttpError(400, "bad_request", f"Last-Event-ID must be a position, got {last_id!r}")
         after = max(after, int(last_id))
-    names = frozenset(name for given in request.lists.get("name", []) for name in given.split(",") if name)
+    names = frozenset(many_of(request, "name", EVENT_NAMES))
     job = request.text("jobHandle")
     if job:
         owner = await stream.company_of(job)

@@ -29,6 +29,17 @@ def choice(request: Request, name: str, choices: Sequence[str], default: str) ->
     return one_of(request, name, choices) or default
 
 
+def many_of(request: Request, name: str, choices: Sequence[str]) -> list[str]:
+    """A parameter repeated or separated by commas, each one of `choices`."""
+    given = request.lists.get(name, [])
+    return [
+        _check(name, lambda v: checks.one_of(v, choices), v)
+        for values in given
+        for v in values.split(",")
+        if v
+    ]
+
+
 def log_types(request: Request) -> list[str]:
     """logTypeArray (repeated, or separated by commas), each as IPS spells it."""
     given = request.lists.get("logTypeArray", [])

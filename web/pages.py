@@ -10,13 +10,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from jobledger.projections import paging, queries
+from jobledger.projections import checks, paging, queries
 from jobledger.projections.active_jobs import stalled
 from jobledger.projections.database import ViewsDatabase
 from jobledger.server.app import LedgerApp
 from jobledger.server.auth import Caller
 from jobledger.server.errors import HttpError
 from jobledger.server.http import Request
+from jobledger.server.query_params import checked, one_of
 from jobledger.server.stream import Filter
 
 from . import charts
@@ -58,8 +59,8 @@ class Pages:
         waiting = request.text("waiting") != "0"
         filters = {
             "company": company,
-            "state": request.text("state") or None,
-            "job_type": request.text("type") or None,
+            "state": one_of(request, "state", JOB_STATES),
+            "job_type": checked(request, "type", checks.job_type),
             "server": request.text("server") or None,
             "original_name": request.text("originalName") or None,
             "job": request.text("jobHandle") or None,
@@ -99,7 +100,7 @@ class Pages:
             "user": request.text("userHandle") or None,
             "since": _moment(request, "startDate"),
             "until": _moment(request, "endDate"),
-            "outcome": request.text("outcome") or None,
+            "outcome": one_of(request, "outcome", OUTCOMES),
             "sort_by": sort_by,
             "direction": direction,
         }

@@ -723,6 +723,9 @@ def test_filters_in_the_query_string_narrow_the_active_rows(
     [
         "/logs?sortBy=Nope",
         "/logs?sortDirection=Sideways",
+        "/logs?outcome=bogus",
+        "/?state=Bogus",
+        "/?type=Bogus",
         "/logs?startDate=garbage",
         "/logs?endDate=2026-13-45T99:00",
         "/logs?cursor=not-a-cursor!",

@@ -131,6 +131,8 @@ def test_an_idempotent_submit_over_http_is_answered_as_a_replay(served: Served) 
         ("GET", "/v1/jobs/acme%7C%7Cnothing", None, 404, "not_found"),
         ("GET", "/v1/nowhere", None, 404, "not_found"),
         ("GET", "/v1/job-logs?sortBy=Nope", None, 400, "bad_query"),
+        ("GET", "/v1/events?name=Bogus", None, 400, "bad_query"),
+        ("GET", "/v1/events?name=Submitted,Bogus", None, 400, "bad_query"),
         ("GET", "/v1/job-logs?numRows=ten", None, 400, "bad_query"),
         ("GET", "RUN/log-details?recordsPerPage=1001", None, 400, "bad_query"),
         ("PUT", "/v1/jobs", {}, 405, "method_not_allowed"),
@@ -462,3 +464,11 @@ def test_a_method_a_path_does_not_take_is_a_405_that_names_the_ones_it_does(serv
         assert response.status == 405 and response.getheader("allow") == allowed
         assert json.loads(response.read())["error"]["code"] == "method_not_allowed"
         connection.close()
+
+
+def test_a_last_event_id_past_the_largest_position_is_a_400(served: Served) -> None:
+    for last_id in ("9223372036854775808", "99999999999999999999999", "-1", "x"):
+        status, answer = served.call("GET", "/v1/events", headers={"last-event-id": last_id})
+        assert (status, answer["error"]["code"]) == (400, "bad_request"), last_id
+    status, _ = served.call("GET", "/v1/events", headers={"last-event-id": "9223372036854775807"})
+    assert status == 200

@@ -203,7 +203,8 @@ def test_a_read_only_token_may_not_change_anything(world: World, action: str, bo
 def test_a_user_token_may_not_manage_schedules_or_delete(world: World, action: str) -> None:
     handle = world.schedules["acme"]
     method, path = ("DELETE", job_path(handle)) if action == "delete" else ("POST", job_path(handle, action))
-    assert world.call("acme-user", method, path, {})[0] == 403
+    status, answer = world.call("acme-user", method, path, {})
+    assert status == 403 and answer["error"]["message"].startswith("an IpsUser token may not")
 
 
 def test_a_company_admin_manages_its_schedules(world: World) -> None:
