@@ -79,3 +79,19 @@ def test_port_zero_serves_on_a_free_port_and_says_which(sqlite_db: str) -> None:
 def test_an_ipv6_address_is_written_in_brackets() -> None:
     assert url_of("::1", 8080) == "http://[::1]:8080"
     assert url_of("127.0.0.1", 8080) == "http://127.0.0.1:8080"
+
+
+def test_a_stop_signal_as_soon_as_it_says_it_serves_ends_it_with_0(sqlite_db: str) -> None:
+    args = [sys.executable, "-m", "jobledger.cli", "--db", sqlite_db, "serve", "--port", "0", "--no-auth"]
+    for _ in range(3):
+        process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env={**os.environ})
+        assert process.stderr is not None
+        next(line for line in process.stderr if line.startswith("jobledger: serving"))
+        process.send_signal(signal.SIGTERM)  # before its app has started, or while it does
+        try:
+            assert process.wait(30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            process.stderr.close()
