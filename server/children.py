@@ -39,9 +39,11 @@ async def stop(process: asyncio.subprocess.Process, timeout: float, last: bytes 
 
 
 def as_child() -> None:
-    """In a helper: leave Ctrl-C to the server (the terminal sends it to every process of the
-    group, and the server decides when to stop), and die with the server, a kill -9 included
-    (Linux; elsewhere the end of its input stops it)."""
+    """In a helper: leave Ctrl-C and SIGTERM to the server (a terminal sends Ctrl-C to every
+    process of the group, and systemd's and `timeout`'s stops send SIGTERM to all of it; the
+    server answers what it took, then ends the helper's input), and die with the server, a
+    kill -9 included (Linux; elsewhere the end of its input stops it)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

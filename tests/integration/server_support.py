@@ -58,23 +58,35 @@ class Served:
         kind = response.getheader("content-type") or ""
         return response.status, json.loads(text) if "application/json" in kind else text.decode()
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30, *, group: bool = False) -> int:
+        """Signal the server (`group`: its whole process group, helpers included) and wait."""
         if self.process.poll() is None:
-            self.process.send_signal(sig)
+            if group:
+                os.killpg(self.process.pid, sig)
+            else:
+                self.process.send_signal(sig)
         return self.process.wait(timeout)
 
 
 @contextmanager
 def serving(
-    db: str, views: str | None = None, *extra: str, auth: bool = False, store_after: bool = False
+    db: str,
+    views: str | None = None,
+    *extra: str,
+    auth: bool = False,
+    store_after: bool = False,
+    group: bool = False,
 ) -> Iterator[Served]:
     """Start `jobledger serve` on a free port (with --no-auth unless `auth`) and wait until it
-    answers; stop it after. `store_after` gives --db and --views after `serve` instead of before."""
+    answers; stop it after. `store_after` gives --db and --views after `serve` instead of before;
+    `group` starts it in a process group of its own (to signal the whole group, as systemd does)."""
     port = free_port()
     store = ["--db", db, *(("--views", views) if views else ())]
     args = [sys.executable, "-m", "jobledger.cli", *(() if store_after else store), "serve"]
     args += [*(store if store_after else ()), "--port", str(port), *extra, *(() if auth else ("--no-auth",))]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
+    process = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ}, start_new_session=group
+    )
     served = Served(process, port, db)
     deadline = time.monotonic() + 30
     try:

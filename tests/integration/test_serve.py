@@ -317,7 +317,9 @@ def test_serve_without_tokens_refuses_an_address_beyond_this_machine(sqlite_db: 
     assert result.exit_code == 2 and "loopback" in result.output and not os.path.exists(sqlite_db)
 
 
-def load(served: Served, handle: str, stop: threading.Event, acked: list[int]) -> None:
+def load(
+    served: Served, handle: str, stop: threading.Event, acked: list[int], refused: list[str] | None = None
+) -> None:
     conn = served.connection()
     number = 0
     try:
@@ -330,6 +332,8 @@ def load(served: Served, handle: str, stop: threading.Event, acked: list[int]) -
             answer = json.loads(response.read())
             if response.status == 200:
                 acked.append(answer["position"])
+            elif refused is not None:
+                refused.append(answer["error"]["code"])
             number += 1
     except (OSError, http.client.HTTPException):
         return  # the server went away
@@ -337,26 +341,37 @@ def load(served: Served, handle: str, stop: threading.Event, acked: list[int]) -
         conn.close()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill -9", "SIGTERM"])
-def test_every_acknowledged_command_survives_a_stop_under_load(db: str, tmp_path: Path, sig: int) -> None:
+@pytest.mark.parametrize(
+    ("sig", "group"),
+    [(signal.SIGKILL, False), (signal.SIGTERM, False), (signal.SIGTERM, True)],
+    ids=["kill -9", "SIGTERM", "SIGTERM to the group"],
+)
+def test_every_acknowledged_command_survives_a_stop_under_load(
+    db: str, tmp_path: Path, sig: int, group: bool
+) -> None:
     views = str(tmp_path / "views.db") if db.startswith("postgresql") else None
-    with serving(db, views) as server:
+    refused: list[str] = []
+    with serving(db, views, group=group) as server:
         children = child_pids(server.process.pid)
         _, created = server.call("POST", "/v1/jobs", SUBMIT)
         handle = created["jobHandle"]
         server.call("POST", job_path(handle, "start"), {"serverName": "srv1"})
         stop = threading.Event()
         acked: list[int] = []
-        threads = [threading.Thread(target=load, args=(server, handle, stop, acked)) for _ in range(8)]
+        threads = [
+            threading.Thread(target=load, args=(server, handle, stop, acked, refused)) for _ in range(8)
+        ]
         for thread in threads:
             thread.start()
         time.sleep(1.5)
-        code = server.stop(sig)
+        code = server.stop(sig, group=group)
         stop.set()
         for thread in threads:
             thread.join()
     assert code == (0 if sig == signal.SIGTERM else -signal.SIGKILL)
     assert len(acked) > 50
+    if sig == signal.SIGTERM:  # every command taken is answered: at most refused as shutting down
+        assert set(refused) <= {"shutting_down"}, refused
     # Its helpers (the views' follower; on PostgreSQL the writer) end with it, kill -9 included.
     assert children and wait_gone(children)
     with JobLedger(db, create=False) as ledger:
