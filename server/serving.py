@@ -8,22 +8,20 @@ exits 0.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import ipaddress
 import logging
 import os
 import signal
 import socket
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from jobledger.domain.errors import LedgerError
+from jobledger.domain.errors import LedgerError, StoreError
 from jobledger.service.ledger import JobLedger
-from jobledger.store.config import is_postgres_url
+from jobledger.store.config import is_postgres_url, postgres_env, postgres_problem, store_identity
 
 from .app import LedgerApp
 
@@ -44,13 +42,14 @@ def is_loopback(host: str) -> bool:
 
 @contextmanager
 def serve_lock(db: str) -> Iterator[None]:
-    """Hold the ledger's serve lock (a file beside it, or in the temp folder for PostgreSQL)."""
+    """Hold the ledger's serve lock: a file beside it, or on PostgreSQL an advisory lock of the
+    database itself (any spelling of the URL, from any machine, meets the same lock)."""
     if is_postgres_url(db):
-        name = hashlib.sha256(db.encode()).hexdigest()[:16]
-        path = Path(tempfile.gettempdir()) / f"jobledger-serve-{name}.lock"
-    else:
-        # The file's real path: a symlink or another spelling of the same ledger finds the same lock.
-        path = Path(f"{os.path.realpath(_file_of(db))}.serve-lock")
+        with _postgres_serve_lock(db):
+            yield
+        return
+    # The file's real path: a symlink or another spelling of the same ledger finds the same lock.
+    path = Path(f"{os.path.realpath(_file_of(db))}.serve-lock")
     handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -65,6 +64,42 @@ def serve_lock(db: str) -> Iterator[None]:
         yield
     finally:
         os.close(handle)
+
+
+@contextmanager
+def _postgres_serve_lock(db: str) -> Iterator[None]:
+    """An advisory lock on the ledger's database and schema, held by a connection of its own for
+    as long as the server runs (PostgreSQL frees it if the server dies)."""
+    import psycopg
+
+    env = postgres_env(db)
+    schema = env.get("POSTGRES_SCHEMA", "public")
+    try:
+        conn = psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"],
+            host=env["POSTGRES_HOST"],
+            port=int(env["POSTGRES_PORT"]),
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None,
+            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+            autocommit=True,
+        )
+    except psycopg.Error as err:
+        raise StoreError(postgres_problem(env, err)) from err
+    try:
+        row = conn.execute(
+            "SELECT pg_try_advisory_lock(hashtextextended("
+            "'jobledger serve ' || current_database() || '.' || %s, 0))",
+            (schema,),
+        ).fetchone()
+        if not (row and row[0]):
+            raise AlreadyServedError(
+                f"ledger {store_identity(db)} is already served (another server holds its lock in"
+                " the database); one server per ledger"
+            )
+        yield
+    finally:
+        conn.close()
 
 
 def _file_of(db: str) -> str:

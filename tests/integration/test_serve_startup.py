@@ -95,3 +95,16 @@ def test_a_stop_signal_as_soon_as_it_says_it_serves_ends_it_with_0(sqlite_db: st
                 process.kill()
                 process.wait()
             process.stderr.close()
+
+
+def test_a_second_server_on_the_same_postgresql_ledger_by_another_url_is_refused(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    other = postgres_url.replace("127.0.0.1", "localhost") + "&connect_timeout=7"
+    assert other != postgres_url
+    with serving(postgres_url, str(tmp_path / "views.db")):
+        result = CliRunner().invoke(
+            cli, ["--db", other, "--views", str(tmp_path / "v2.db"), "serve", "--port", "0", "--no-auth"]
+        )
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and "already served" in result.output, result.output
