@@ -41,7 +41,7 @@ def serve(
     the platform. SIGTERM or Ctrl-C stops taking commands,
     answers every command already taken, and exits 0.
     """
-    from jobledger.server.serving import is_loopback, serve_lock
+    from jobledger.server.serving import is_loopback, listening, serve_lock
     from jobledger.server.serving import serve as run
     from jobledger.web.dashboard import Dashboard
 
@@ -57,7 +57,8 @@ def serve(
             f"--no-auth serves only a loopback address (127.0.0.1, ::1, localhost), not {host}:"
             " create tokens with `jobledger tokens create` instead"
         )
-    with serve_lock(config.db):
+    # The address first: one that is taken is refused before a ledger or a lock file is made.
+    with listening(host, port) as sock, serve_lock(config.db):
         ledger = config.ledger(create=True)
         try:
             if no_auth:
@@ -70,6 +71,6 @@ def serve(
                     " create one with `jobledger tokens create --company C --role IpsAdmin`",
                     err=True,
                 )
-            run(ledger, config.views, host, port, auth=not no_auth, wrap=None if no_dashboard else Dashboard)
+            run(ledger, config.views, sock, host, auth=not no_auth, wrap=None if no_dashboard else Dashboard)
         finally:
             ledger.close()

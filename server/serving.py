@@ -133,8 +133,8 @@ def url_of(host: str, port: int) -> str:
 def serve(
     ledger: JobLedger,
     views: str | None,
+    sock: socket.socket,
     host: str,
-    port: int,
     *,
     auth: bool = True,
     log_level: str = "warning",
@@ -151,6 +151,7 @@ def serve(
     sys.setswitchinterval(0.0005)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app = LedgerApp(ledger, views, auth=auth)
+    port = sock.getsockname()[1]  # (the one chosen, for --port 0)
     config = uvicorn.Config(
         wrap(app) if wrap is not None else app,
         host=host,
@@ -163,8 +164,6 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=30,
     )
-    sock = listening(host, port)
-    port = sock.getsockname()[1]  # (the one chosen, for --port 0)
     server = StreamsFirst(config, app)
     # uvicorn stops gracefully on these, then raises the signal again with the handlers it found:
     # these, so a clean stop exits 0 (the default handlers would end the process by the signal).
