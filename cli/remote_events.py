@@ -25,6 +25,7 @@ EVENT_WIDTHS = {"position": 8, "time": 19, "event": max(map(len, EVENT_NAMES)), 
 
 STREAM_RETRY_S = 1.0  # before following again a stream the server ended (it may be restarting)
 RETRY_FIRST_S = 0.5  # after a first try that found no server; doubled after each one that fails,
+NO_RUN_RETRY_S = 1.0  # following the events of a run not there yet: how often to look again
 RETRY_MAX_S = 3.0  # up to this: a server back after a long outage is found within a few seconds
 STOP_CHECK_S = 0.2  # how often a follow looks at SIGINT/SIGTERM while no event comes
 
@@ -105,6 +106,7 @@ def remote_events(
     ones until `stop` is set or the limit is reached. A server that cannot be reached at first is
     an error, as for any other command; one lost while following is waited for."""
     from jobledger.client import ServerUnavailableError
+    from jobledger.domain.errors import UnknownHandleError
 
     first = True
     while not printed.done:
@@ -115,6 +117,12 @@ def remote_events(
             if first or not follow:
                 raise
             break  # the stream below goes on from the last position
+        except UnknownHandleError:
+            # A run that is not there (or not the token's company's) has no events to print, as
+            # on the ledger's file; following, its events are waited for.
+            if not base.get("jobHandle"):
+                raise
+            break
         first = False
         records = [msgspec.json.decode(line) for line in text.splitlines() if line]
         printed.show(records)
@@ -126,6 +134,11 @@ def remote_events(
             stream = client.event_stream({**base, "after": printed.after})
         except ServerUnavailableError as err:
             stop.wait(outage.failed(err))
+            continue
+        except UnknownHandleError:
+            if not base.get("jobHandle"):
+                raise
+            stop.wait(NO_RUN_RETRY_S)  # the run is not there yet
             continue
         outage.reached(client.url, printed.after)
         _print_stream(stream, printed, stop)

@@ -191,3 +191,16 @@ def test_follow_ends_at_once_in_one_line_when_the_token_is_refused(tmp_path: Pat
                 errors = said(process)  # 401 on the next server: not tried again
     assert process.returncode == 1, errors
     assert errors.splitlines()[-1].startswith("Error:") and "token" in errors.splitlines()[-1], errors
+
+
+@pytest.mark.parametrize("fmt", ["table", "ndjson"])
+def test_events_of_a_run_that_is_not_there_print_nothing_as_on_the_file(
+    server: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    monkeypatch.delenv("JOBLEDGER_SERVER", raising=False)
+    args = ["events", "--job", "acme||nope", "--format", fmt]
+    JobLedger(tmp_path / "local.db").close()
+    local = CliRunner().invoke(cli, ["--db", str(tmp_path / "local.db"), *args])
+    remote = CliRunner().invoke(cli, ["--server", f"http://127.0.0.1:{server.port}", *args])
+    assert (remote.exit_code, remote.stdout, remote.stderr) == (local.exit_code, local.stdout, local.stderr)
+    assert remote.exit_code == 0
