@@ -48,7 +48,7 @@ from jobledger.server.wire import job_path
 from jobledger.service.batch import Outcomes
 from jobledger.service.commanding import Commands, Submission
 from jobledger.service.records import payload_record
-from jobledger.service.tokens import IssuedToken
+from jobledger.service.tokens import IssuedToken, UnknownTokenError
 
 from . import states
 from .connection import TIMEOUT_S, Connection, EventStream, error_from
@@ -79,26 +79,18 @@ class Client(Commands):
 
     def get(self, handle: str, company: str | None = None) -> Aggregate:
         """The current state of a run or schedule."""
-        return states.aggregate(self.get_json(job_path(handle), {"companyHandle": company})["job"])
+        return states.aggregate(self.get_json(_path(handle, company), {"companyHandle": company})["job"])
 
     def history(self, handle: str, company: str | None = None) -> list[DomainEvent]:
         """Every event of a run or schedule, in order."""
-        answer = self.get_json(job_path(handle, "history"), {"companyHandle": company})
+        answer = self.get_json(_path(handle, company, "history"), {"companyHandle": company})
         return [states.event(record, handle) for record in answer["events"]]
 
-    def state_at(
-        self,
-        handle: str,
-        *,
-        as_of: datetime | None = None,
-        version: int | None = None,
-        company: str | None = None,
+    def _state_at(
+        self, handle: str, as_of: datetime | None, version: int | None, company: str | None
     ) -> Aggregate:
-        """A run's or schedule's state as of a time, or after its first `version` events."""
-        if as_of is None and version is None:
-            return self.get(handle, company)
         params: Params = {"asOf": as_of, "version": version, "companyHandle": company}
-        return states.aggregate(self.get_json(job_path(handle), params)["job"])
+        return states.aggregate(self.get_json(_path(handle, company), params)["job"])
 
     def head_position(self) -> int:
         """Position of the last stored event (0 for an empty ledger)."""
@@ -124,13 +116,16 @@ class Client(Commands):
 
     def create_token(self, company: str, role: str, *, name: str = "") -> IssuedToken:
         """Issue a token (the server's IpsAdmin, or IpsCompanyAdmin of `company`)."""
-        body = wire.CreateToken(companyHandle=company, role=role, name=name)  # type: ignore[arg-type]
+        body = wire.CreateToken(companyHandle=company, role=role, name=name)
         answer = self._http.json("POST", "/v1/tokens", body)
         return IssuedToken(answer.pop("token"), msgspec.convert(answer, Token))
 
     def revoke_token(self, token_id: str, *, company: str | None = None) -> Token:
-        """Revoke a token by its id."""
-        return msgspec.convert(self._http.json("DELETE", f"/v1/tokens/{quote(token_id, safe='')}"), Token)
+        """Revoke a token by its id (of `company` only, when given)."""
+        if token_id == "":
+            raise UnknownTokenError(token_id, company)  # a path without it would name no token
+        path = f"/v1/tokens/{quote(token_id, safe='')}" + _query({"companyHandle": company})
+        return msgspec.convert(self._http.json("DELETE", path), Token)
 
     def tokens(self, book: TokenBook | None = None) -> TokenBook:
         """Every token the caller may see (revoked ones too); never a secret or its hash."""
@@ -161,6 +156,8 @@ class Client(Commands):
         """Record a batch of commands in order in one transaction of the server's: every one, or
         (on the first broken rule) none. Returns the state after each command."""
         items = [_item(command, index) for index, command in enumerate(validate_batch(commands), 1)]
+        if not items:
+            return []  # nothing to record (the API takes no empty batch)
         answer = self._http.json("POST", "/v1/batch", {"atomic": True, "commands": items})
         return [states.aggregate(record) for record in answer["states"]]
 
@@ -218,7 +215,14 @@ class Client(Commands):
             raise UnknownHandleError(handle, checked.company)
         action, body = _body(checked)
         method = "DELETE" if action == "" else "POST"
-        return self._http.json(method, job_path(handle, action), _present(body))
+        return self._http.json(method, _path(handle, checked.company, action), _present(body))
+
+
+def _path(handle: str, company: str | None, action: str = "") -> str:
+    """The API path of a run or schedule; an empty handle, which a path cannot hold, names none."""
+    if handle == "":
+        raise UnknownHandleError(handle, company)
+    return job_path(handle, action)
 
 
 def _submit_body(command: Submit) -> tuple[dict[str, Any], str | None]:

@@ -16,7 +16,7 @@ from uuid import UUID, uuid5
 
 import msgspec
 
-from .errors import RuleError
+from .errors import InvalidValueError
 from .events import DomainEvent
 
 Role = Literal["IpsAdmin", "IpsCompanyAdmin", "IpsUser", "ReadOnly"]
@@ -122,6 +122,7 @@ def new_secret() -> tuple[str, str]:
 
 
 def check_role(role: str) -> Role:
+    """The role, if it is one of the IPS user types; InvalidValueError (a bad value, 400) if not."""
     if role not in ROLES:
-        raise RuleError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+        raise InvalidValueError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
     return role  # type: ignore[return-value]

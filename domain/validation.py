@@ -15,10 +15,11 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from itertools import chain, compress, count, repeat
 from operator import attrgetter, is_
 from types import GenericAlias
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -159,6 +160,37 @@ def validate(command: Command) -> Command:
     return checked
 
 
+class _StateAt(msgspec.Struct, frozen=True, kw_only=True):
+    """The arguments of a read of a past state (state_at), checked as a command's are."""
+
+    as_of: datetime | None = None
+    version: int | None = None
+
+
+_STATE_AT = msgspec.msgpack.Decoder(_StateAt).decode
+
+
+def validate_state_at(
+    as_of: datetime | str | None, version: int | None
+) -> tuple[datetime | None, int | None]:
+    """`state_at`'s time and version as their types have them: `as_of` is taken as a command's `at`
+    is (an ISO 8601 string becomes a datetime; no zone means UTC), or InvalidFieldError names it.
+    Whether the run has that version or existed then is the ledger's to say."""
+    given = _StateAt(as_of=cast(datetime | None, as_of), version=version)
+    try:
+        checked = _STATE_AT(_encode(given))
+    except msgspec.ValidationError as err:
+        raise InvalidFieldError(*explain(err)) from err
+    except (OverflowError, TypeError, ValueError) as err:  # an integer past 64 bits, an odd type
+        raise _unencodable(given, err) from err
+    moment = checked.as_of
+    if moment is not None and outside(moment):
+        raise OutOfRangeError("as_of", time_problem(moment))
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment, checked.version
+
+
 def validate_batch(commands: Sequence[Command]) -> list[Command]:
     """`validate` of every command of a batch, in order; the first broken one raises, naming its
     place in the batch as the decider does ("command 3 (LogDetail): ...").
@@ -273,7 +305,7 @@ def _out_of_range(command: Command, err: OverflowError) -> PayloadError | Invali
     return _unencodable(command, err)
 
 
-def _unencodable(command: Command, err: Exception) -> InvalidFieldError:
+def _unencodable(command: msgspec.Struct, err: Exception) -> InvalidFieldError:
     for name in command.__struct_fields__:
         value = getattr(command, name)
         try:

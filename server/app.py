@@ -23,6 +23,7 @@ from jobledger.projections import queries
 from jobledger.projections.database import ViewsDatabase
 from jobledger.service.ledger import JobLedger
 from jobledger.service.records import event_record, job_record
+from jobledger.service.tokens import UnknownTokenError
 
 from . import batches, query_routes, wire
 from .auth import Caller, Gate
@@ -351,11 +352,15 @@ class LedgerApp:
             await answer_json(send, 201, {"token": issued.secret, **token_record(issued.token)})
             return 201
         if len(route) == 2 and request.method == "DELETE":
+            token_id, asked = route[1], request.text("companyHandle")
+            if scope is not None and asked not in (None, scope):
+                raise UnknownTokenError(token_id, asked)  # the caller sees no other company's tokens
+            company = asked or scope  # revoke_token's `company=`: of that company only
             await self.gate.refresh(force=True)  # a token's role never changes: the book's is it
-            target = self.gate.book.by_id.get(route[1])
+            target = self.gate.book.by_id.get(token_id)
             if target is not None and target.companyHandle == scope:  # another company's: 404 below
                 caller.handles_role(target.role, "revoke")
-            token = await self._write(lambda: self.ledger.revoke_token(route[1], company=scope))
+            token = await self._write(lambda: self.ledger.revoke_token(token_id, company=company))
             await self.gate.refresh(force=True)
             await answer_json(send, 200, token_record(token))
             return 200

@@ -76,7 +76,7 @@ def error_answer(err: BaseException) -> tuple[int, bytes]:
 
 def encode_error(code: str, message: str, err: LedgerError | None = None) -> bytes:
     """`{"error": {"code": ..., "message": ...}}` with a one-line message (and the ledger
-    error's type and plain attributes)."""
+    error's type and plain attributes, None ones too: the client sets every one again)."""
     line = " ".join(message.split()) or code
     detail = ErrorDetail(code=code, message=line)
     if err is not None:
@@ -84,6 +84,6 @@ def encode_error(code: str, message: str, err: LedgerError | None = None) -> byt
         detail.details = {
             key: value
             for key, value in vars(err).items()
-            if isinstance(value, str | int | bool) and not key.startswith("_")
+            if isinstance(value, str | int | bool | None) and not key.startswith("_")
         } or None
     return msgspec.json.encode(ErrorBody(error=detail))

@@ -90,7 +90,7 @@ _QUERIES: list[tuple[str, str, list[str]]] = [
     ("/v1/assets/{assetHandle}/job-logs", "getAssetJobLogs", ["companyHandle", "numRows", "minPosition"]),
     (
         "/v1/jobs/{jobHandle}",
-        "A run's or schedule's state, now or asOf a time or at a version",
+        "A run's or schedule's state, now or asOf a time, at a version, or both",
         ["companyHandle", "asOf", "version", "minPosition"],
     ),
     ("/v1/jobs/{jobHandle}/history", "Every event of a run or schedule", ["companyHandle", "minPosition"]),

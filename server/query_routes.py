@@ -177,9 +177,8 @@ async def _state(
     app: Served, request: Request, send: Send, handle: str, company: str | None, min_position: int
 ) -> int:
     as_of = request.moment("asOf")
-    version = request.integer("version", None, least=1)
-    if as_of is not None and version is not None:
-        raise HttpError(400, "bad_query", "give asOf or version, not both")
+    # Any integer, and both together: the ledger says which versions a run has, as state_at does.
+    version = request.integer("version", None, least=-(2**63), most=2**64 - 1)
 
     def read() -> tuple[int, Aggregate]:
         # The head first: the state read after it reflects at least that position.

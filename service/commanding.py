@@ -32,6 +32,7 @@ from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
 from jobledger.domain.job import Job
 from jobledger.domain.payloads import AnyPayload
 from jobledger.domain.schedule import Schedule
+from jobledger.domain.validation import validate_state_at
 
 T = TypeVar("T")
 When = datetime | str | None  # a datetime (naive means UTC), an ISO 8601 string, or None for now
@@ -263,6 +264,27 @@ class Commands(ABC):
         if not isinstance(state, Job):
             raise RuleError(f"{handle} is a schedule, not a run")
         return state
+
+    def state_at(
+        self,
+        handle: str,
+        *,
+        as_of: When = None,
+        version: int | None = None,
+        company: str | None = None,
+    ) -> Aggregate:
+        """A run's or schedule's state after its events stamped at or before `as_of` (taken as
+        `at` is) and among its first `version` events: either, or both."""
+        moment, upto = validate_state_at(as_of, version)
+        if moment is None and upto is None:
+            return self.get(handle, company)
+        return self._state_at(handle, moment, upto, company)
+
+    @abstractmethod
+    def _state_at(
+        self, handle: str, as_of: datetime | None, version: int | None, company: str | None
+    ) -> Aggregate:
+        """The state after the events up to `as_of` (aware) and `version`, one of them given."""
 
     # --- how a command is recorded -----------------------------------------------------------
 

@@ -12,7 +12,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -336,28 +336,20 @@ class JobLedger(Commands, Application[UUID]):
             raise UnknownHandleError(handle, company)
         return events
 
-    def state_at(
-        self,
-        handle: str,
-        *,
-        as_of: datetime | None = None,
-        version: int | None = None,
-        company: str | None = None,
+    def _state_at(
+        self, handle: str, as_of: datetime | None, version: int | None, company: str | None
     ) -> Aggregate:
-        """A run's or schedule's state after its events stamped at or before `as_of`, or after
-        its first `version` events."""
         events = self.history(handle, company)
         if version is not None:
             if not 1 <= version <= len(events):
                 raise InvalidValueError(f"{handle} has versions 1 to {len(events)}, not {version}")
             events = events[:version]
         if as_of is not None:
-            moment = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
             first = events[0].timestamp
-            events = [event for event in events if event.timestamp <= moment]
+            events = [event for event in events if event.timestamp <= as_of]
             if not events:
                 raise InvalidValueError(
-                    f"{handle} did not exist at {moment.isoformat()}; it was created at {first.isoformat()}"
+                    f"{handle} did not exist at {as_of.isoformat()}; it was created at {first.isoformat()}"
                 )
         state = fold(events)
         assert state is not None

@@ -38,6 +38,10 @@ class IssuedToken(NamedTuple):
 class UnknownTokenError(RuleError):
     """No token has this id (or not in the caller's company)."""
 
+    def __init__(self, token_id: str, company: str | None = None) -> None:
+        where = f" for company {company}" if company else ""
+        super().__init__(f"no token with id {token_id!r}{where}")
+
 
 def read_book(read: ReadBook, book: TokenBook | None = None) -> TokenBook:
     """The book brought up to date: a new one, or `book` with the events since its version."""
@@ -76,8 +80,7 @@ def revoke(read: ReadBook, append: Append, token_id: str, company: str | None = 
     def event(book: TokenBook) -> TokenRevoked | None:
         token = book.by_id.get(token_id)
         if token is None or (company is not None and token.companyHandle != company):
-            where = f" for company {company}" if company else ""
-            raise UnknownTokenError(f"no token with id {token_id!r}{where}")
+            raise UnknownTokenError(token_id, company)
         if not token.active:
             return None
         return TokenRevoked(

@@ -274,7 +274,7 @@ def test_tokens_beyond_the_callers_reach_are_refused(world: World, who: str, bod
 def test_a_bad_token_request_is_400(world: World) -> None:
     before = world.count()
     status, answer = world.call("admin", "POST", "/v1/tokens", {"companyHandle": "acme", "role": "Boss"})
-    assert status == 400 and answer["error"]["code"] == "invalid_body"
+    assert status == 400 and answer["error"]["code"] == "invalid_value"
     assert world.call("admin", "DELETE", "/v1/tokens/nope")[0] == 404
     assert world.count() == before
 
