@@ -167,14 +167,10 @@ def serve(
     server = StreamsFirst(config, app)
     # uvicorn stops gracefully on these, then raises the signal again with the handlers it found:
     # these, so a clean stop exits 0 (the default handlers would end the process by the signal).
+    # One that comes before uvicorn has taken the signals is noted, and the server stops as soon
+    # as it has started (raising SystemExit from here was swallowed at some points of the start).
     for stop in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop, _stopped)
+        signal.signal(stop, lambda signum, frame: setattr(server, "stop_asked", True))
     where = "the dashboard at /, API docs at /v1/docs" if wrap is not None else "API docs at /v1/docs"
     print(f"jobledger: serving {ledger.db} on {url_of(host, port)} ({where})", file=sys.stderr)
     server.run(sockets=[sock])
-
-
-def _stopped(signum: int, frame: object) -> None:
-    """The stop signal outside uvicorn's own handling: raised again once uvicorn has stopped, or
-    come before it started (nothing taken yet). Either way, end with 0."""
-    raise SystemExit(0)

@@ -1,4 +1,5 @@
-"""uvicorn's server, stopping the live event streams first."""
+"""uvicorn's server, stopping the live event streams first, and a stop asked before it took the
+signals."""
 
 from __future__ import annotations
 
@@ -17,6 +18,14 @@ class StreamsFirst(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, app: LedgerApp) -> None:
         super().__init__(config)
         self.ledger_app = app
+        # A stop signal that came before uvicorn took the signals over (serving.py notes it):
+        # the server starts, then stops at once, gracefully, as if the signal came then.
+        self.stop_asked = False
+
+    async def main_loop(self) -> None:
+        if self.stop_asked:
+            self.should_exit = True
+        await super().main_loop()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self.ledger_app.stream.end_streams()
