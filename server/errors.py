@@ -14,6 +14,7 @@ from jobledger.domain.errors import (
     StoreError,
     UnknownHandleError,
 )
+from jobledger.domain.limits import explain
 from jobledger.domain.payloads import PayloadError
 from jobledger.service.tokens import UnknownTokenError
 
@@ -66,7 +67,10 @@ def error_answer(err: BaseException) -> tuple[int, bytes]:
         return 500, encode_error("internal", "internal error; the server's log has the details")
     message = str(err)
     if isinstance(err, msgspec.ValidationError):
-        message = f"invalid body: {message}"
+        # In the ledger's words (as InvalidFieldError says them): "invalid progress: expected
+        # int, got float", the field named with its IPS name.
+        path, problem = explain(err)
+        message = f"invalid body: {path}: {problem}" if path else f"invalid body: {problem}"
     elif isinstance(err, InvalidFieldError) and "over the limit of" in message and "bytes" in message:
         status, code = 413, "too_large"
     if isinstance(err, LedgerError):

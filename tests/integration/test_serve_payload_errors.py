@@ -37,3 +37,16 @@ def test_a_wrong_payload_gets_the_clis_message(sqlite_db: str, tmp_path: object,
     # The CLI adds the command to run (cli/hints.py); the API leaves it out.
     assert answer["error"]["message"] == cli_message.partition("; `jobledger kinds`")[0], local.output
     assert events == ""  # nothing appended
+
+
+def test_a_wrong_field_is_named_in_the_ledgers_words(sqlite_db: str) -> None:
+    with serving(sqlite_db) as served:
+        _, created = served.call(
+            "POST",
+            "/v1/jobs",
+            {"companyHandle": "acme", "jobName": "n", "optimizeImagesJob": {"emailSetting": "All"}},
+        )
+        path = f"/v1/jobs/{created['jobHandle'].replace('|', '%7C')}/progress"
+        status, answer = served.call("POST", path, {"progress": 50.5})
+    assert (status, answer["error"]["code"]) == (400, "invalid_body")
+    assert answer["error"]["message"] == "invalid body: progress: expected int, got float"
