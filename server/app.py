@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 from typing import Any, TypeVar
 
 import msgspec
@@ -18,7 +19,7 @@ import msgspec
 from jobledger.audit import chain
 from jobledger.domain.access import DRIVE, MANAGE, Token, TokenBook
 from jobledger.domain.commands import Command
-from jobledger.domain.errors import LedgerError, NotRecordedError
+from jobledger.domain.errors import LedgerError, NotRecordedError, StoreError
 from jobledger.projections import queries
 from jobledger.projections.database import ViewsDatabase
 from jobledger.service.ledger import JobLedger
@@ -199,14 +200,21 @@ class LedgerApp:
     async def _batch(self, send: Send, batch: batches.Batch, caller: Caller) -> int:
         commands = [_scoped(command, caller) for command in batches.commands_of(batch, caller)]
         if batch.atomic:
-            recorded = await self._write(lambda: self.ledger.record(commands))
+            try:
+                recorded = await self._write(lambda: self.ledger.record(commands))
+            except Exception as err:  # all or none: every command has the batch's result
+                self.metrics.count_commands(commands, repeat(_batch_result(err)))
+                raise
+            self.metrics.count_commands(commands, repeat("ok"))
             value: dict[str, Any] = {
                 "position": self.views.head,
                 "states": [job_record(state, last_event=True) for state in recorded],
             }
         else:
             answers = await self.writer.submit(commands)
-            value = {"position": self.writer.position, "results": [_each_result(done) for done in answers]}
+            # (the views' head too: an all-or-none batch commits outside the writer's groups)
+            position = max(self.writer.position, self.views.head)
+            value = {"position": position, "results": [_each_result(done) for done in answers]}
         await answer_json(send, 200, value)
         return 200
 
@@ -441,6 +449,11 @@ def token_record(token: Token) -> dict[str, Any]:
         "issued": token.issued,
         "revoked": token.revoked,
     }
+
+
+def _batch_result(err: Exception) -> str:
+    """An all-or-none batch's result for the metrics, when it was not recorded."""
+    return "failed" if isinstance(err, StoreError) or not isinstance(err, LedgerError) else "refused"
 
 
 def _each_result(done: Done) -> dict[str, Any]:

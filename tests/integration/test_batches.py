@@ -202,3 +202,34 @@ def test_the_raw_api_answers_states_and_results(world: World) -> None:
         "GET", job_path(handle), headers={"authorization": f"Bearer {world.tokens['user']}"}
     )
     assert code == 200 and state["job"]["jobHandle"] == handle
+
+
+def metric(world: World, name: str) -> float:
+    status, text = world.server.call(
+        "GET", "/metrics", headers={"authorization": f"Bearer {world.tokens['admin']}"}
+    )
+    assert status == 200
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
+
+
+def test_an_all_or_none_batch_is_counted_in_the_commands_metrics_and_positions_never_go_back(
+    world: World,
+) -> None:
+    with world.client("user") as client:
+        handle = client.submit("acme", "counted", PAYLOAD)
+        ok = 'jobledger_commands_total{kind="UpdateProgress",result="ok"}'
+        refused = 'jobledger_commands_total{kind="UpdateProgress",result="refused"}'
+        before_ok, before_refused = metric(world, ok), metric(world, refused)
+        client.record(
+            [Start(handle=handle, server="srv1")]
+            + [UpdateProgress(handle=handle, percent=p) for p in (10, 20, 30)]
+        )
+        with pytest.raises(InvalidTransitionError):
+            client.record([Complete(handle=handle), UpdateProgress(handle=handle, percent=40)])
+        assert metric(world, ok) == before_ok + 3
+        assert metric(world, refused) == before_refused + 1
+    status, answer = world.post(
+        "admin",
+        {"atomic": False, "commands": [{"action": "stop", "jobHandle": "acme||nothing"}]},
+    )
+    assert status == 200 and answer["position"] >= world.count()
