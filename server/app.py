@@ -128,6 +128,13 @@ class LedgerApp:
 
     async def _route(self, request: Request, send: Send) -> int:
         parts, method = request.segments, request.method
+        if parts in _PLATFORM_PATHS and method not in _READS:
+            raise HttpError(
+                405,
+                "method_not_allowed",
+                f"{method} is not allowed on /{'/'.join(parts)}: use GET",
+                [(b"allow", b"GET, HEAD")],
+            )
         if parts == ["healthz"]:
             await answer_json(send, 200, {"status": "up"})
             return 200
@@ -171,6 +178,12 @@ class LedgerApp:
     async def _command(self, request: Request, route: list[str], caller: Caller, send: Send) -> int:
         body = await request.body()
         if route == ["batch"]:
+            if request.headers.get("idempotency-key"):  # (a retry would record the batch again)
+                raise HttpError(
+                    400,
+                    "bad_request",
+                    "a batch takes no Idempotency-Key header: give each submit its own idempotencyKey",
+                )
             return await self._batch(send, _decode(batches.Batch, body), caller)
         if route == ["jobs"]:
             caller.require(DRIVE)
@@ -420,6 +433,7 @@ def _scoped(command: Command, caller: Caller) -> Command:
 
 
 _READS = ("GET", "HEAD")
+_PLATFORM_PATHS = (["healthz"], ["readyz"], ["metrics"], ["v1", "openapi.json"], ["v1", "docs"])
 _QUERIES = (["active-jobs"], ["scheduled-jobs"], ["job-logs"], ["events"], ["position"], ["audit", "digest"])
 
 

@@ -31,19 +31,18 @@ def choice(request: Request, name: str, choices: Sequence[str], default: str) ->
 
 def many_of(request: Request, name: str, choices: Sequence[str]) -> list[str]:
     """A parameter repeated or separated by commas, each one of `choices`."""
-    given = request.lists.get(name, [])
-    return [
-        _check(name, lambda v: checks.one_of(v, choices), v)
-        for values in given
-        for v in values.split(",")
-        if v
-    ]
+    return each(request, name, lambda value: checks.one_of(value, choices))
+
+
+def each(request: Request, name: str, check: Callable[[str], str]) -> list[str]:
+    """A parameter repeated or separated by commas, each value as `check` spells it."""
+    given = [value for values in request.lists.get(name, []) for value in values.split(",") if value]
+    return [_check(name, check, value) for value in given]
 
 
 def log_types(request: Request) -> list[str]:
     """logTypeArray (repeated, or separated by commas), each as IPS spells it."""
-    given = request.lists.get("logTypeArray", [])
-    return [_check("logTypeArray", checks.log_type, v) for values in given for v in values.split(",") if v]
+    return each(request, "logTypeArray", checks.log_type)
 
 
 def _check(name: str, check: Callable[[str], str], value: str) -> str:

@@ -12,7 +12,7 @@ import importlib.resources
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import parse_qs, parse_qsl, quote, urlencode
 
 import msgspec
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -182,8 +182,9 @@ class Dashboard:
                 f"{action}: {handle} is now {body['state'].get('state') or body['state'].get('triggerState')}"
             )
         back = fmt.local_path(form.get("back"))
-        separator = "&" if "?" in back else "?"
-        await self._redirect(send, f"{back}{separator}{urlencode({'notice': notice})}")
+        path, _, query = back.partition("?")
+        kept = [(key, value) for key, value in parse_qsl(query, keep_blank_values=True) if key != "notice"]
+        await self._redirect(send, f"{path}?{urlencode([*kept, ('notice', notice)])}")  # (one notice)
 
     async def _verify(self, request: Request, send: Send) -> None:
         await self._check_csrf(request, await self._form(request))

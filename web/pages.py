@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from jobledger.domain.access import DRIVE, MANAGE
 from jobledger.projections import checks, paging, queries
 from jobledger.projections.active_jobs import stalled
 from jobledger.projections.database import ViewsDatabase
@@ -17,7 +18,7 @@ from jobledger.server.app import LedgerApp
 from jobledger.server.auth import Caller
 from jobledger.server.errors import HttpError
 from jobledger.server.http import Request
-from jobledger.server.query_params import checked, one_of
+from jobledger.server.query_params import checked, each, one_of
 from jobledger.server.stream import Filter
 
 from . import charts
@@ -30,6 +31,8 @@ LOG_PAGE = 50
 EVENT_PAGE = 100
 MAX_SCAN = 10_000  # events read for one page of the event log, at most
 JOB_STATES = ("New", "Running", "Stopping")
+# The grant each action's button needs (the API's own check of the same command is the rule).
+ACTION_GRANTS = {"stop": DRIVE, "delete": MANAGE, "pause": MANAGE, "resume": MANAGE, "execute": MANAGE}
 OUTCOMES = ("success", "warnings", "errors", "fatal", "stopped")
 # The events that change a row of the active list: the live page listens to these only.
 ACTIVE_EVENTS = ("Submitted", "Started", "ProgressUpdated", "StopRequested", "Completed", "Deleted")
@@ -147,7 +150,7 @@ class Pages:
             return "schedule.html", values
         per_page = request.integer("perPage", 100, least=1, most=queries.MAX_PER_PAGE) or 100
         page_number = request.integer("page", 1, least=1) or 1
-        log_types = [value for value in request.lists.get("logType", []) if value]
+        log_types = each(request, "logType", checks.log_type)
 
         def read(db: ViewsDatabase) -> tuple[dict[str, Any], dict[str, int], list[dict[str, Any]]]:
             # One snapshot: the page's details, their types and its live row agree.
@@ -254,6 +257,9 @@ class Pages:
         if not action or not handle:
             raise HttpError(400, "bad_query", "confirm needs an action and a handle")
         await self.api.job(handle, caller.scope)  # 404 for another company's
+        if action not in ACTION_GRANTS:
+            raise HttpError(404, "not_found", f"no action {action}")
+        caller.require(ACTION_GRANTS[action])  # a button the role may not press is not shown
         back = fmt.local_path(request.text("back"))  # a link and a redirect: never off the site
         return "confirm.html", {"action": action, "handle": handle, "back": back}
 

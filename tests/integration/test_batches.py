@@ -233,3 +233,23 @@ def test_an_all_or_none_batch_is_counted_in_the_commands_metrics_and_positions_n
         {"atomic": False, "commands": [{"action": "stop", "jobHandle": "acme||nothing"}]},
     )
     assert status == 200 and answer["position"] >= world.count()
+
+
+def test_a_batch_with_an_idempotency_key_header_is_refused_and_each_submit_takes_its_own(
+    world: World,
+) -> None:
+    before = world.count()
+    submit = {"action": "submit", "body": {"companyHandle": "acme", "jobName": "keyed", **BODY}}
+    status, answer = world.server.call(
+        "POST",
+        "/v1/batch",
+        {"commands": [submit]},
+        headers={"authorization": f"Bearer {world.tokens['user']}", "idempotency-key": "b1"},
+    )
+    assert status == 400 and "idempotencyKey" in answer["error"]["message"]
+    assert world.count() == before
+    keyed = {**submit, "idempotencyKey": "b1"}
+    first = world.post("user", {"commands": [keyed]})
+    again = world.post("user", {"commands": [keyed]})
+    assert first[0] == again[0] == 200
+    assert first[1]["states"][0]["jobHandle"] == again[1]["states"][0]["jobHandle"]

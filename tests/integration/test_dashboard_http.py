@@ -218,6 +218,11 @@ class Browser:
         token = confirm.csrf
         return self.post(target, csrf=token if csrf is None else csrf, back=confirm.hidden("back")[0])
 
+    def press(self, action: str, handle: str, back: str = "/") -> Page:
+        """Post an action's form without its confirmation page (a role that may not act gets no
+        confirmation page): the session's CSRF token from the home page."""
+        return self.post(f"/actions/{action}/{quote(handle, safe='')}", csrf=self.get("/").csrf, back=back)
+
 
 # --- the served ledger -------------------------------------------------------------------------------
 
@@ -381,7 +386,7 @@ def test_an_actions_back_never_leads_off_the_site(site: Site) -> None:
     for back in ("//evil.com", "/\\evil.com", "https://evil.com"):
         page = reader.post(f"/actions/stop/{quote(handle, safe='')}", csrf=reader.get("/").csrf, back=back)
         assert page.status == 303 and page.location.startswith("/?notice="), page.location
-    confirm = reader.get(
+    confirm = site.browser("user").get(
         f"/confirm?{urlencode({'action': 'stop', 'handle': handle, 'back': 'javascript:alert(1)'})}"
     )
     assert confirm.status == 200
@@ -541,7 +546,7 @@ def test_a_read_only_sessions_stop_fails_with_the_apis_403_and_appends_nothing(s
     handle = site.submit(jobName="not-yours-to-stop")
     reader = site.browser("reader")
     before = site.position()
-    page = reader.act("stop", handle)
+    page = reader.press("stop", handle)
     assert page.status == 303
     notice = reader.get(page.location)
     assert notice.said("notice") == "stop failed: a ReadOnly token may not submit or drive jobs"
@@ -644,8 +649,9 @@ def test_a_company_admin_pauses_resumes_and_executes_a_schedule_through_the_form
     site.caught_up()
     assert ("resume", schedule) in cadmin.get("/schedules").actions()
 
-    page = cadmin.act("resume", schedule, back="/schedules")
+    page = cadmin.act("resume", schedule, back=page.location)  # back to the page with the notice
     assert cadmin.get(page.location).said("notice") == f"resume: {schedule} is now Normal"
+    assert page.location.count("notice=") == 1  # the new notice, not both
     assert site.state(schedule)["triggerState"] == "Normal"
 
     runs = site.state(schedule).get("runCount", 0)
@@ -662,7 +668,7 @@ def test_a_company_admin_pauses_resumes_and_executes_a_schedule_through_the_form
 def test_a_user_may_not_pause_a_schedule_through_the_form(site: Site, schedule: str) -> None:
     before = site.position()
     user = site.browser("user")
-    page = user.act("pause", schedule, back="/schedules")
+    page = user.press("pause", schedule, back="/schedules")
     assert "pause failed" in user.get(page.location).said("notice")
     assert site.position() == before
 
@@ -734,6 +740,7 @@ def test_filters_in_the_query_string_narrow_the_active_rows(
         "/audit?before=x",
         "/confirm?action=stop",
         "/runs/{bulk}?page=0",
+        "/runs/{bulk}?logType=Bogus",
         "/runs/{bulk}?perPage=abc",
     ],
 )
@@ -750,6 +757,9 @@ def test_an_unknown_page_or_method_is_answered_with_a_page(site: Site) -> None:
     assert admin.get("/nope").status == 404
     assert admin.get("/runs/nope%7C%7Cnope").status == 404
     assert admin.request("DELETE", "/logs").status == 405
+    for path in ("/healthz", "/readyz", "/metrics"):
+        answered = admin.request("POST", path)
+        assert answered.status == 405 and answered.headers["allow"] == "GET, HEAD", path
     assert (
         admin.post(f"/actions/explode/{quote(site.bulk[0], safe='')}", csrf=admin.get("/").csrf).status == 404
     )
@@ -832,3 +842,11 @@ def test_no_request_left_a_traceback_on_the_servers_stderr(site: Site) -> None:
     # Last in the module: every bad query, form and redirect above was answered without one.
     assert "Traceback" not in site.stderr(), site.stderr()
     assert "ERROR" not in site.stderr()
+
+
+def test_the_confirmation_of_an_action_the_role_may_not_take_is_a_403_page(site: Site, schedule: str) -> None:
+    bulk = quote(site.submit(jobName="confirm-me"), safe="")
+    assert site.browser("reader").get(f"/confirm?action=stop&handle={bulk}").status == 403
+    assert site.browser("user").get(f"/confirm?action=pause&handle={quote(schedule, safe='')}").status == 403
+    assert site.browser("user").get(f"/confirm?action=stop&handle={bulk}").status == 200
+    assert site.browser("admin").get(f"/confirm?action=explode&handle={bulk}").status == 404
