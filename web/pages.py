@@ -6,11 +6,11 @@ company's run is 404 here as there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from jobledger.domain.access import DRIVE, MANAGE
 from jobledger.projections import checks, paging, queries
 from jobledger.projections.active_jobs import stalled
 from jobledger.projections.database import ViewsDatabase
@@ -31,8 +31,11 @@ LOG_PAGE = 50
 EVENT_PAGE = 100
 MAX_SCAN = 10_000  # events read for one page of the event log, at most
 JOB_STATES = ("New", "Running", "Stopping")
-# The grant each action's button needs (the API's own check of the same command is the rule).
-ACTION_GRANTS = {"stop": DRIVE, "delete": MANAGE, "pause": MANAGE, "resume": MANAGE, "execute": MANAGE}
+# Whether a caller may press each action's button (the API's own check of the command is the rule).
+ACTION_ALLOWED: dict[str, Callable[[Caller], bool]] = {
+    "stop": lambda caller: caller.drives,
+    **{action: lambda caller: caller.manages for action in ("delete", "pause", "resume", "execute")},
+}
 OUTCOMES = ("success", "warnings", "errors", "fatal", "stopped")
 # The events that change a row of the active list: the live page listens to these only.
 ACTIVE_EVENTS = ("Submitted", "Started", "ProgressUpdated", "StopRequested", "Completed", "Deleted")
@@ -257,9 +260,10 @@ class Pages:
         if not action or not handle:
             raise HttpError(400, "bad_query", "confirm needs an action and a handle")
         await self.api.job(handle, caller.scope)  # 404 for another company's
-        if action not in ACTION_GRANTS:
+        if action not in ACTION_ALLOWED:
             raise HttpError(404, "not_found", f"no action {action}")
-        caller.require(ACTION_GRANTS[action])  # a button the role may not press is not shown
+        if not ACTION_ALLOWED[action](caller):  # a button the role may not press is not shown
+            raise HttpError(403, "forbidden", f"this token's role may not {action} runs or schedules")
         back = fmt.local_path(request.text("back"))  # a link and a redirect: never off the site
         return "confirm.html", {"action": action, "handle": handle, "back": back}
 
