@@ -17,16 +17,15 @@ from typing import Any, TypeVar
 import msgspec
 
 from jobledger.audit import chain
-from jobledger.domain.access import DRIVE, MANAGE, Token, TokenBook
+from jobledger.domain.access import DRIVE, MANAGE, TokenBook
 from jobledger.domain.commands import Command
 from jobledger.domain.errors import LedgerError, NotRecordedError, StoreError
 from jobledger.projections import queries
 from jobledger.projections.database import ViewsDatabase
 from jobledger.service.ledger import JobLedger
 from jobledger.service.records import event_record, job_record
-from jobledger.service.tokens import UnknownTokenError
 
-from . import batches, query_routes, wire
+from . import batches, query_routes, token_routes, wire
 from .auth import Caller, Gate
 from .errors import HttpError, error_answer
 from .group_commit import Done, GroupWriter, Recorded, Writer
@@ -154,7 +153,7 @@ class LedgerApp:
             raise HttpError(404, "not_found", f"no such path: /{'/'.join(parts)}")
         route = parts[1:]
         if route[:1] == ["tokens"]:
-            return await self._tokens(request, route, caller, send)
+            return await token_routes.answer_tokens(self, request, route, caller, send)
         allowed = methods_of(route)
         if allowed and method not in allowed:
             raise HttpError(
@@ -214,7 +213,7 @@ class LedgerApp:
         commands = [_scoped(command, caller) for command in batches.commands_of(batch, caller)]
         if batch.atomic:
             try:
-                recorded = await self._write(lambda: self.ledger.record(commands))
+                recorded = await self.write(lambda: self.ledger.record(commands))
             except Exception as err:  # all or none: every command has the batch's result
                 self.metrics.count_commands(commands, repeat(_batch_result(err)))
                 raise
@@ -346,48 +345,8 @@ class LedgerApp:
         await answer_json(send, code, {"status": status, "viewLag": lag})
         return code
 
-    # --- tokens ----------------------------------------------------------------------------------
-
-    async def _tokens(self, request: Request, route: list[str], caller: Caller, send: Send) -> int:
-        caller.require(MANAGE)
-        scope = caller.scope
-        if route == ["tokens"] and request.method == "GET":
-            await self.gate.refresh(force=True)
-            chosen = caller.company(request.text("companyHandle"))
-            revoked_too = bool(request.flag("all"))
-            listed = [
-                token_record(token)
-                for token in self.gate.book.by_id.values()
-                if (chosen is None or token.companyHandle == chosen) and (token.active or revoked_too)
-            ]
-            await answer_json(send, 200, {"tokenArray": listed})
-            return 200
-        if route == ["tokens"] and request.method == "POST":
-            asked = _decode(wire.CreateToken, await request.body())
-            caller.acts_for(asked.companyHandle)
-            caller.handles_role(asked.role, "create")
-            issued = await self._write(
-                lambda: self.ledger.create_token(asked.companyHandle, asked.role, name=asked.name)
-            )
-            await self.gate.refresh(force=True)
-            await answer_json(send, 201, {"token": issued.secret, **token_record(issued.token)})
-            return 201
-        if len(route) == 2 and request.method == "DELETE":
-            token_id, asked = route[1], request.text("companyHandle")
-            if scope is not None and asked not in (None, scope):
-                raise UnknownTokenError(token_id, asked)  # the caller sees no other company's tokens
-            company = asked or scope  # revoke_token's `company=`: of that company only
-            await self.gate.refresh(force=True)  # a token's role never changes: the book's is it
-            target = self.gate.book.by_id.get(token_id)
-            if target is not None and target.companyHandle == scope:  # another company's: 404 below
-                caller.handles_role(target.role, "revoke")
-            token = await self._write(lambda: self.ledger.revoke_token(token_id, company=company))
-            await self.gate.refresh(force=True)
-            await answer_json(send, 200, token_record(token))
-            return 200
-        raise HttpError(404, "not_found", f"no such path: /v1/{'/'.join(route)}")
-
-    async def _write(self, write: Callable[[], T]) -> T:
+    async def write(self, write: Callable[[], T]) -> T:
+        """A write of the ledger's own (a token's, an all-or-none batch's), between two groups."""
         # Where the writer writes its groups, between two of them: the ledger has one writer.
         result = await self.writer.write(write)
         self._committed(await self.read(self.ledger.head_position))
@@ -451,18 +410,6 @@ def methods_of(route: list[str]) -> tuple[str, ...]:
         case ["jobs", _, action] if action in batches.SCHEDULE_ROUTES:
             return ("POST",)
     return _READS if route in _QUERIES else ()
-
-
-def token_record(token: Token) -> dict[str, Any]:
-    """A token as the API shows it (never its secret)."""
-    return {
-        "tokenId": token.tokenId,
-        "companyHandle": token.companyHandle,
-        "role": token.role,
-        "name": token.name,
-        "issued": token.issued,
-        "revoked": token.revoked,
-    }
 
 
 def _batch_result(err: Exception) -> str:
