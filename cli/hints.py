@@ -27,10 +27,7 @@ def hint(err: LedgerError) -> str:
     """What the CLI adds to the error's line (the command to run), or nothing."""
     match err:
         case ClockSkewError():
-            return (
-                "; check the clock that gave --at, set JOBLEDGER_MAX_CLOCK_SKEW (seconds),"
-                " or give `scheduler tick` --force"
-            )
+            return "; check the clock that gave --at, or set JOBLEDGER_MAX_CLOCK_SKEW (seconds)"
         case DamagedStoreError():
             return DAMAGED_HINT
         case NoLedgerError():

@@ -9,10 +9,12 @@ import click
 
 from jobledger.cli import tables
 from jobledger.cli.group import Config, cli, pass_config
+from jobledger.cli.hints import with_hint
 from jobledger.cli.options import ISO_TIME, Seconds
 from jobledger.cli.render import emit, emit_table, output_options
 from jobledger.cli.signals import stop_on_signals
 from jobledger.cli.views import as_of_option, limit_option, reads
+from jobledger.domain.errors import ClockSkewError
 from jobledger.projections import queries
 from jobledger.service import scheduler
 
@@ -58,7 +60,11 @@ def scheduler_group() -> None:
 @pass_config
 def tick(config: Config, at: datetime | None, force: bool) -> None:
     """Fire every schedule due at this time and print the runs created, one handle a line."""
-    for handle in scheduler.tick(config.ledger(), config.projector(), at, force=force):
+    try:
+        handles = scheduler.tick(config.ledger(), config.projector(), at, force=force)
+    except ClockSkewError as err:  # (only this command has --force to offer)
+        raise click.ClickException(f"{with_hint(err)}, or give --force") from None
+    for handle in handles:
         click.echo(handle)
 
 

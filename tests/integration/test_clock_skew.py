@@ -98,6 +98,7 @@ def test_the_cli_refuses_a_future_at_in_one_line(sqlite_db: str) -> None:
     assert_one_line_error(
         result, 1, "after the ledger's clock", "at most 300 s ahead", "JOBLEDGER_MAX_CLOCK_SKEW"
     )
+    assert "--force" not in result.output  # only `scheduler tick` has it
     assert event_count(sqlite_db) == 1
 
 
@@ -133,7 +134,9 @@ def test_a_scheduler_tick_in_the_future_is_refused_unless_forced(sqlite_db: str)
     before = event_count(sqlite_db)
     later = (fire + timedelta(minutes=1)).isoformat()
 
-    assert_one_line_error(run(sqlite_db, "scheduler", "tick", "--at", later), 1, "after the ledger's clock")
+    assert_one_line_error(
+        run(sqlite_db, "scheduler", "tick", "--at", later), 1, "after the ledger's clock", "or give --force"
+    )
     assert event_count(sqlite_db) == before
 
     forced = ok(sqlite_db, "scheduler", "tick", "--at", later, "--force")
