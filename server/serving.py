@@ -19,9 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from jobledger.domain.errors import LedgerError, StoreError
+from jobledger.domain.errors import LedgerError
 from jobledger.service.ledger import JobLedger
-from jobledger.store.config import is_postgres_url, postgres_env, postgres_problem, store_identity
+from jobledger.store.config import is_postgres_url, postgres_connection, postgres_env, store_identity
 
 from .app import LedgerApp
 
@@ -70,22 +70,8 @@ def serve_lock(db: str) -> Iterator[None]:
 def _postgres_serve_lock(db: str) -> Iterator[None]:
     """An advisory lock on the ledger's database and schema, held by a connection of its own for
     as long as the server runs (PostgreSQL frees it if the server dies)."""
-    import psycopg
-
-    env = postgres_env(db)
-    schema = env.get("POSTGRES_SCHEMA", "public")
-    try:
-        conn = psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"],
-            host=env["POSTGRES_HOST"],
-            port=int(env["POSTGRES_PORT"]),
-            user=env["POSTGRES_USER"],
-            password=env["POSTGRES_PASSWORD"] or None,
-            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
-            autocommit=True,
-        )
-    except psycopg.Error as err:
-        raise StoreError(postgres_problem(env, err)) from err
+    schema = postgres_env(db).get("POSTGRES_SCHEMA", "public")
+    conn = postgres_connection(db)
     try:
         row = conn.execute(
             "SELECT pg_try_advisory_lock(hashtextextended("

@@ -6,6 +6,7 @@ import os
 import re
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from eventsourcing.utils import get_topic
@@ -14,6 +15,9 @@ from jobledger.domain.errors import DamagedStoreError, NoLedgerError, StoreError
 
 from .codec import MsgspecMapper
 from .sqlite_recorder import SQLITE_LOCK_TIMEOUT_SECONDS, FastSQLiteApplicationRecorder
+
+if TYPE_CHECKING:  # psycopg loads only for a PostgreSQL store
+    import psycopg
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -220,15 +224,7 @@ def ensure_postgres_schema(url: str, *, create: bool = True) -> bool:
 
     env = postgres_env(url)
     try:
-        with psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"],
-            host=env["POSTGRES_HOST"],
-            port=int(env["POSTGRES_PORT"]),
-            user=env["POSTGRES_USER"],
-            password=env["POSTGRES_PASSWORD"] or None,
-            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
-            autocommit=True,
-        ) as conn:
+        with postgres_connection(url) as conn:
             if schema and create:
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
             found = conn.execute(
@@ -240,6 +236,26 @@ def ensure_postgres_schema(url: str, *, create: bool = True) -> bool:
     if not (found and found[0]) and not create:  # a read must not create the tables
         raise NoLedgerError(f"no ledger at {store_identity(url)}")
     return bool(found and found[0])
+
+
+def postgres_connection(url: str) -> psycopg.Connection[Any]:
+    """An autocommit connection to the URL's database (not a pooled one of the library's);
+    StoreError naming the server and what it said, if it refuses."""
+    import psycopg
+
+    env = postgres_env(url)
+    try:
+        return psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"],
+            host=env["POSTGRES_HOST"],
+            port=int(env["POSTGRES_PORT"]),
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None,
+            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+            autocommit=True,
+        )
+    except psycopg.Error as err:
+        raise StoreError(postgres_problem(env, err)) from err
 
 
 def postgres_problem(env: dict[str, str], err: Exception) -> str:
