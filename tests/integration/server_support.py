@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from jobledger.client import Client
 from jobledger.server.wire import job_path
+from jobledger.service.ledger import JobLedger
 
-__all__ = ["Served", "free_port", "job_path", "serving"]
+__all__ = ["Served", "free_port", "job_path", "served_pair", "serving"]
 
 
 def free_port() -> int:
@@ -110,3 +112,17 @@ def serving(
         for stream in (process.stdout, process.stderr):
             if stream:
                 stream.close()
+
+
+@contextmanager
+def served_pair(db: str) -> Iterator[tuple[Client, JobLedger, Served, str]]:
+    """A served ledger with an IpsAdmin token of acme: a client of the server, the same ledger
+    opened in this process (to compare the two), the server and the token."""
+    with JobLedger(db) as ledger:
+        token = ledger.create_token("acme", "IpsAdmin").secret
+    with (
+        serving(db, auth=True) as server,
+        Client(f"http://127.0.0.1:{server.port}", token) as client,
+        JobLedger(db, create=False) as ledger,
+    ):
+        yield client, ledger, server, token

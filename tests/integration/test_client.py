@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from samples import OPTIMIZE
-from server_support import serving
+from server_support import served_pair
 
 from jobledger.client import AccessDeniedError, Client, ServerError
 from jobledger.domain.errors import (
@@ -28,14 +28,7 @@ PAYLOAD = decode_payload("optimizeImagesJob", OPTIMIZE)
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[Client, JobLedger]]:
     """A client of a served ledger, and the same ledger opened in this process."""
-    db = str(tmp_path / "ledger.db")
-    with JobLedger(db) as ledger:
-        token = ledger.create_token("acme", "IpsAdmin").secret
-    with (
-        serving(db, auth=True) as server,
-        Client(f"http://127.0.0.1:{server.port}", token) as client,
-        JobLedger(db, create=False) as ledger,
-    ):
+    with served_pair(str(tmp_path / "ledger.db")) as (client, ledger, _, _):
         yield client, ledger
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from samples import OPTIMIZE
-from server_support import Served, job_path, serving
+from server_support import Served, job_path, served_pair
 
 from jobledger.client import Client
 from jobledger.domain.errors import InvalidFieldError, InvalidValueError, UnknownHandleError
@@ -46,15 +46,8 @@ class Pair:
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[Pair]:
-    db = str(tmp_path / "ledger.db")
-    with JobLedger(db) as ledger:
-        token = ledger.create_token("acme", "IpsAdmin").secret
-    with (
-        serving(db, auth=True) as server,
-        Client(f"http://127.0.0.1:{server.port}", token) as client,
-        JobLedger(db, create=False) as ledger,
-    ):
-        yield Pair(client, ledger, server, token)
+    with served_pair(str(tmp_path / "ledger.db")) as parts:
+        yield Pair(*parts)
 
 
 def a_run_of_five_events(api: Commands) -> str:
