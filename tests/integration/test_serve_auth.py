@@ -11,57 +11,30 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from auth_support import COMPANIES, PAYLOAD, AuthWorld, role_tokens
 from click.testing import CliRunner
 from server_support import Served, job_path, serving
 
 from jobledger.cli.main import cli
 from jobledger.service.ledger import JobLedger
 
-PAYLOAD = {"optimizeImagesJob": {"emailSetting": "All"}}
 
-
-class World:
+class World(AuthWorld):
     """The served ledger, a token per (company, role), and each company's run and schedule."""
 
     def __init__(self, server: Served, tokens: dict[str, str]) -> None:
-        self.server = server
-        self.tokens = tokens
-        self.runs: dict[str, str] = {}
+        super().__init__(server, tokens)
         self.schedules: dict[str, str] = {}
-
-    def call(self, who: str | None, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        headers = {"authorization": f"Bearer {self.tokens[who]}"} if who else {}
-        return self.server.call(method, path, body, headers=headers)
-
-    def count(self) -> int:
-        status, body = self.call("admin", "GET", "/v1/audit/digest")
-        assert status == 200
-        return int(body["events"])
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     db = str(tmp_path_factory.mktemp("auth") / "ledger.db")
-    made: dict[str, str] = {}
-    with JobLedger(db) as ledger:
-        made["admin"] = ledger.create_token("acme", "IpsAdmin", name="ops").secret
-        for company in ("acme", "globex"):
-            for role, short in (("IpsCompanyAdmin", "cadmin"), ("IpsUser", "user"), ("ReadOnly", "reader")):
-                made[f"{company}-{short}"] = ledger.create_token(company, role).secret
+    tokens = role_tokens(db)  # on the ledger before it is served
     with serving(db, auth=True) as server:
-        world = World(server, made)
-        for company in ("acme", "globex"):
-            status, run = world.call(
-                f"{company}-user", "POST", "/v1/jobs", {"companyHandle": company, "jobName": "n", **PAYLOAD}
-            )
-            assert status == 201, run
-            world.runs[company] = run["jobHandle"]
-            assert (
-                world.call(
-                    f"{company}-user", "POST", job_path(run["jobHandle"], "start"), {"serverName": "s1"}
-                )[0]
-                == 200
-            )
+        world = World(server, tokens)
+        world.start_runs("s1")
+        for company in COMPANIES:
             status, schedule = world.call(
                 f"{company}-user",
                 "POST",

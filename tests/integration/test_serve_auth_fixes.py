@@ -14,31 +14,18 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from auth_support import AuthWorld, role_tokens
 from click.testing import CliRunner
-from server_support import Served, job_path, serving
+from server_support import job_path, serving
 
 from jobledger.cli.main import cli
 from jobledger.service.ledger import JobLedger
 
-PAYLOAD = {"optimizeImagesJob": {"emailSetting": "All"}}
 TOKEN_EVENTS = {"TokenIssued", "TokenRevoked"}
 
 
-class World:
+class World(AuthWorld):
     """The served ledger, a token per (company, role), and each company's run."""
-
-    def __init__(self, server: Served, tokens: dict[str, str]) -> None:
-        self.server = server
-        self.tokens = tokens
-        self.runs: dict[str, str] = {}
-
-    def call(self, who: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        return self.server.call(method, path, body, headers={"authorization": f"Bearer {self.tokens[who]}"})
-
-    def count(self) -> int:
-        status, body = self.call("admin", "GET", "/v1/audit/digest")
-        assert status == 200
-        return int(body["events"])
 
     def events(self, who: str, query: str = "") -> tuple[int, list[dict[str, Any]]]:
         """GET /v1/events as NDJSON: the status and the records."""
@@ -64,22 +51,10 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     db = str(tmp_path_factory.mktemp("auth-fixes") / "ledger.db")
-    made: dict[str, str] = {}
-    with JobLedger(db) as ledger:
-        made["admin"] = ledger.create_token("acme", "IpsAdmin", name="ops").secret
-        for company in ("acme", "globex"):
-            for role, short in (("IpsCompanyAdmin", "cadmin"), ("IpsUser", "user"), ("ReadOnly", "reader")):
-                made[f"{company}-{short}"] = ledger.create_token(company, role).secret
+    tokens = role_tokens(db)  # on the ledger before it is served
     with serving(db, auth=True) as server:
-        world = World(server, made)
-        for company in ("acme", "globex"):
-            status, run = world.call(
-                f"{company}-user", "POST", "/v1/jobs", {"companyHandle": company, "jobName": "n", **PAYLOAD}
-            )
-            assert status == 201, run
-            world.runs[company] = run["jobHandle"]
-            start = job_path(run["jobHandle"], "start")
-            assert world.call(f"{company}-user", "POST", start, {"serverName": "s"})[0] == 200
+        world = World(server, tokens)
+        world.start_runs("s")
         yield world
 
 
