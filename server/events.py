@@ -19,12 +19,10 @@ from jobledger.domain.handles import job_id
 
 from .auth import Caller, Gate
 from .errors import HttpError
-from .http import Request, Send
+from .http import MAX_INTEGER, Request, Send
 from .metrics import Metrics
 from .query_params import many_of
 from .stream import PAGE, Broadcaster, Filter
-
-MAX_POSITION = 2**63 - 1  # (SQLite's largest rowid)
 
 HEARTBEAT_S = 15.0
 # How often an open stream of a token checks that it still works: a revocation on the ledger's host
@@ -46,7 +44,7 @@ async def stream_events(
     after = request.integer("after", 0) or 0
     last_id = request.headers.get("last-event-id", "").strip()
     if last_id:
-        if not last_id.isdigit() or int(last_id) > MAX_POSITION:
+        if not last_id.isdigit() or int(last_id) > MAX_INTEGER:
             raise HttpError(400, "bad_request", f"Last-Event-ID must be a position, got {last_id!r}")
         after = max(after, int(last_id))
     names = frozenset(many_of(request, "name", EVENT_NAMES))
@@ -78,7 +76,7 @@ async def _ndjson(send: Send, stream: Broadcaster, wanted: Filter, after: int, l
     )
     sent = 0
     while limit is None or sent < limit:
-        page = await stream.history(after, 2**63 - 1, wanted, min(PAGE, limit - sent) if limit else PAGE)
+        page = await stream.history(after, MAX_INTEGER, wanted, min(PAGE, limit - sent) if limit else PAGE)
         if not page:
             break
         await send({"type": "http.response.body", "body": b"".join(map(_line, page)), "more_body": True})

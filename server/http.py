@@ -22,6 +22,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 MAX_BODY = 8 * 1024 * 1024  # bytes: a log array of 1,000 rows with long messages fits
+MAX_INTEGER = 2**63 - 1  # the largest integer a query parameter (and SQLite) holds
 JSON = [(b"content-type", b"application/json")]
 _encode = msgspec.json.Encoder().encode
 
@@ -103,7 +104,7 @@ class Request:
         return next((value for key in (name, *aliases) if (value := self.query.get(key))), None)
 
     def integer(
-        self, name: str, default: int | None = None, *, least: int = 0, most: int = 2**63 - 1
+        self, name: str, default: int | None = None, *, least: int = 0, most: int = MAX_INTEGER
     ) -> int | None:
         """An integer parameter in least..most."""
         value = self.query.get(name)
