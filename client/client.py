@@ -154,7 +154,8 @@ class Client(Commands):
 
     def record(self, commands: Sequence[Command]) -> list[Aggregate]:
         """Record a batch of commands in order in one transaction of the server's: every one, or
-        (on the first broken rule) none. Returns the state after each command."""
+        (on the first broken rule) none. Returns the state after each command. At most MAX_BATCH
+        commands (the server's bound on a request): more raise InvalidFieldError."""
         items = [_item(command, index) for index, command in enumerate(validate_batch(commands), 1)]
         if not items:
             return []  # nothing to record (the API takes no empty batch)
@@ -164,7 +165,8 @@ class Client(Commands):
     def record_each(self, commands: Sequence[Command]) -> Outcomes:
         """Record independent commands in one group commit of the server's: a command that breaks
         a rule, or is invalid, fails alone. Each command's state or error, the position of its
-        last event (0: none) and whether it replayed an earlier submit."""
+        last event (0: none) and whether it replayed an earlier submit. More than the server takes
+        in one request (MAX_BATCH) go in requests of that many."""
         count = len(commands)
         outcomes: list[Aggregate | LedgerError | None] = [None] * count
         positions, replayed = [0] * count, [False] * count
@@ -175,11 +177,10 @@ class Client(Commands):
                 sent.append(index)
             except LedgerError as err:  # refused here as the server would refuse it: it fails alone
                 outcomes[index] = err
-        results = (
-            self._http.json("POST", "/v1/batch", {"atomic": False, "commands": items})["results"]
-            if items
-            else []
-        )
+        results = []
+        for start in range(0, len(items), wire.MAX_BATCH):  # (each stands alone: pieces change nothing)
+            piece = items[start : start + wire.MAX_BATCH]
+            results += self._http.json("POST", "/v1/batch", {"atomic": False, "commands": piece})["results"]
         for index, result in zip(sent, results, strict=True):
             if "error" in result:
                 outcomes[index] = error_from(int(result["status"]), msgspec.json.encode(result))

@@ -240,12 +240,7 @@ class LedgerApp:
             return await self._one(send, wire.log_command(handle, rows), caller)
         if not rows:
             raise HttpError(400, "invalid_body", "an empty array of job-log rows")
-        if len(rows) > batches.MAX_BATCH:
-            raise HttpError(
-                400,
-                "invalid_body",
-                f"an array of {len(rows)} job-log rows: send at most {batches.MAX_BATCH} a request",
-            )
+        batches.check_size(len(rows), "job-log rows")
         commands = [_scoped(wire.log_command(handle, row), caller) for row in rows]
         # All or none: a runner that sends its files' rows in one request learns of the row that
         # failed and sends the array again, without rows stored twice.

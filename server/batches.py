@@ -20,8 +20,6 @@ from . import wire
 from .auth import Caller
 from .errors import HttpError
 
-MAX_BATCH = 1000  # commands in one request: a group commit's worth, well under its bound
-
 # action -> (its body's type, the command it makes, the grant it needs)
 JOB_ACTIONS: dict[str, tuple[Any, Any, str]] = {
     "start": (wire.StartJob, wire.start_command, DRIVE),
@@ -46,13 +44,23 @@ class BatchItem(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class Batch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A batch: `atomic` (the default) records all or none."""
 
-    commands: Annotated[list[BatchItem], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+    # (At most wire.MAX_BATCH, checked by check_size: more is a 413, as a body too large is.)
+    commands: Annotated[list[BatchItem], msgspec.Meta(min_length=1)]
     atomic: bool = True
+
+
+def check_size(items: int, what: str) -> None:
+    """A request of more than wire.MAX_BATCH commands is too large (413), refused whole."""
+    if items > wire.MAX_BATCH:
+        raise HttpError(
+            413, "too_large", f"an array of {items} {what}: send at most {wire.MAX_BATCH} a request"
+        )
 
 
 def commands_of(batch: Batch, caller: Caller) -> list[Command]:
     """The commands a batch asks for, each checked against the caller's role; the first that
     is wrong refuses the whole request (400 or 403), naming its place."""
+    check_size(len(batch.commands), "commands")
     commands = []
     for index, item in enumerate(batch.commands, 1):
         try:

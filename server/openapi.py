@@ -157,6 +157,7 @@ def openapi_document() -> bytes:
         types, ref_template="#/components/schemas/{name}"
     )
     refs = dict(zip([kind for _, _, kind, _ in _COMMANDS], schemas_refs, strict=False))
+    components["Batch"]["properties"]["commands"]["maxItems"] = wire.MAX_BATCH  # (more: 413)
     error = {
         "description": "error",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
@@ -170,7 +171,9 @@ def openapi_document() -> bytes:
     for path, method, kind, summary in _COMMANDS:
         body_schema = refs[kind]
         if path.endswith("/log"):
-            body_schema = {"oneOf": [refs[kind], {"type": "array", "items": refs[kind], "maxItems": 1000}]}
+            body_schema = {
+                "oneOf": [refs[kind], {"type": "array", "items": refs[kind], "maxItems": wire.MAX_BATCH}]
+            }
         paths.setdefault(path, {})[method] = {
             "summary": summary,
             "parameters": _path_parameters(path)

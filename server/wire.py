@@ -29,6 +29,8 @@ from jobledger.domain.commands import (
 from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
 from jobledger.domain.payloads import PAYLOAD_KINDS, PayloadError, payload_error, validate_payload
 
+MAX_BATCH = 1000  # commands in one request (a /log array, a batch): a group commit's worth
+
 
 class Body(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Fields every command body may carry: the time of the event (default: when it is decided)."""

@@ -162,7 +162,7 @@ def test_a_batch_may_not_reach_another_company_or_beyond_its_role(world: World) 
             "exactly one payload",
         ),
         ({"commands": [{"action": "start", "jobHandle": "acme||x"}], "extra": 1}, 400, "invalid body"),
-        ({"commands": [{"action": "start", "jobHandle": "acme||x", "body": {}}] * 1001}, 400, "invalid body"),
+        ({"commands": [{"action": "start", "jobHandle": "acme||x", "body": {}}] * 1001}, 413, "at most 1000"),
     ],
 )
 def test_a_bad_batch_is_one_clear_error_and_appends_nothing(

@@ -13,6 +13,7 @@ from samples import OPTIMIZE
 from server_support import Served, job_path, served_pair
 
 from jobledger.client import Client
+from jobledger.domain.commands import LogDetail
 from jobledger.domain.errors import InvalidFieldError, InvalidValueError, UnknownHandleError
 from jobledger.domain.payloads import decode_payload
 from jobledger.domain.schedule import ScheduleOnlyError
@@ -151,3 +152,24 @@ def test_state_at_takes_a_time_as_the_commands_take_it(pair: Pair) -> None:
         assert isinstance(err, InvalidFieldError) and err.field == "as_of"
     err = pair.same_error(lambda api: api.state_at(handle, version="2"))
     assert isinstance(err, InvalidFieldError) and err.field == "version"
+
+
+def test_record_each_sends_more_than_a_request_takes_in_pieces(pair: Pair) -> None:
+    handle = pair.ledger.submit("acme", "many", PAYLOAD)
+    pair.ledger.start(handle, "srv1")
+    rows = [LogDetail(handle=handle, log_type="UploadSuccess", message=f"f{n}") for n in range(1500)]
+    before = pair.ledger.event_count()
+    outcomes = pair.client.record_each(rows)
+    assert len(outcomes.outcomes) == 1500 and all(position > 0 for position in outcomes.positions)
+    assert outcomes.positions == sorted(outcomes.positions)
+    assert pair.ledger.event_count() == before + 1500
+
+
+def test_record_of_more_than_a_request_takes_is_refused_whole(pair: Pair) -> None:
+    handle = pair.ledger.submit("acme", "many", PAYLOAD)
+    pair.ledger.start(handle, "srv1")
+    rows = [LogDetail(handle=handle, log_type="UploadSuccess", message=f"f{n}") for n in range(1001)]
+    before = pair.ledger.event_count()
+    with pytest.raises(InvalidFieldError, match="at most 1000"):
+        pair.client.record(rows)
+    assert pair.ledger.event_count() == before

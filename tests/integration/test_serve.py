@@ -177,7 +177,7 @@ def test_a_log_array_over_a_thousand_rows_is_refused_whole(served: Served) -> No
     before = event_count(served)
     rows = [{"logType": "UploadSuccess", "logMessage": f"f{n}"} for n in range(1001)]
     status, answer = served.call("POST", job_path(created["jobHandle"], "log"), rows)
-    assert (status, answer["error"]["code"]) == (400, "invalid_body") and "1000" in answer["error"]["message"]
+    assert (status, answer["error"]["code"]) == (413, "too_large") and "1000" in answer["error"]["message"]
     assert event_count(served) == before
     status, answer = served.call("POST", job_path(created["jobHandle"], "log"), rows[:1000])
     assert status == 200 and answer["rows"] == 1000
