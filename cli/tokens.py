@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+import msgspec
 
 from jobledger.cli.group import Config, cli, pass_config
 from jobledger.cli.render import emit, output_options
@@ -71,8 +72,8 @@ def _record(token: Token) -> dict[str, object]:
         "companyHandle": token.companyHandle,
         "role": token.role,
         "name": token.name,
-        "issued": token.issued.isoformat(),
-        "revoked": token.revoked.isoformat() if token.revoked else None,
+        "issued": msgspec.to_builtins(token.issued),  # (RFC 3339 in UTC, as `show` writes times)
+        "revoked": msgspec.to_builtins(token.revoked),
     }
 
 

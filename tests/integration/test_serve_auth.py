@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -276,13 +277,14 @@ def test_tokens_create_prints_the_secret_once_and_list_never_shows_it(tmp_path: 
     listed = runner.invoke(cli, ["--db", db, "tokens", "list", "--format", "json"])
     (token,) = json.loads(listed.stdout)
     assert token["role"] == "IpsUser" and token["companyHandle"] == "acme" and token["revoked"] is None
+    assert token["issued"].endswith("Z") and datetime.fromisoformat(token["issued"]).tzinfo == UTC
     assert secret not in listed.stdout and secret not in Path(db).read_bytes().decode(errors="replace")
     assert runner.invoke(cli, ["--db", db, "tokens", "revoke", secret]).exit_code == 0
     assert json.loads(runner.invoke(cli, ["--db", db, "tokens", "list", "--format", "json"]).stdout) == []
     (gone,) = json.loads(
         runner.invoke(cli, ["--db", db, "tokens", "list", "--all", "--format", "json"]).stdout
     )
-    assert gone["revoked"] is not None
+    assert gone["revoked"].endswith("Z") and gone["revoked"] >= gone["issued"]
 
 
 @pytest.mark.parametrize(
