@@ -491,6 +491,18 @@ def test_a_run_submitted_through_the_api_is_on_the_pages_without_javascript(site
     details = only_warnings.text.split('id="details-table"')[1].split("</table>")[0]
     assert "boot.tif has no profile" in details and "shoe.tif uploaded" not in details
 
+    pager = " ".join(
+        admin.get(run_path(handle) + "?perPage=1&page=2")
+        .text.split('aria-label="Detail pages"')[1]
+        .split("</nav>")[0]
+        .split()
+    )
+    assert "page 2 of 2" in pager and "page=1" in pager and "page=3" not in pager
+    past = admin.get(run_path(handle) + "?perPage=1&page=9")
+    pager = " ".join(past.text.split('aria-label="Detail pages"')[1].split("</nav>")[0].split())
+    assert past.status == 200 and "page 9 is past the last (2)" in pager and "of 2" not in pager
+    assert "page=2" in pager and "Last page" in pager  # a way back to the rows
+
 
 def test_the_fragment_of_active_rows_is_the_rows_of_one_run(site: Site) -> None:
     handle = site.submit(jobName="fragment")
