@@ -21,7 +21,7 @@ from jobledger.server import wire
 from jobledger.server.app import LedgerApp
 from jobledger.server.auth import SESSION_COOKIE, Caller
 from jobledger.server.errors import HttpError, error_answer
-from jobledger.server.http import Receive, Request, Scope, Send, answer, answer_json
+from jobledger.server.http import Message, Receive, Request, Scope, Send, answer, answer_json
 
 from . import format as fmt
 from .pages import Pages
@@ -72,6 +72,7 @@ class Dashboard:
             await self.api(scope, receive, send)
             return
         request = Request(scope, receive)
+        send = self._counted(send)
         try:
             await self._route(request, send)
         except Exception as err:
@@ -83,6 +84,17 @@ class Dashboard:
                 return
             message = msgspec.json.decode(body)["error"]["message"]
             await self._render(send, "error.html", request, None, status=status, message=message)
+
+    def _counted(self, send: Send) -> Send:
+        """`send`, counting the page's answer in the server's requests by status (as the API's are)."""
+        count = self.api.metrics.count_request
+
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                count(message["status"])
+            await send(message)
+
+        return counted
 
     async def _route(self, request: Request, send: Send) -> None:
         parts, method = request.segments, request.method

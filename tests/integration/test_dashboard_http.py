@@ -777,6 +777,25 @@ def test_an_unknown_page_or_method_is_answered_with_a_page(site: Site) -> None:
     )
 
 
+def test_the_dashboards_answers_are_counted_in_the_servers_requests(site: Site) -> None:
+    def counts() -> dict[str, float]:
+        status, text = site.api("GET", "/metrics")
+        assert status == 200
+        return {
+            line.split('status="')[1][:3]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("jobledger_http_requests_total{")
+        }
+
+    admin = site.browser("admin")
+    before = counts()
+    assert admin.get("/logs").status == 200 and admin.get("/nope").status == 404
+    after = counts()
+    # (the first /metrics is counted too: it answered before the second was read)
+    assert after.get("2xx", 0) - before.get("2xx", 0) == 2
+    assert after.get("4xx", 0) - before.get("4xx", 0) == 1
+
+
 # --- the chain ---------------------------------------------------------------------------------------
 
 
