@@ -65,7 +65,12 @@ class Config:
         """Refuse a command that works on the ledger's file itself when a server is chosen, in one line
         and before any file is made, whether --server or JOBLEDGER_SERVER chose it."""
         if self.server is not None:
-            command = click.get_current_context().command_path.removeprefix("jobledger ")
+            command = click.get_current_context().command_path.partition(" ")[2]  # (after the program)
+            if command.startswith("scheduler"):
+                raise click.UsageError(
+                    f"`{command}` is not needed with {self.server_from}: the server fires its ledger's"
+                    " schedules itself, every second"
+                )
             raise click.UsageError(
                 f"`{command}` works on the ledger itself: run it on the server's host,"
                 f" without {self.server_from}"

@@ -33,6 +33,7 @@ from .http import JSON, Receive, Request, Scope, Send, answer, answer_json
 from .metrics import EventsCollector, Metrics, RunsCollector, company_metrics
 from .openapi import DOCS_PAGE, openapi_document
 from .process_writer import ProcessWriter
+from .scheduling import ServedScheduler
 from .stream import Broadcaster
 from .views import ServedViews
 
@@ -57,6 +58,7 @@ class LedgerApp:
         # SQLite: groups decided and appended on the event loop; PostgreSQL: a writer process.
         writer = GroupWriter if ledger.can_hold_commit else ProcessWriter
         self.writer: Writer = writer(ledger, self._store, self._committed, self.metrics)
+        self.scheduler = ServedScheduler(self.writer, self.views, self._stored_head, self._committed)
         self.metrics.watch(
             "jobledger_queue_depth", "Commands waiting for a group.", lambda: self.writer.depth
         )
@@ -79,10 +81,12 @@ class LedgerApp:
         await self.writer.start()
         await self.views.start()
         self.stream.start()
+        self.scheduler.start()
         self._started = True
 
     async def shutdown(self) -> None:
         """Answer every command taken, then stop."""
+        await self.scheduler.close()
         await self.writer.close()
         await self.stream.close()
         await self.views.close()
@@ -350,6 +354,10 @@ class LedgerApp:
     async def _read_book(self, book: TokenBook | None) -> TokenBook:
         result: TokenBook = await self.read(self.ledger.tokens, book)
         return result
+
+    async def _stored_head(self) -> int:
+        head: int = await self.read(self.ledger.head_position)
+        return head
 
     async def read(self, read: Any, *args: Any) -> Any:
         """Call `read(*args)` on a reader thread (the ledger, the store: never the views)."""

@@ -15,6 +15,7 @@ from jobledger.domain.decider import check_skew
 from jobledger.domain.decider import moment as time_of
 from jobledger.domain.errors import OutOfRangeError
 from jobledger.domain.limits import outside, time_problem
+from jobledger.projections.database import ViewsDatabase
 from jobledger.projections.rows import iso
 from jobledger.projections.runner import Projector
 
@@ -35,17 +36,23 @@ def tick(
     if at is not None and not force and ledger.max_clock_skew is not None:
         check_skew(moment, ledger.max_clock_skew)
     projector.catch_up()
-    due = projector.db.query(
-        "SELECT jobHandle FROM scheduled_jobs WHERE triggerState = 'Normal' AND nextFireTime <= ?"
-        " ORDER BY nextFireTime, jobHandle",
-        (iso(moment),),
-    )
     fired = []
-    for (handle,) in due:
+    for handle in due(projector.db, moment):
         run = ledger.fire(handle, at=moment, force=force)
         if run is not None:
             fired.append(run)
     return fired
+
+
+def due(db: ViewsDatabase, moment: datetime) -> list[str]:
+    """The schedules the views show due at `moment` (Normal, their next fire time come), the
+    earliest first."""
+    rows = db.query(
+        "SELECT jobHandle FROM scheduled_jobs WHERE triggerState = 'Normal' AND nextFireTime <= ?"
+        " ORDER BY nextFireTime, jobHandle",
+        (iso(moment),),
+    )
+    return [handle for (handle,) in rows]
 
 
 def run(

@@ -62,7 +62,8 @@ def test_what_needs_the_ledgers_file_is_refused_however_server_mode_was_chosen(
     result = CliRunner().invoke(cli, [*(["--server", url] if way == "--server" else []), *args])
     assert result.exit_code == 2 and not result.stdout
     assert result.stderr.count("\n") == 1, result.stderr
-    assert "server's host" in result.stderr and way in result.stderr
+    refusal = "fires its ledger's schedules itself" if args[0] == "scheduler" else "server's host"
+    assert refusal in result.stderr and way in result.stderr
     assert list(tmp_path.iterdir()) == []  # no ledger, no serve lock, no export
 
 
