@@ -24,10 +24,12 @@ def _decode(data: bytes | None, type_: Any, what: str) -> Any:
     if data is None:
         return None
     try:
-        return msgspec.json.decode(data, type=type_)
-    except msgspec.ValidationError as err:
-        path, problem = explain(err)
-        raise RuleError(f"invalid {what}: {path + ': ' if path else ''}{problem}") from err
+        try:
+            return msgspec.json.decode(data, type=type_)
+        except msgspec.ValidationError as err:
+            msgspec.json.decode(data)  # (a typed decode stops at the first wrong type: '{' of '{bad')
+            path, problem = explain(err)
+            raise RuleError(f"invalid {what}: {path + ': ' if path else ''}{problem}") from err
     except msgspec.DecodeError as err:
         raise RuleError(f"malformed JSON in {what}: {err}") from None
 

@@ -236,9 +236,12 @@ def decode_payload(kind: str, data: bytes | str) -> AnyPayload:
     """Decode and validate a JSON payload of the given kind."""
     cls = _check_kind(kind)
     try:
-        return validate_payload(msgspec.json.decode(data or b"{}", type=cls))
-    except msgspec.ValidationError as err:
-        raise payload_error(cls, msgspec.json.decode(data or b"{}"), err) from err
+        try:
+            return validate_payload(msgspec.json.decode(data or b"{}", type=cls))
+        except msgspec.ValidationError as err:
+            # A typed decode stops at the first thing of the wrong type ('[' of '[bad'): whether
+            # the text is JSON at all is known only from an untyped decode.
+            raise payload_error(cls, msgspec.json.decode(data or b"{}"), err) from err
     except msgspec.DecodeError as err:
         raise PayloadError(f"malformed JSON in the {kind} payload: {err}") from err
 

@@ -158,6 +158,26 @@ CASES: dict[str, Case] = {
         1,
         ("invalid --tasks", "progress"),
     ),
+    "malformed-tasks-json-of-the-wrong-kind": (
+        lambda j: ["progress", j.running, "--percent", "5", "--tasks", "{bad"],
+        1,
+        ("malformed JSON in --tasks",),
+    ),
+    "malformed-payload-that-opens-an-array": (
+        lambda j: [
+            "submit",
+            "--company",
+            "acme",
+            "--name",
+            "x",
+            "--type",
+            "optimizeImagesJob",
+            "--payload",
+            "[bad",
+        ],
+        1,
+        ("malformed JSON in the optimizeImagesJob payload",),
+    ),
     "malformed-counters-json": (
         lambda j: ["complete", j.running, "--counters", "{"],
         1,

@@ -145,7 +145,8 @@ def test_an_upload_post_job_cannot_be_submitted_and_the_error_says_why() -> None
 
 
 @pytest.mark.parametrize(
-    "data", ['{"emailSetting": ', "{emailSetting: All}", "nul", '{"emailSetting": "All"} x']
+    "data",
+    ['{"emailSetting": ', "{emailSetting: All}", "nul", '{"emailSetting": "All"} x', "[bad", "1x", "[", '"x'],
 )
 def test_malformed_json_is_refused_as_malformed(data: str) -> None:
     with pytest.raises(PayloadError, match="malformed JSON in the optimizeImagesJob payload"):
