@@ -145,7 +145,8 @@ class Client(Commands):
             "POST",
             "/v1/jobs",
             msgspec.json.encode(body),
-            {"idempotency-key": key} if key is not None else None,
+            # (as UTF-8 bytes: http.client writes a header's text as Latin-1)
+            {"idempotency-key": key.encode().decode("latin-1")} if key is not None else None,
         )
         # 201 made a new run or schedule; 200 replayed the submit that first used the key.
         return Submission(msgspec.json.decode(data)["jobHandle"], status == 200)

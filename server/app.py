@@ -190,7 +190,7 @@ class LedgerApp:
             return await self._batch(send, _decode(batches.Batch, body), caller)
         if route == ["jobs"]:
             caller.require(DRIVE)
-            key = request.headers.get("idempotency-key") or None
+            key = idempotency_key(request)
             submitted = _decode(wire.SubmitJob, body)
             caller.acts_for(submitted.companyHandle)
             (done,) = await self.writer.submit([wire.submit_command(submitted, key)])
@@ -431,3 +431,15 @@ def _each_result(done: Done) -> dict[str, Any]:
         "replayed": done.replayed,
         "state": msgspec.Raw(done.outcome.record),
     }
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's Idempotency-Key as the text the runner meant (UTF-8, as curl sends it), or
+    None; an empty one is kept, for the ledger to refuse as it refuses it from the CLI."""
+    values = [value for name, value in request.raw_headers if name.lower() == b"idempotency-key"]
+    if len(values) > 1:
+        raise HttpError(400, "bad_request", "more than one Idempotency-Key header: send one")
+    try:
+        return values[0].decode() if values else None
+    except UnicodeDecodeError:
+        raise HttpError(400, "bad_request", "the Idempotency-Key header is not UTF-8 text") from None

@@ -65,6 +65,12 @@ class Request:
         """The last value of each query parameter."""
         return {key: values[-1] for key, values in self.lists.items()}
 
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """The headers as they came: names and values as bytes, in order, repeats kept."""
+        headers: list[tuple[bytes, bytes]] = self._scope["headers"]
+        return headers
+
     @cached_property
     def headers(self) -> dict[str, str]:
         """The headers by lower-case name (the last of a repeated one)."""
