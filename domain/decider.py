@@ -24,6 +24,7 @@ import msgspec
 
 from .aggregates import Aggregate, fold
 from .commands import Command, Complete, Execute, Fire, JobCommand, Submit, decide, decide_on_schedule
+from .cron import zone
 from .errors import ClockSkewError, IdempotencyConflictError, RuleError, UnknownHandleError
 from .events import Completed, DomainEvent, IdempotencyKeyClaimed, JobEvent
 from .handles import idempotency_id, run_handle, run_name, schedule_handle
@@ -331,6 +332,7 @@ class Decider:
         if command.schedules:
             created = self._schedule(command, company, payload, at)
         else:
+            zone(command.time_zone)  # (no schedule: the zone changes nothing, but must be one)
             run, run_events = self._new_run(
                 company=company,
                 original_name=command.name,

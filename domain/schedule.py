@@ -15,7 +15,7 @@ from uuid import UUID
 import msgspec
 
 from .cron import next_fire_time, validate, zone
-from .errors import RuleError
+from .errors import InvalidValueError, RuleError
 from .handles import job_id
 from .payloads import AnyPayload, payload_kind
 from .schedule_events import (
@@ -61,6 +61,11 @@ class Schedule(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 class ScheduleRuleError(RuleError):
     """An operation does not apply to this schedule (or to a run, for schedule-only operations)."""
+
+
+class ScheduleValueError(ScheduleRuleError, InvalidValueError):
+    """A new schedule's times that cannot be (both execTime and execSchedule, or an expression
+    that never fires): bad input (a 400 over HTTP), not a rule a state broke."""
 
 
 class ScheduleOnlyError(ScheduleRuleError):
@@ -158,16 +163,16 @@ def first_fire_time(
 ) -> datetime:
     """When a new schedule fires first; refuses both times, neither, or one that never fires."""
     if exec_time is not None and exec_schedule is not None:
-        raise ScheduleRuleError("give at most one of execTime and execSchedule (an IPS rule)")
+        raise ScheduleValueError("give at most one of execTime and execSchedule (an IPS rule)")
     zone(time_zone)
     if exec_time is not None:
         return exec_time
     if exec_schedule is None:
-        raise ScheduleRuleError("a schedule needs an execTime or an execSchedule")
+        raise ScheduleValueError("a schedule needs an execTime or an execSchedule")
     validate(exec_schedule)
     first = next_fire_time(exec_schedule, time_zone, at)
     if first is None:
-        raise ScheduleRuleError(f"schedule {exec_schedule!r} never fires after {at.isoformat()}")
+        raise ScheduleValueError(f"schedule {exec_schedule!r} never fires after {at.isoformat()}")
     return first
 
 

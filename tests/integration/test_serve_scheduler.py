@@ -103,3 +103,22 @@ def test_events_another_process_appends_reach_the_views_and_the_stream(served: S
     eventually(lambda: runs_of(served, "FromTheHost"), "the run another process submitted")
     status, text = served.call("GET", f"/v1/events?after={position['position']}")
     assert status == 200 and handle in str(text)
+
+
+@pytest.mark.parametrize(
+    ("timing", "says"),
+    [
+        ({"execTime": "2030-01-01T00:00:00Z", "execSchedule": "0 0 * * *"}, "at most one of execTime"),
+        ({"execSchedule": "0 0 0 30 2 ?"}, "never fires"),
+        ({"execSchedule": "0 0 * * *", "timeZone": "Mars/X"}, "unknown time zone"),
+        ({"timeZone": "Mars/X"}, "unknown time zone"),  # no schedule: the zone must still be one
+    ],
+)
+def test_impossible_schedule_times_are_a_400_and_append_nothing(
+    served: Served, timing: dict[str, str], says: str
+) -> None:
+    before = served.call("GET", "/v1/position")[1]["position"]
+    body = {"companyHandle": "acme", "jobName": "Bad", "optimizeImagesJob": PAYLOAD, **timing}
+    status, answer = served.call("POST", "/v1/jobs", body)
+    assert (status, answer["error"]["code"]) == (400, "invalid_value") and says in answer["error"]["message"]
+    assert served.call("GET", "/v1/position")[1]["position"] == before

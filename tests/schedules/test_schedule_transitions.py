@@ -12,7 +12,7 @@ import pytest
 from schedule_support import T0, optimize
 
 from jobledger.domain.aggregates import fold
-from jobledger.domain.errors import RuleError, UnknownHandleError
+from jobledger.domain.errors import InvalidValueError, RuleError, UnknownHandleError
 from jobledger.domain.job import Job
 from jobledger.domain.schedule import (
     Schedule,
@@ -107,6 +107,14 @@ def test_a_one_off_submit_creates_a_normal_schedule_that_fires_at_its_exec_time(
 def test_a_submit_with_both_exec_time_and_exec_schedule_is_refused_by_the_ips_rule() -> None:
     with pytest.raises(ScheduleRuleError, match=r"at most one of execTime and execSchedule \(an IPS rule\)"):
         created(exec_time=at(3))
+
+
+def test_impossible_times_are_bad_input_not_a_broken_rule_of_a_state() -> None:
+    # (an InvalidValueError: a 400 over HTTP; still a ScheduleRuleError for Python callers)
+    for times in ({"exec_time": at(3)}, {"exec_schedule": None}, {"exec_schedule": "0 0 0 30 2 ?"}):
+        with pytest.raises(ScheduleRuleError) as refused:
+            created(**times)
+        assert isinstance(refused.value, InvalidValueError), times
 
 
 def test_a_schedule_needs_an_exec_time_or_an_exec_schedule() -> None:
