@@ -7,12 +7,14 @@ would cost more than group commit saves); this is the little of one the API need
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import msgspec
+
+from jobledger.domain.limits import TIME_RANGE, outside
 
 from .errors import HttpError
 
@@ -141,9 +143,12 @@ class Request:
         if not value:
             return None
         try:
-            return msgspec.convert(value.replace(" ", "+"), datetime)
+            moment = msgspec.convert(value.replace(" ", "+"), datetime)
         except msgspec.ValidationError:
             raise HttpError(400, "bad_query", f"{name} must be an ISO 8601 time, got {value!r}") from None
+        if outside(moment):  # (in the CLI's words for its options)
+            raise HttpError(400, "bad_query", f"{name} {value!r} is out of range: times go from {TIME_RANGE}")
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
     def choice(self, name: str, choices: tuple[str, ...] | list[str], default: str) -> str:
         """One of a fixed set of values."""

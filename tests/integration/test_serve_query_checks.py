@@ -159,6 +159,29 @@ def test_a_number_out_of_range_is_a_400(ledger: Ledger, query: str) -> None:
     assert message.startswith(f"{name} must be between") and message.endswith(f"got {value}")
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/v1/job-logs?startDate=0001-01-01T00:00:00Z",
+        "/v1/job-logs?endDate=9999-12-31T23:59:59-05:00",
+        "RUN?asOf=9999-12-31T23:59:59-05:00",
+        "RUN?asOf=0001-01-01T00:00:00",
+    ],
+)
+def test_a_time_out_of_range_is_a_400_naming_the_parameter(ledger: Ledger, query: str) -> None:
+    status, body = ledger.get(query.replace("RUN", job_path(ledger.running)))
+    assert status == 400 and body["error"]["code"] == "bad_query"
+    name = query.rpartition("?")[2].partition("=")[0]
+    message = body["error"]["message"]
+    assert message.startswith(f"{name} ") and "is out of range: times go from 0001-01-02" in message
+
+
+def test_a_time_without_a_zone_is_utc_as_on_the_cli(ledger: Ledger) -> None:
+    status, zoned = ledger.get(job_path(ledger.running) + "?asOf=2100-01-01T00:00:00Z")
+    assert status == 200
+    assert ledger.get(job_path(ledger.running) + "?asOf=2100-01-01T00:00:00") == (status, zoned)
+
+
 def test_the_last_page_of_details_a_64_bit_offset_holds_is_answered(ledger: Ledger) -> None:
     status, body = ledger.get(job_path(ledger.running, "log-details") + f"?resultsPage={MAX_PAGE}")
     assert status == 200 and body["jobLog"]["detailArray"] == []
