@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from . import batches, wire
+from .query_params import QUERIES
 
 _COMMANDS: list[tuple[str, str, Any, str]] = [
     ("/v1/jobs", "post", wire.SubmitJob, "submitJob: a run now, or a schedule (execTime/execSchedule)"),
@@ -32,78 +33,6 @@ _COMMANDS: list[tuple[str, str, Any, str]] = [
         " (or, not atomic, each one's state or error)",
     ),
 ]
-_QUERIES: list[tuple[str, str, list[str]]] = [
-    (
-        "/v1/active-jobs",
-        "getActiveJobs",
-        [
-            "companyHandle",
-            "jobHandle",
-            "originalName",
-            "includeWaitingJobs",
-            "state",
-            "type",
-            "serverName",
-            "numRows",
-            "minPosition",
-        ],
-    ),
-    (
-        "/v1/scheduled-jobs",
-        "getScheduledJobs",
-        ["companyHandle", "jobHandle", "originalName", "numRows", "minPosition"],
-    ),
-    (
-        "/v1/job-logs",
-        "getJobLogs",
-        [
-            "companyHandle",
-            "userHandle",
-            "startDate",
-            "endDate",
-            "sortBy",
-            "sortDirection",
-            "numRows",
-            "outcome",
-            "state",
-            "type",
-            "serverName",
-            "deleted",
-            "cursor",
-            "before",
-            "minPosition",
-        ],
-    ),
-    (
-        "/v1/jobs/{jobHandle}/log-details",
-        "getJobLogDetails",
-        [
-            "companyHandle",
-            "logTypeArray",
-            "sortBy",
-            "sortDirection",
-            "recordsPerPage",
-            "resultsPage",
-            "minPosition",
-        ],
-    ),
-    ("/v1/assets/{assetHandle}/job-logs", "getAssetJobLogs", ["companyHandle", "numRows", "minPosition"]),
-    (
-        "/v1/jobs/{jobHandle}",
-        "A run's or schedule's state, now or asOf a time, at a version, or both",
-        ["companyHandle", "asOf", "version", "minPosition"],
-    ),
-    ("/v1/jobs/{jobHandle}/history", "Every event of a run or schedule", ["companyHandle", "minPosition"]),
-    (
-        "/v1/events",
-        "Events in global order: NDJSON, or SSE with Accept: text/event-stream (ids are positions)",
-        ["after", "companyHandle", "jobHandle", "name", "limit"],
-    ),
-    ("/v1/position", "The position of the ledger's last event", []),
-    ("/v1/audit/digest", "The hash chain's head (IpsAdmin)", []),
-]
-
-
 _PLATFORM: list[tuple[str, str, str]] = [
     ("/healthz", "The process is up (no token)", "application/json"),
     (
@@ -207,7 +136,7 @@ def openapi_document() -> bytes:
                 "503": error,
             },
         }
-    for path, summary, parameters in _QUERIES:
+    for path, summary, parameters in QUERIES:
         paths.setdefault(path, {})["get"] = {
             "summary": summary,
             "parameters": _path_parameters(path) + [_query_parameter(name) for name in parameters],
@@ -288,7 +217,7 @@ def _docs_page() -> bytes:
         rows.append(
             f"<tr><td>{method.upper()}</td><td><code>{html.escape(path)}</code></td><td>{html.escape(summary)}</td></tr>"
         )
-    for path, summary, _ in _QUERIES:
+    for path, summary, _ in QUERIES:
         rows.append(
             f"<tr><td>GET</td><td><code>{html.escape(path)}</code></td><td>{html.escape(summary)}</td></tr>"
         )

@@ -11,6 +11,102 @@ from jobledger.projections import checks
 from .errors import HttpError
 from .http import Request
 
+# Each query's path, what it answers (the OpenAPI document's summary) and the parameters it takes:
+# one taken by none of them is refused, as a misspelt filter must not answer every row.
+QUERIES: list[tuple[str, str, list[str]]] = [
+    (
+        "/v1/active-jobs",
+        "getActiveJobs",
+        [
+            "companyHandle",
+            "jobHandle",
+            "originalName",
+            "includeWaitingJobs",
+            "state",
+            "type",
+            "serverName",
+            "numRows",
+            "minPosition",
+        ],
+    ),
+    (
+        "/v1/scheduled-jobs",
+        "getScheduledJobs",
+        ["companyHandle", "jobHandle", "originalName", "numRows", "minPosition"],
+    ),
+    (
+        "/v1/job-logs",
+        "getJobLogs",
+        [
+            "companyHandle",
+            "userHandle",
+            "startDate",
+            "endDate",
+            "sortBy",
+            "sortDirection",
+            "numRows",
+            "outcome",
+            "state",
+            "type",
+            "serverName",
+            "deleted",
+            "cursor",
+            "before",
+            "minPosition",
+        ],
+    ),
+    (
+        "/v1/jobs/{jobHandle}/log-details",
+        "getJobLogDetails",
+        [
+            "companyHandle",
+            "logTypeArray",
+            "sortBy",
+            "sortDirection",
+            "recordsPerPage",
+            "resultsPage",
+            "minPosition",
+        ],
+    ),
+    ("/v1/assets/{assetHandle}/job-logs", "getAssetJobLogs", ["companyHandle", "numRows", "minPosition"]),
+    (
+        "/v1/jobs/{jobHandle}",
+        "A run's or schedule's state, now or asOf a time, at a version, or both",
+        ["companyHandle", "asOf", "version", "minPosition"],
+    ),
+    ("/v1/jobs/{jobHandle}/history", "Every event of a run or schedule", ["companyHandle", "minPosition"]),
+    (
+        "/v1/events",
+        "Events in global order: NDJSON, or SSE with Accept: text/event-stream (ids are positions)",
+        ["after", "companyHandle", "jobHandle", "name", "limit"],
+    ),
+    ("/v1/position", "The position of the ledger's last event", []),
+    ("/v1/audit/digest", "The hash chain's head (IpsAdmin)", []),
+]
+
+ALIASES = {"server": "serverName"}  # other spellings a query takes (the CLI's --server)
+_TAKES = {
+    path: {*names, *(alias for alias, name in ALIASES.items() if name in names)} for path, _, names in QUERIES
+}
+
+
+def check_names(request: Request, route: list[str]) -> None:
+    """Refuse (400) a parameter the query at `route` (the path's segments after /v1) does not take."""
+    takes = _TAKES.get(_template(route))
+    if takes is None:
+        return
+    unknown = sorted(name for name in request.lists if name not in takes)
+    if unknown:
+        known = ", ".join(sorted(takes)) or "no parameters"
+        raise HttpError(400, "bad_query", f"unknown query parameter {unknown[0]!r}; this query takes {known}")
+
+
+def _template(route: list[str]) -> str:
+    if len(route) >= 2 and route[0] in ("jobs", "assets"):
+        name = "{jobHandle}" if route[0] == "jobs" else "{assetHandle}"
+        return "/".join(["/v1", route[0], name, *route[2:]])
+    return "/v1/" + "/".join(route)
+
 
 def checked(request: Request, name: str, check: Callable[[str], str]) -> str | None:
     """A parameter as `check` spells it, if given."""

@@ -19,7 +19,7 @@ from .errors import HttpError
 from .events import stream_events
 from .http import Request, Send, answer_json
 from .metrics import Metrics
-from .query_params import checked, choice, log_types, one_of
+from .query_params import check_names, checked, choice, log_types, one_of
 from .stream import Broadcaster
 from .views import ServedViews
 
@@ -40,6 +40,7 @@ class Served(Protocol):
 
 
 async def answer_query(app: Served, request: Request, route: list[str], caller: Caller, send: Send) -> int:
+    check_names(request, route)
     min_position = request.integer("minPosition", 0) or 0
     company = caller.company(request.text("companyHandle"))
     if route == ["active-jobs"]:

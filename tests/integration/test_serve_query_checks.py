@@ -182,6 +182,29 @@ def test_a_time_without_a_zone_is_utc_as_on_the_cli(ledger: Ledger) -> None:
     assert ledger.get(job_path(ledger.running) + "?asOf=2100-01-01T00:00:00") == (status, zoned)
 
 
+@pytest.mark.parametrize(
+    ("query", "unknown"),
+    [
+        ("/v1/scheduled-jobs?limit=1", "limit"),
+        ("/v1/active-jobs?bogus=1&state=Running", "bogus"),
+        ("/v1/job-logs?numrows=5", "numrows"),
+        ("RUN/log-details?logType=UploadSuccess", "logType"),
+        ("RUN?version=1&asof=2026-01-01T00:00:00Z", "asof"),
+        ("/v1/events?after=0&company=acme", "company"),
+        ("/v1/position?x=1", "x"),
+    ],
+)
+def test_a_parameter_the_query_does_not_take_is_a_400(ledger: Ledger, query: str, unknown: str) -> None:
+    status, body = ledger.get(query.replace("RUN", job_path(ledger.running)))
+    assert status == 400 and body["error"]["code"] == "bad_query"
+    assert body["error"]["message"].startswith(f"unknown query parameter {unknown!r}; this query takes")
+
+
+def test_the_server_filter_takes_either_spelling(ledger: Ledger) -> None:
+    named = ledger.get("/v1/active-jobs?includeWaitingJobs=true&serverName=nowhere")
+    assert named[0] == 200 and ledger.get("/v1/active-jobs?includeWaitingJobs=true&server=nowhere") == named
+
+
 def test_the_last_page_of_details_a_64_bit_offset_holds_is_answered(ledger: Ledger) -> None:
     status, body = ledger.get(job_path(ledger.running, "log-details") + f"?resultsPage={MAX_PAGE}")
     assert status == 200 and body["jobLog"]["detailArray"] == []
