@@ -21,11 +21,11 @@ from jobledger.audit.eventlog import EVENT_NAMES, Entry, EventLog
 from jobledger.cli import terminal
 from jobledger.cli.group import Config, cli, pass_config
 from jobledger.cli.options import Seconds, counts
-from jobledger.cli.remote_events import Printed, print_records, remote_events
+from jobledger.cli.remote_events import Printed, print_records, remote_events, warn_no_run
 from jobledger.cli.render import chosen_format, emit_one, output_options
 from jobledger.cli.signals import stop_on_signals
 from jobledger.cli.views import progress_bar
-from jobledger.domain.errors import UndecodableEventError
+from jobledger.domain.errors import UndecodableEventError, UnknownHandleError
 from jobledger.domain.handles import job_id
 from jobledger.domain.job import Job
 from jobledger.service.records import job_record
@@ -94,6 +94,11 @@ def events(
     reader = config.ledger().reader
     log = EventLog(reader)
     uuid = job_id(job) if job else None
+    if job:
+        try:
+            config.ledger().get(job)
+        except UnknownHandleError:
+            warn_no_run(job, follow)
 
     def wanted(entry: Entry) -> bool:
         return (

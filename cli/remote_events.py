@@ -12,6 +12,7 @@ import click
 import msgspec
 
 from jobledger.audit.eventlog import EVENT_NAMES
+from jobledger.cli import terminal
 from jobledger.cli.render import emit_ndjson, emit_table
 from jobledger.cli.timefmt import when
 
@@ -51,6 +52,14 @@ def print_records(records: list[dict[str, Any]], fmt: str, *, header: bool = Tru
             columns = ["position", "time", "event", "handle", "v"]
             emit_table(rows, columns, header=header, widths=EVENT_WIDTHS, count=False)
     sys.stdout.flush()
+
+
+def warn_no_run(handle: str, follow: bool) -> None:
+    """On a terminal, say on stderr that `events --job` names no run or schedule (a typo would
+    otherwise print nothing, or wait without end)."""
+    if terminal.stdout_is_terminal():
+        waits = ": waiting for its events" if follow else ""
+        click.echo(f"Warning: no run or schedule {handle!r} in this ledger{waits}", err=True)
 
 
 class Printed:
@@ -122,6 +131,7 @@ def remote_events(
             # on the ledger's file; following, its events are waited for.
             if not base.get("jobHandle"):
                 raise
+            warn_no_run(base["jobHandle"], follow)
             break
         first = False
         records = [msgspec.json.decode(line) for line in text.splitlines() if line]

@@ -21,6 +21,7 @@ import pytest
 import server_support
 from click.testing import CliRunner
 from server_support import Served, serving
+from terminal_support import on_a_terminal
 
 from jobledger.cli.main import cli
 from jobledger.domain.payloads import decode_payload
@@ -205,3 +206,17 @@ def test_events_of_a_run_that_is_not_there_print_nothing_as_on_the_file(
     remote = CliRunner().invoke(cli, ["--server", f"http://127.0.0.1:{server.port}", *args])
     assert (remote.exit_code, remote.stdout, remote.stderr) == (local.exit_code, local.stdout, local.stderr)
     assert remote.exit_code == 0
+
+
+def test_on_a_terminal_events_of_a_run_that_is_not_there_say_so_on_stderr(
+    server: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JOBLEDGER_SERVER", raising=False)
+    on_a_terminal(monkeypatch)
+    args = ["events", "--job", "acme||nope", "--format", "ndjson"]
+    JobLedger(tmp_path / "local.db").close()
+    local = CliRunner().invoke(cli, ["--db", str(tmp_path / "local.db"), *args])
+    remote = CliRunner().invoke(cli, ["--server", f"http://127.0.0.1:{server.port}", *args])
+    assert (remote.exit_code, remote.stdout, remote.stderr) == (local.exit_code, local.stdout, local.stderr)
+    assert local.exit_code == 0 and not local.stdout
+    assert local.stderr == "Warning: no run or schedule 'acme||nope' in this ledger\n"
