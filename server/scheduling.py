@@ -42,7 +42,7 @@ class ServedScheduler:
         self._stored_head = stored_head  # the store's last position (read off the event loop)
         self._on_commit = on_commit  # what the writer calls after a commit
         self._task: asyncio.Task[None] | None = None
-        self.fired = 0  # runs started by this scheduler
+        self._refused: dict[str, str] = {}  # a due schedule that did not fire: why, last time
 
     def start(self) -> None:
         """Tick every TICK_S from now on (inside the running event loop)."""
@@ -69,8 +69,12 @@ class ServedScheduler:
         started = sum(1 for done in answers if done.position and not isinstance(done.outcome, LedgerError))
         for handle, done in zip(handles, answers, strict=True):
             if isinstance(done.outcome, LedgerError):
-                log.warning("schedule %s did not fire: %s", handle, done.outcome)
-        self.fired += started
+                # Once for each new reason: a schedule that cannot fire is tried every tick.
+                if self._refused.get(handle) != str(done.outcome):
+                    log.warning("schedule %s did not fire: %s", handle, done.outcome)
+                self._refused[handle] = str(done.outcome)
+            else:
+                self._refused.pop(handle, None)
         return started
 
     async def _run(self) -> None:
