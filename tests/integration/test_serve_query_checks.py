@@ -136,6 +136,15 @@ def test_log_types_are_matched_as_the_cli_matches_them(ledger: Ledger) -> None:
     assert [row["logType"] for row in body["jobLog"]["detailArray"]] == ["UploadSuccess", "UploadWarning"]
 
 
+def refused(ledger: Ledger, query: str) -> tuple[str, str, str]:
+    """The 400 bad_query `query` gets (RUN: the running job's path): its last parameter's name and
+    value, and the message."""
+    status, body = ledger.get(query.replace("RUN", job_path(ledger.running)))
+    assert status == 400 and body["error"]["code"] == "bad_query", body
+    name, _, value = query.rpartition("?")[2].rpartition("&")[2].partition("=")
+    return name, value, body["error"]["message"]
+
+
 @pytest.mark.parametrize(
     "query",
     [
@@ -152,10 +161,7 @@ def test_log_types_are_matched_as_the_cli_matches_them(ledger: Ledger) -> None:
     ],
 )
 def test_a_number_out_of_range_is_a_400(ledger: Ledger, query: str) -> None:
-    status, body = ledger.get(query.replace("RUN", job_path(ledger.running)))
-    assert status == 400 and body["error"]["code"] == "bad_query"
-    name, _, value = query.rpartition("?")[2].partition("=")
-    message = body["error"]["message"]
+    name, value, message = refused(ledger, query)
     assert message.startswith(f"{name} must be between") and message.endswith(f"got {value}")
 
 
@@ -169,10 +175,7 @@ def test_a_number_out_of_range_is_a_400(ledger: Ledger, query: str) -> None:
     ],
 )
 def test_a_time_out_of_range_is_a_400_naming_the_parameter(ledger: Ledger, query: str) -> None:
-    status, body = ledger.get(query.replace("RUN", job_path(ledger.running)))
-    assert status == 400 and body["error"]["code"] == "bad_query"
-    name = query.rpartition("?")[2].partition("=")[0]
-    message = body["error"]["message"]
+    name, _, message = refused(ledger, query)
     assert message.startswith(f"{name} ") and "is out of range: times go from 0001-01-02" in message
 
 
@@ -195,9 +198,8 @@ def test_a_time_without_a_zone_is_utc_as_on_the_cli(ledger: Ledger) -> None:
     ],
 )
 def test_a_parameter_the_query_does_not_take_is_a_400(ledger: Ledger, query: str, unknown: str) -> None:
-    status, body = ledger.get(query.replace("RUN", job_path(ledger.running)))
-    assert status == 400 and body["error"]["code"] == "bad_query"
-    assert body["error"]["message"].startswith(f"unknown query parameter {unknown!r}; this query takes")
+    message = refused(ledger, query)[2]
+    assert message.startswith(f"unknown query parameter {unknown!r}; this query takes")
 
 
 def test_the_server_filter_takes_either_spelling(ledger: Ledger) -> None:
