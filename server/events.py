@@ -128,7 +128,7 @@ async def _sse(
         checked = sent = time.monotonic()
         while not gone.done():
             waiting = asyncio.ensure_future(subscription.queue.get())
-            finished, _ = await asyncio.wait(
+            await asyncio.wait(
                 {waiting, gone},
                 timeout=HEARTBEAT_S if holder is None else HOLDS_S,
                 return_when="FIRST_COMPLETED",
@@ -139,7 +139,9 @@ async def _sse(
                     waiting.cancel()
                     break  # revoked on the ledger's host, and no event since has said so
                 checked = now
-            if waiting not in finished:
+            # Done now, not when the wait ended: an event may have been taken off the queue while
+            # the token's check above awaited, and it is sent like any other.
+            if not waiting.done():
                 waiting.cancel()
                 if not gone.done() and now - sent >= HEARTBEAT_S - HOLDS_S:  # (a wait may end early)
                     await send({"type": "http.response.body", "body": b": keepalive\n\n", "more_body": True})

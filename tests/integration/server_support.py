@@ -18,7 +18,7 @@ from jobledger.client import Client
 from jobledger.server.wire import job_path
 from jobledger.service.ledger import JobLedger
 
-__all__ = ["Served", "free_port", "job_path", "served_pair", "serving"]
+__all__ = ["Served", "free_port", "job_path", "open_sse", "read_sse", "served_pair", "serving"]
 
 
 def free_port() -> int:
@@ -126,3 +126,38 @@ def served_pair(db: str) -> Iterator[tuple[Client, JobLedger, Served, str]]:
         JobLedger(db, create=False) as ledger,
     ):
         yield client, ledger, server, token
+
+
+def read_sse(sock: socket.socket, want: int, timeout: float = 10) -> list[dict[str, Any]]:
+    """Events (id, event, data) read from an SSE socket until `want` have come."""
+    sock.settimeout(timeout)
+    buffer = b""
+    events: list[dict[str, Any]] = []
+    while len(events) < want:
+        chunk = sock.recv(65536)
+        assert chunk, "the stream closed"
+        buffer += chunk
+        while b"\n\n" in buffer:
+            block, buffer = buffer.split(b"\n\n", 1)
+            fields = dict(
+                line.split(": ", 1)
+                for line in block.decode().splitlines()
+                if ": " in line and not line.startswith(":")
+            )
+            if "id" in fields:
+                events.append(
+                    {"id": int(fields["id"]), "event": fields["event"], "data": json.loads(fields["data"])}
+                )
+    return events
+
+
+def open_sse(
+    served: Served, query: str = "", last_id: int | None = None, token: str | None = None
+) -> socket.socket:
+    """A live event stream (GET /v1/events as SSE) on a socket of its own."""
+    sock = socket.create_connection(("127.0.0.1", served.port))
+    resume = f"Last-Event-ID: {last_id}\r\n" if last_id is not None else ""
+    bearer = f"Authorization: Bearer {token}\r\n" if token else ""
+    head = f"GET /v1/events{query} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+    sock.sendall(f"{head}{resume}{bearer}\r\n".encode())
+    return sock

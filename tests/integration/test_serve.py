@@ -7,7 +7,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_support import Served, job_path, serving
+from server_support import Served, job_path, open_sse, read_sse, serving
 
 from jobledger.audit import chain
 from jobledger.service.ledger import JobLedger
@@ -181,38 +180,6 @@ def test_a_log_array_over_a_thousand_rows_is_refused_whole(served: Served) -> No
     assert event_count(served) == before
     status, answer = served.call("POST", job_path(created["jobHandle"], "log"), rows[:1000])
     assert status == 200 and answer["rows"] == 1000
-
-
-def read_sse(sock: socket.socket, want: int, timeout: float = 10) -> list[dict[str, Any]]:
-    """Events (id, event, data) read from an SSE socket until `want` have come."""
-    sock.settimeout(timeout)
-    buffer = b""
-    events: list[dict[str, Any]] = []
-    while len(events) < want:
-        chunk = sock.recv(65536)
-        assert chunk, "the stream closed"
-        buffer += chunk
-        while b"\n\n" in buffer:
-            block, buffer = buffer.split(b"\n\n", 1)
-            fields = dict(
-                line.split(": ", 1)
-                for line in block.decode().splitlines()
-                if ": " in line and not line.startswith(":")
-            )
-            if "id" in fields:
-                events.append(
-                    {"id": int(fields["id"]), "event": fields["event"], "data": json.loads(fields["data"])}
-                )
-    return events
-
-
-def open_sse(served: Served, query: str = "", last_id: int | None = None) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", served.port))
-    resume = f"Last-Event-ID: {last_id}\r\n" if last_id is not None else ""
-    sock.sendall(
-        f"GET /v1/events{query} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n{resume}\r\n".encode()
-    )
-    return sock
 
 
 def test_a_stream_subscriber_gets_history_then_live_events_and_resumes_from_its_last_id(
