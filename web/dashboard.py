@@ -189,6 +189,8 @@ class Dashboard:
             notice = f"{action} failed: {body['error']['message']}"
         elif action == "execute":
             notice = f"executed {handle}: run {body['state'].get('lastRunHandle')}"
+        elif action == "delete":
+            notice = f"deleted {handle}"  # (its state stays what it was; the flag says deleted)
         else:
             notice = (
                 f"{action}: {handle} is now {body['state'].get('state') or body['state'].get('triggerState')}"

@@ -677,6 +677,18 @@ def test_a_company_admin_pauses_resumes_and_executes_a_schedule_through_the_form
     assert site.state(fired.group(1))["state"] == "New"
 
 
+def test_a_company_admin_deletes_a_schedule_and_its_page_says_deleted(site: Site) -> None:
+    cadmin = site.browser("cadmin")
+    doomed = site.submit(who="cadmin", jobName="doomed", execSchedule="0 0 3 1 1 ?")
+    cadmin.act("pause", doomed, back="/schedules")  # a paused one: its state stays Paused after
+    page = cadmin.act("delete", doomed, back="/schedules")
+    assert page.status == 303 and cadmin.get(page.location).said("notice") == f"deleted {doomed}"
+    site.caught_up()
+    shown = cadmin.get(run_path(doomed))
+    assert shown.status == 200 and shown.said("h1") == "doomed Deleted"
+    assert "none: deleted" in shown.text and not [a for a in shown.actions() if a[1] == doomed]
+
+
 def test_a_user_may_not_pause_a_schedule_through_the_form(site: Site, schedule: str) -> None:
     before = site.position()
     user = site.browser("user")
