@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import click
-import msgspec
 
 from jobledger.cli.group import Config, cli, pass_config
 from jobledger.cli.render import emit, output_options
 from jobledger.cli.timefmt import when
 from jobledger.domain.access import ROLES, Token
+from jobledger.service.records import token_record
 
 TOKEN_FIELDS = ["tokenId", "companyHandle", "role", "name", "issued", "revoked"]
 
@@ -54,7 +54,7 @@ def list_tokens(config: Config, company: str | None, show_all: bool, fmt: str) -
     if fmt == "table":
         emit(fmt, [_table_row(token) for token in chosen], TOKEN_FIELDS)
     else:
-        emit(fmt, [_record(token) for token in chosen], TOKEN_FIELDS)
+        emit(fmt, [token_record(token) for token in chosen], TOKEN_FIELDS)
 
 
 @tokens_group.command("revoke")
@@ -66,16 +66,5 @@ def revoke(config: Config, token_id: str) -> None:
     click.echo(f"revoked token {token.tokenId} ({token.role} of {token.companyHandle})", err=True)
 
 
-def _record(token: Token) -> dict[str, object]:
-    return {
-        "tokenId": token.tokenId,
-        "companyHandle": token.companyHandle,
-        "role": token.role,
-        "name": token.name,
-        "issued": msgspec.to_builtins(token.issued),  # (RFC 3339 in UTC, as `show` writes times)
-        "revoked": msgspec.to_builtins(token.revoked),
-    }
-
-
 def _table_row(token: Token) -> dict[str, object]:
-    return {**_record(token), "issued": when(token.issued), "revoked": when(token.revoked)}
+    return {**token_record(token), "issued": when(token.issued), "revoked": when(token.revoked)}

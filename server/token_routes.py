@@ -4,10 +4,11 @@ the ledger keeps its hash), revoke one. Tokens are events of the ledger, written
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
-from jobledger.domain.access import MANAGE, Token
+from jobledger.domain.access import MANAGE
 from jobledger.service.ledger import JobLedger
+from jobledger.service.records import token_record
 from jobledger.service.tokens import UnknownTokenError
 
 from . import wire
@@ -67,15 +68,3 @@ async def answer_tokens(app: Writes, request: Request, route: list[str], caller:
         await answer_json(send, 200, token_record(token))
         return 200
     raise HttpError(404, "not_found", f"no such path: /v1/{'/'.join(route)}")
-
-
-def token_record(token: Token) -> dict[str, Any]:
-    """A token as the API shows it (never its secret)."""
-    return {
-        "tokenId": token.tokenId,
-        "companyHandle": token.companyHandle,
-        "role": token.role,
-        "name": token.name,
-        "issued": token.issued,
-        "revoked": token.revoked,
-    }

@@ -1,4 +1,4 @@
-"""Jobs and events as JSON-ready records with the IPS field names."""
+"""Jobs, events and tokens as JSON-ready records with the IPS field names."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from jobledger.domain.access import Token
 from jobledger.domain.events import DomainEvent
 from jobledger.domain.job import Job
 from jobledger.domain.schedule import Schedule
@@ -48,3 +49,10 @@ def event_record(event: DomainEvent) -> dict[str, Any]:
         "timestamp": msgspec.to_builtins(event.timestamp),
         "fields": fields,
     }
+
+
+def token_record(token: Token) -> dict[str, Any]:
+    """A token as the API and `tokens list` show it: every field of the book's (which never holds
+    a secret), times in RFC 3339."""
+    record: dict[str, Any] = msgspec.to_builtins(token)
+    return record
