@@ -132,12 +132,7 @@ class LedgerApp:
     async def _route(self, request: Request, send: Send) -> int:
         parts, method = request.segments, request.method
         if parts in _PLATFORM_PATHS and method not in _READS:
-            raise HttpError(
-                405,
-                "method_not_allowed",
-                f"{method} is not allowed on /{'/'.join(parts)}: use GET",
-                [(b"allow", b"GET, HEAD")],
-            )
+            raise not_allowed(method, parts, _READS, use="GET")
         if parts == ["healthz"]:
             await answer_json(send, 200, {"status": "up"})
             return 200
@@ -160,12 +155,7 @@ class LedgerApp:
             return await token_routes.answer_tokens(self, request, route, caller, send)
         allowed = methods_of(route)
         if allowed and method not in allowed:
-            raise HttpError(
-                405,
-                "method_not_allowed",
-                f"{method} is not allowed on /{'/'.join(parts)}: use {' or '.join(allowed)}",
-                [(b"allow", ", ".join(allowed).encode())],
-            )
+            raise not_allowed(method, parts, allowed, use=" or ".join(allowed))
         if method == "POST":
             return await self._command(request, route, caller, send)
         if method == "DELETE" and len(route) == 2 and route[0] == "jobs":
@@ -348,7 +338,7 @@ class LedgerApp:
         """A write of the ledger's own (a token's, an all-or-none batch's), between two groups."""
         # Where the writer writes its groups, between two of them: the ledger has one writer.
         result = await self.writer.write(write)
-        self._committed(await self.read(self.ledger.head_position))
+        self._committed(await self._stored_head())
         return result
 
     async def _read_book(self, book: TokenBook | None) -> TokenBook:
@@ -413,6 +403,16 @@ def methods_of(route: list[str]) -> tuple[str, ...]:
         case ["jobs", _, action] if action in batches.SCHEDULE_ROUTES:
             return ("POST",)
     return _READS if route in _QUERIES else ()
+
+
+def not_allowed(method: str, parts: list[str], allowed: tuple[str, ...], *, use: str) -> HttpError:
+    """The 405 of a method the path /`parts` does not take, with its Allow header."""
+    return HttpError(
+        405,
+        "method_not_allowed",
+        f"{method} is not allowed on /{'/'.join(parts)}: use {use}",
+        [(b"allow", ", ".join(allowed).encode())],
+    )
 
 
 def _batch_result(err: Exception) -> str:

@@ -55,18 +55,16 @@ class ServedScheduler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def tick(self, at: datetime | None = None) -> int:
-        """Catch up with other writers' events, then fire what is due at `at` (default now);
-        how many runs that started."""
+    async def tick(self) -> None:
+        """Catch up with other writers' events, then fire what is due now."""
         head = await self._stored_head()
         if head > self._views.head:
             self._on_commit(head)
-        moment = at or datetime.now(UTC)
+        moment = datetime.now(UTC)
         handles, _ = await self._views.query(lambda db: due(db, moment))
         if not handles:
-            return 0
+            return
         answers = await self._writer.submit([Fire(handle=handle, at=moment) for handle in handles])
-        started = sum(1 for done in answers if done.position and not isinstance(done.outcome, LedgerError))
         for handle, done in zip(handles, answers, strict=True):
             if isinstance(done.outcome, LedgerError):
                 # Once for each new reason: a schedule that cannot fire is tried every tick.
@@ -75,7 +73,6 @@ class ServedScheduler:
                 self._refused[handle] = str(done.outcome)
             else:
                 self._refused.pop(handle, None)
-        return started
 
     async def _run(self) -> None:
         while True:
