@@ -3,9 +3,12 @@ companies, and a running job in each company."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Self
 
-from server_support import Served, job_path
+from server_support import Served, job_path, serving
 
 from jobledger.service.ledger import JobLedger
 
@@ -32,6 +35,18 @@ class AuthWorld:
         self.server = server
         self.tokens = tokens
         self.runs: dict[str, str] = {}
+
+    @classmethod
+    @contextmanager
+    def serving(cls, folder: Path, server_name: str) -> Iterator[Self]:
+        """A ledger in `folder` with the role tokens (made before it is served), served with
+        tokens, and a run started on `server_name` in each company."""
+        db = str(folder / "ledger.db")
+        tokens = role_tokens(db)
+        with serving(db, auth=True) as server:
+            world = cls(server, tokens)
+            world.start_runs(server_name)
+            yield world
 
     def call(self, who: str | None, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """A request with `who`'s token (none for None)."""

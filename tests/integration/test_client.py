@@ -66,7 +66,7 @@ def test_a_runner_drives_a_run_and_gets_what_the_ledger_holds(pair: tuple[Client
 
 def test_schedules_are_paused_resumed_executed_and_deleted(pair: tuple[Client, JobLedger]) -> None:
     client, ledger = pair
-    schedule = client.submit("acme", "daily", PAYLOAD, exec_schedule="0 0 3 * * ?")
+    schedule = client.submit("acme", "daily", PAYLOAD, exec_schedule="0 0 3 * * ? 2070")
     assert client.pause(schedule).triggerState == "Paused"
     assert client.resume(schedule) == ledger.get(schedule)
     run = client.execute(schedule)

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from auth_support import COMPANIES, PAYLOAD, AuthWorld, role_tokens
+from auth_support import COMPANIES, PAYLOAD, AuthWorld
 from click.testing import CliRunner
-from server_support import Served, job_path, serving
+from server_support import Served, job_path
 
 from jobledger.cli.main import cli
 from jobledger.service.ledger import JobLedger
@@ -30,17 +30,13 @@ class World(AuthWorld):
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    db = str(tmp_path_factory.mktemp("auth") / "ledger.db")
-    tokens = role_tokens(db)  # on the ledger before it is served
-    with serving(db, auth=True) as server:
-        world = World(server, tokens)
-        world.start_runs("s1")
+    with World.serving(tmp_path_factory.mktemp("auth"), "s1") as world:
         for company in COMPANIES:
             status, schedule = world.call(
                 f"{company}-user",
                 "POST",
                 "/v1/jobs",
-                {"companyHandle": company, "jobName": "daily", "execSchedule": "0 0 3 * * ?", **PAYLOAD},
+                {"companyHandle": company, "jobName": "daily", "execSchedule": "0 0 3 * * ? 2070", **PAYLOAD},
             )
             assert status == 201, schedule
             world.schedules[company] = schedule["jobHandle"]

@@ -14,9 +14,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from auth_support import AuthWorld, role_tokens
+from auth_support import AuthWorld
 from click.testing import CliRunner
-from server_support import job_path, serving
+from server_support import job_path
 
 from jobledger.cli.main import cli
 from jobledger.service.ledger import JobLedger
@@ -50,11 +50,7 @@ class World(AuthWorld):
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    db = str(tmp_path_factory.mktemp("auth-fixes") / "ledger.db")
-    tokens = role_tokens(db)  # on the ledger before it is served
-    with serving(db, auth=True) as server:
-        world = World(server, tokens)
-        world.start_runs("s")
+    with World.serving(tmp_path_factory.mktemp("auth-fixes"), "s") as world:
         yield world
 
 
