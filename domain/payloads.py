@@ -202,6 +202,10 @@ OPENING_LOG_TYPES: dict[str, str] = {
 }
 
 
+MAX_NESTING = 32  # levels of objects and arrays in a payload, its free-form options included
+TOO_DEEP = f"nested more than {MAX_NESTING} levels deep"
+
+
 class PayloadError(RuleError):
     """A payload is of an unknown kind, or a field is missing, of the wrong type or out of range."""
 
@@ -244,6 +248,8 @@ def decode_payload(kind: str, data: bytes | str) -> AnyPayload:
             raise payload_error(cls, msgspec.json.decode(data or b"{}"), err) from err
     except msgspec.DecodeError as err:
         raise PayloadError(f"malformed JSON in the {kind} payload: {err}") from err
+    except RecursionError:
+        raise PayloadError(f"malformed JSON in the {kind} payload: {TOO_DEEP}") from None
 
 
 def validate_payload(payload: Payload) -> AnyPayload:
@@ -253,6 +259,7 @@ def validate_payload(payload: Payload) -> AnyPayload:
     cls = type(payload)
     kind = payload_kind(payload)
     _check_kind(kind)
+    _check_nesting(kind, payload)
     try:
         checked = msgspec.convert(msgspec.to_builtins(payload), type=cls)
     except msgspec.ValidationError as err:
@@ -260,6 +267,25 @@ def validate_payload(payload: Payload) -> AnyPayload:
     if isinstance(checked, _FollowOn):
         _check_follow_on(kind, checked)
     return checked  # type: ignore[return-value]
+
+
+def _check_nesting(kind: str, payload: Payload) -> None:
+    """Refuse free-form options nested deeper than MAX_NESTING: stored, they could not be shown
+    again (encoding them would run out of stack in every reader of the events)."""
+    waiting: list[tuple[object, int]] = [(payload, 0)]
+    while waiting:
+        value, depth = waiting.pop()
+        if depth > MAX_NESTING:
+            raise PayloadError(f"invalid {kind} payload: {TOO_DEEP}")
+        if isinstance(value, msgspec.Struct):
+            children: Any = (getattr(value, name) for name in value.__struct_fields__)
+        elif isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list | tuple):
+            children = value
+        else:
+            continue
+        waiting.extend((child, depth + 1) for child in children)
 
 
 def payload_error(cls: type[Payload], data: object, err: msgspec.ValidationError) -> PayloadError:

@@ -27,7 +27,13 @@ from jobledger.domain.commands import (
     UpdateProgress,
 )
 from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
-from jobledger.domain.payloads import PAYLOAD_KINDS, PayloadError, payload_error, validate_payload
+from jobledger.domain.payloads import (
+    PAYLOAD_KINDS,
+    TOO_DEEP,
+    PayloadError,
+    payload_error,
+    validate_payload,
+)
 
 MAX_BATCH = 1000  # commands in one request (a /log array, a batch): a group commit's worth
 
@@ -163,11 +169,14 @@ def decode(kind: Any, body: bytes) -> Any:
     if decoder is None:
         decoder = _decoders[kind] = msgspec.json.Decoder(kind)
     try:
-        return decoder.decode(body or b"{}")
-    except msgspec.ValidationError as err:
-        if kind is SubmitJob:
-            raise _payload_problems(body, err) from err
-        raise
+        try:
+            return decoder.decode(body or b"{}")
+        except msgspec.ValidationError as err:
+            if kind is SubmitJob:
+                raise _payload_problems(body, err) from err
+            raise
+    except RecursionError:
+        raise msgspec.DecodeError(f"JSON is malformed: {TOO_DEEP}") from None
 
 
 def _payload_problems(body: bytes, err: msgspec.ValidationError) -> Exception:

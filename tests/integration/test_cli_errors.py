@@ -178,6 +178,16 @@ CASES: dict[str, Case] = {
         1,
         ("malformed JSON in the optimizeImagesJob payload",),
     ),
+    "payload-nested-past-the-decoder": (
+        _submit("--payload", '{"emailSetting": "All", "x": ' + "[" * 1200 + "]" * 1200 + "}"),
+        1,
+        ("malformed JSON in the optimizeImagesJob payload: nested more than 32 levels deep",),
+    ),
+    "tasks-nested-past-the-decoder": (
+        lambda j: ["progress", j.running, "--percent", "5", "--tasks", "[" * 1200 + "]" * 1200],
+        1,
+        ("malformed JSON in --tasks: nested more than 32 levels deep",),
+    ),
     "malformed-counters-json": (
         lambda j: ["complete", j.running, "--counters", "{"],
         1,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import msgspec
 import pytest
 from samples import MINIMAL_PAYLOADS, UPLOAD_DIRECTORY
 
 from jobledger.domain.job import check_submission
 from jobledger.domain.payloads import (
+    MAX_NESTING,
     PAYLOAD_KINDS,
     ExportJob,
     OptimizeImagesJob,
@@ -227,6 +229,44 @@ def test_two_crop_options_are_refused_and_both_named(first: str, second: str) ->
 
     with pytest.raises(PayloadError, match=f"at most one crop option, got {first}, {second}"):
         decode_payload("reprocessAssetsJob", data)
+
+
+def nested(levels: int) -> object:
+    """An option value of `levels` arrays, one inside the other."""
+    value: object = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+def test_options_nested_as_deep_as_allowed_are_accepted() -> None:
+    crop = {"a": nested(MAX_NESTING - 1)}  # the crop object is a level, the payload holding it none
+
+    payload = decode_payload("uploadDirectoryJob", with_fields("uploadDirectoryJob", manualCropOptions=crop))
+
+    assert payload.manualCropOptions == crop  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("levels", [MAX_NESTING, 990, 5000])
+def test_options_nested_deeper_are_refused_in_one_line(levels: int) -> None:
+    # (Stored, such a value could not be encoded again: every reader of the events would fail.)
+    data = with_fields("uploadDirectoryJob")[:-1] + ', "manualCropOptions": {"a": '
+    data += "[" * levels + "]" * levels + "}}"
+
+    with pytest.raises(PayloadError, match=f"nested more than {MAX_NESTING} levels deep"):
+        decode_payload("uploadDirectoryJob", data)
+
+
+def test_a_python_payload_nested_too_deep_is_refused() -> None:
+    payload = OptimizeImagesJob(emailSetting="All")
+    deep = msgspec.structs.replace(
+        decode_payload("uploadDirectoryJob", UPLOAD_DIRECTORY), manualCropOptions={"a": nested(MAX_NESTING)}
+    )
+
+    assert validate_payload(payload) == payload
+    too_deep = f"uploadDirectoryJob payload: nested more than {MAX_NESTING} levels"
+    with pytest.raises(PayloadError, match=too_deep):
+        validate_payload(deep)
 
 
 # --- payloads built in Python ---------------------------------------------------------------------
