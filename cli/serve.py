@@ -41,7 +41,8 @@ def serve(
     the platform. SIGTERM or Ctrl-C stops taking commands,
     answers every command already taken, and exits 0.
     """
-    from jobledger.server.serving import is_loopback, listening, serve_lock
+    from jobledger.server.auth import is_loopback
+    from jobledger.server.serving import listening, serve_lock
     from jobledger.server.serving import serve as run
     from jobledger.web.dashboard import Dashboard
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -140,6 +141,7 @@ class Gate:
     async def caller(self, request: Request, *, form_checked: bool = False) -> Caller:
         """Who sent a request (`form_checked`: a dashboard form whose CSRF field was checked)."""
         if not self.enabled:
+            _addressed_to_this_machine(request)
             return EVERYONE
         arrived = time.monotonic()
         secret, from_cookie = self.secret_of(request)
@@ -164,6 +166,38 @@ class Gate:
         if token is None:
             raise HttpError(401, "unauthorized", "the token is not valid (unknown or revoked)")
         return Caller(token)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is an address of this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _addressed_to_this_machine(request: Request) -> None:
+    """Without tokens every caller is an IpsAdmin, so only this machine's own clients may call:
+    a page of another site (its Origin) or a name rebound to 127.0.0.1 (its Host) is refused."""
+    host = request.headers.get("host", "")
+    if host and not is_loopback(_host_name(host)):
+        raise HttpError(
+            403, "forbidden", f"a server without tokens answers only requests to a loopback host, not {host}"
+        )
+    origin = request.headers.get("origin")
+    if origin is not None and not (
+        origin.startswith(("http://", "https://")) and is_loopback(_host_name(origin.partition("://")[2]))
+    ):
+        raise HttpError(403, "forbidden", f"a server without tokens answers no other site's pages ({origin})")
+
+
+def _host_name(authority: str) -> str:
+    """The host of `host[:port]` or `[v6]:port`."""
+    if authority.startswith("["):
+        return authority[1:].partition("]")[0]
+    return authority.rpartition(":")[0] if authority.count(":") == 1 else authority
 
 
 def cookie(request: Request, name: str) -> str:

@@ -8,7 +8,6 @@ exits 0.
 from __future__ import annotations
 
 import fcntl
-import ipaddress
 import logging
 import os
 import signal
@@ -28,16 +27,6 @@ from .app import LedgerApp
 
 class AlreadyServedError(LedgerError):
     """Another `jobledger serve` holds this ledger."""
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` is an address of this machine only."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @contextmanager

@@ -158,6 +158,6 @@ def open_sse(
     sock = socket.create_connection(("127.0.0.1", served.port))
     resume = f"Last-Event-ID: {last_id}\r\n" if last_id is not None else ""
     bearer = f"Authorization: Bearer {token}\r\n" if token else ""
-    head = f"GET /v1/events{query} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+    head = f"GET /v1/events{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
     sock.sendall(f"{head}{resume}{bearer}\r\n".encode())
     return sock

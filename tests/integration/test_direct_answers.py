@@ -32,7 +32,7 @@ def connect(served: Served) -> socket.socket:
 def post(path: str, body: bytes, *extra: str, version: str = "1.1") -> bytes:
     lines = [
         f"POST {path} HTTP/{version}",
-        "Host: test",
+        "Host: 127.0.0.1",
         "Content-Type: application/json",
         f"Content-Length: {len(body)}",
         *extra,
@@ -80,7 +80,7 @@ def events(served: Served) -> int:
 def test_pipelined_requests_are_answered_in_order_on_one_connection(served: Served) -> None:
     sock = connect(served)
     buffer = bytearray()
-    query = b"GET /v1/position HTTP/1.1\r\nHost: test\r\n\r\n"
+    query = b"GET /v1/position HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     sock.sendall(
         post("/v1/jobs", BODY)
         + query
@@ -134,7 +134,7 @@ def test_a_body_sent_in_pieces_and_one_that_waits_for_100_continue_are_taken_who
 def test_a_chunked_body_over_the_limit_is_refused_with_413_and_nothing_appended(served: Served) -> None:
     before = events(served)
     sock = connect(served)
-    head = b"POST /v1/jobs HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
+    head = b"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
     piece = b"x" * (1024 * 1024)
     sock.sendall(head)
     for _ in range(9):

@@ -284,6 +284,36 @@ def test_serve_without_tokens_refuses_an_address_beyond_this_machine(sqlite_db: 
     assert result.exit_code == 2 and "loopback" in result.output and not os.path.exists(sqlite_db)
 
 
+@pytest.mark.parametrize(
+    ("headers", "named"),
+    [
+        ({"Origin": "http://evil.example"}, "http://evil.example"),  # another site's page
+        ({"Origin": "null"}, "null"),  # a sandboxed page or a file
+        ({"Host": "evil.example:8080"}, "evil.example:8080"),  # a name rebound to 127.0.0.1
+        ({"Host": "10.0.0.7"}, "10.0.0.7"),
+    ],
+)
+def test_serve_without_tokens_answers_no_other_sites_pages(
+    sqlite_db: str, headers: dict[str, str], named: str
+) -> None:
+    # Every caller of a server without tokens is an IpsAdmin: a page the operator opens must
+    # not drive it with a form (a text/plain POST needs no preflight) or read it by DNS rebinding.
+    with serving(sqlite_db) as served:
+        status, answer = served.call("POST", "/v1/jobs", SUBMIT, headers=headers)
+        read_status, _ = served.call("GET", "/v1/active-jobs", headers=headers)
+        _, events = served.call("GET", "/v1/events")
+        mine = [
+            served.call("POST", "/v1/jobs", SUBMIT | {"jobName": f"n{n}"}, headers=ok)[0]
+            for n, ok in enumerate(
+                [{}, {"Origin": "http://127.0.0.1:8080"}, {"Host": "localhost:9"}, {"Host": "[::1]:9"}]
+            )
+        ]
+    assert (status, answer["error"]["code"], read_status) == (403, "forbidden", 403)
+    assert named in answer["error"]["message"]
+    assert events == ""  # nothing appended
+    assert mine == [201, 201, 201, 201]
+
+
 def load(
     served: Served, handle: str, stop: threading.Event, acked: list[int], refused: list[str] | None = None
 ) -> None:

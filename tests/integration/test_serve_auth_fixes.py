@@ -61,7 +61,7 @@ def open_sse(world: World, who: str, query: str = "", last_id: int | None = None
     sock = socket.create_connection(("127.0.0.1", world.server.port))
     resume = f"Last-Event-ID: {last_id}\r\n" if last_id is not None else ""
     sock.sendall(
-        f"GET /v1/events{query} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+        f"GET /v1/events{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
         f"Authorization: Bearer {world.tokens[who]}\r\n{resume}\r\n".encode()
     )
     return sock

@@ -36,7 +36,7 @@ def post_raw(served: Served, token: str, headers: list[bytes]) -> tuple[int, dic
     request = b"\r\n".join(
         [
             b"POST /v1/jobs HTTP/1.1",
-            b"Host: x",
+            b"Host: 127.0.0.1",
             b"Connection: close",
             b"Authorization: Bearer " + token.encode(),
             b"Content-Type: application/json",
