@@ -59,8 +59,8 @@ class Request:
 
     @cached_property
     def lists(self) -> dict[str, list[str]]:
-        """Every value of each query parameter."""
-        return parse_qs(self.query_string)
+        """Every value of each query parameter (a bare `?name` or `name=` gives "")."""
+        return parse_qs(self.query_string, keep_blank_values=True)
 
     @cached_property
     def query(self) -> dict[str, str]:
@@ -127,10 +127,12 @@ class Request:
         return number
 
     def flag(self, name: str) -> bool | None:
-        """A boolean parameter (true/false/1/0)."""
+        """A boolean parameter (true/false/1/0; given bare, `?name`, it is true)."""
         value = self.query.get(name)
-        if value is None or value == "":
+        if value is None:
             return None
+        if value == "":
+            return True
         if value.lower() in ("true", "1", "yes"):
             return True
         if value.lower() in ("false", "0", "no"):
@@ -142,9 +144,9 @@ class Request:
         value = self.query.get(name)
         if not value:
             return None
-        try:
-            moment = msgspec.convert(value.replace(" ", "+"), datetime)
-        except msgspec.ValidationError:
+        try:  # (as the CLI's options read a time: a date alone is its midnight)
+            moment = datetime.fromisoformat(value.replace(" ", "+").strip())
+        except ValueError:
             raise HttpError(400, "bad_query", f"{name} must be an ISO 8601 time, got {value!r}") from None
         if outside(moment):  # (in the CLI's words for its options)
             raise HttpError(400, "bad_query", f"{name} {value!r} is out of range: times go from {TIME_RANGE}")

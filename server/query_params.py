@@ -85,6 +85,7 @@ QUERIES: list[tuple[str, str, list[str]]] = [
 ]
 
 ALIASES = {"server": "serverName"}  # other spellings a query takes (the CLI's --server)
+REPEATABLE = frozenset({"logTypeArray", "name"})  # given more than once, each value counts
 _TAKES = {
     path: {*names, *(alias for alias, name in ALIASES.items() if name in names)} for path, _, names in QUERIES
 }
@@ -99,6 +100,10 @@ def check_names(request: Request, route: list[str]) -> None:
     if unknown:
         known = ", ".join(sorted(takes)) or "no parameters"
         raise HttpError(400, "bad_query", f"unknown query parameter {unknown[0]!r}; this query takes {known}")
+    given = [ALIASES.get(name, name) for name, values in request.lists.items() for _ in values]
+    twice = sorted({name for name in given if given.count(name) > 1 and name not in REPEATABLE})
+    if twice:
+        raise HttpError(400, "bad_query", f"query parameter {twice[0]!r} is given more than once")
 
 
 def _template(route: list[str]) -> str:

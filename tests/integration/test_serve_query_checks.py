@@ -195,11 +195,51 @@ def test_a_time_without_a_zone_is_utc_as_on_the_cli(ledger: Ledger) -> None:
         ("RUN?version=1&asof=2026-01-01T00:00:00Z", "asof"),
         ("/v1/events?after=0&company=acme", "company"),
         ("/v1/position?x=1", "x"),
+        ("/v1/active-jobs?includeWaiting", "includeWaiting"),  # bare: as misspelt as with a value
+        ("/v1/job-logs?bogus=", "bogus"),
     ],
 )
 def test_a_parameter_the_query_does_not_take_is_a_400(ledger: Ledger, query: str, unknown: str) -> None:
     message = refused(ledger, query)[2]
     assert message.startswith(f"unknown query parameter {unknown!r}; this query takes")
+
+
+def test_a_date_alone_is_its_midnight_as_on_the_cli(ledger: Ledger) -> None:
+    status, dated = ledger.get("/v1/job-logs?startDate=2000-01-01&endDate=2100-01-01")
+    assert status == 200 and dated["jobLogArray"]
+    assert ledger.get("/v1/job-logs?startDate=2000-01-01T00:00:00Z&endDate=2100-01-01T00:00:00Z") == (
+        status,
+        dated,
+    )
+    assert ledger.get(job_path(ledger.running) + "?asOf=2100-01-01")[0] == 200
+    assert ledger.get("/v1/job-logs?startDate=2100-01-01")[1]["jobLogArray"] == []
+    code, out, err = ledger.cli("logs", "--since", "2000-01-01", "--format", "json")
+    assert code == 0, err
+
+
+def test_a_bare_flag_is_true(ledger: Ledger) -> None:
+    waiting = ledger.get("/v1/active-jobs?companyHandle=acme&includeWaitingJobs=true")
+    assert ledger.get("/v1/active-jobs?companyHandle=acme&includeWaitingJobs") == waiting
+    assert waiting != ledger.get("/v1/active-jobs?companyHandle=acme")
+
+
+@pytest.mark.parametrize(
+    ("query", "twice"),
+    [
+        ("/v1/active-jobs?numRows=1&numRows=2", "numRows"),
+        ("/v1/active-jobs?serverName=a&server=b", "serverName"),
+        ("/v1/job-logs?sortBy=date&sortBy=jobName", "sortBy"),
+    ],
+)
+def test_a_parameter_given_twice_is_a_400(ledger: Ledger, query: str, twice: str) -> None:
+    assert refused(ledger, query)[2] == f"query parameter {twice!r} is given more than once"
+
+
+def test_the_array_parameters_may_repeat(ledger: Ledger) -> None:
+    path = job_path(ledger.running, "log-details")
+    repeated = ledger.get(path + "?logTypeArray=UploadSuccess&logTypeArray=UploadWarning")
+    assert repeated[0] == 200 and len(repeated[1]["jobLog"]["detailArray"]) == 2
+    assert ledger.get(path + "?logTypeArray=UploadSuccess,UploadWarning") == repeated
 
 
 def test_the_server_filter_takes_either_spelling(ledger: Ledger) -> None:
