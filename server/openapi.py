@@ -46,22 +46,34 @@ _OPEN = ("/healthz", "/readyz")
 _INTEGER = {"numRows", "minPosition", "recordsPerPage", "resultsPage", "version", "after", "limit"}
 _BOOLEAN = {"includeWaitingJobs", "deleted", "before", "all"}
 _TIME = {"startDate", "endDate", "asOf"}
+_PAGES = {"/v1/job-logs": "numRows", "/v1/jobs/{jobHandle}/log-details": "recordsPerPage"}  # up to 1000
+_SAID: dict[str, str] = {
+    "serverName": "also spelt `server`",
+    "companyHandle": "an IpsAdmin's choice of company (the others' tokens read their own)",
+    "logTypeArray": "repeated, or separated by commas",
+    "name": "event names, repeated or separated by commas",
+    **dict.fromkeys(_TIME, "ISO 8601, as the CLI takes it: a date alone is its midnight, no zone is UTC"),
+    **dict.fromkeys(_BOOLEAN, "true or false; given bare, true"),
+}
 
 
-def _query_parameter(name: str) -> dict[str, Any]:
+def _query_parameter(name: str, path: str = "") -> dict[str, Any]:
     if name in _INTEGER:
         schema: dict[str, Any] = {"type": "integer", "minimum": 0 if name in ("minPosition", "after") else 1}
-        if name in ("numRows", "recordsPerPage"):
+        if _PAGES.get(path) == name:
             schema["maximum"] = 1000
     elif name in _BOOLEAN:
         schema = {"type": "boolean"}
-    elif name in _TIME:
-        schema = {"type": "string", "format": "date-time"}
-    elif name == "logTypeArray":
-        return {"name": name, "in": "query", "schema": {"type": "array", "items": {"type": "string"}}}
+    elif name in ("logTypeArray", "name"):
+        schema = {"type": "array", "items": {"type": "string"}}
     else:
         schema = {"type": "string"}
-    return {"name": name, "in": "query", "schema": schema}
+    parameter = {"name": name, "in": "query", "schema": schema}
+    if path == "/v1/assets/{assetHandle}/job-logs" and name == "companyHandle":
+        parameter["description"] = "required with an IpsAdmin's token (the others' read their own company)"
+    elif name in _SAID:
+        parameter["description"] = _SAID[name]
+    return parameter
 
 
 def _path_parameters(path: str) -> list[dict[str, Any]]:
@@ -78,6 +90,12 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
     ]
 
 
+_EVENTS_ANSWER = {
+    "description": "one event a line; with Accept: text/event-stream, a live stream whose ids are positions",
+    "content": {"application/x-ndjson": {}, "text/event-stream": {}},
+}
+
+
 @cache
 def openapi_document() -> bytes:
     """The OpenAPI 3.1 document, encoded once."""
@@ -87,6 +105,10 @@ def openapi_document() -> bytes:
     )
     refs = dict(zip([kind for _, _, kind, _ in _COMMANDS], schemas_refs, strict=False))
     components["Batch"]["properties"]["commands"]["maxItems"] = wire.MAX_BATCH  # (more: 413)
+    for schema in components.values():  # a payload is given under its kind's key: no tag inside
+        schema.get("properties", {}).pop("kind", None)
+        if "kind" in schema.get("required", ()):
+            schema["required"].remove("kind")
     error = {
         "description": "error",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
@@ -112,7 +134,8 @@ def openapi_document() -> bytes:
                 else []
             ),
             "requestBody": {
-                "required": method == "post",
+                # (an empty body is `{}`: a body of optional fields only may be left out)
+                "required": any(field.required for field in msgspec.structs.fields(kind)),
                 "content": {"application/json": {"schema": body_schema}},
             },
             "responses": {
@@ -139,15 +162,25 @@ def openapi_document() -> bytes:
     for path, summary, parameters in QUERIES:
         paths.setdefault(path, {})["get"] = {
             "summary": summary,
-            "parameters": _path_parameters(path) + [_query_parameter(name) for name in parameters],
+            "parameters": _path_parameters(path) + [_query_parameter(name, path) for name in parameters],
             "responses": {
-                "200": {"description": "the answer, with the position it reflects"},
+                "200": _EVENTS_ANSWER
+                if path == "/v1/events"
+                else {"description": "the answer, with the position it reflects"},
                 "400": error,
                 **denied,
                 "404": error,
                 "503": error,
             },
         }
+    paths["/v1/events"]["get"]["parameters"].append(
+        {
+            "name": "Last-Event-ID",
+            "in": "header",
+            "schema": {"type": "integer", "minimum": 0},
+            "description": "an event stream resumes after this position (it wins over `after`)",
+        }
+    )
     paths["/v1/tokens"] = {
         "get": {
             "summary": "The tokens (never their secrets) of the caller's company, or of all for an IpsAdmin",

@@ -140,6 +140,7 @@ class Accepted(msgspec.Struct, kw_only=True):
     jobHandle: str
     position: int
     state: dict[str, Any] | None = None
+    rows: int | None = None  # a /log array's: how many rows (the state is after the last)
 
 
 class ErrorDetail(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -150,6 +151,7 @@ class ErrorDetail(msgspec.Struct, kw_only=True, omit_defaults=True):
     message: str
     type: str | None = None
     details: dict[str, str | int | bool | None] | None = None
+    row: int | None = None  # a /log array's: the row (from 0) that failed, none of them recorded
 
 
 class ErrorBody(msgspec.Struct, kw_only=True):
