@@ -389,11 +389,11 @@ def decide_progress(
     server: str | None = None,
 ) -> list[JobEvent]:
     """Report progress of a running job."""
+    if not 0 <= percent <= 100:  # (a value no state could take: said first, whatever the state)
+        raise InvalidValueError(f"progress must be between 0 and 100, got {percent}")
     _check_live(job, "report progress on")
     if job.state == "New":
         raise InvalidTransitionError(job.jobHandle, "New", "report progress on", "start it first")
-    if not 0 <= percent <= 100:
-        raise InvalidValueError(f"progress must be between 0 and 100, got {percent}")
     # The rows were checked against their schema with the command (domain/validation.py).
     checked = [
         task if task.lastProgressUpdate is not None else msgspec.structs.replace(task, lastProgressUpdate=at)

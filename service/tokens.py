@@ -18,6 +18,7 @@ from jobledger.domain.access import (
     new_secret,
 )
 from jobledger.domain.errors import InvalidFieldError, RuleError
+from jobledger.domain.job import check_text
 from jobledger.domain.limits import MAX_NAME
 from jobledger.domain.validation import check_name_text
 from jobledger.store.writer import LostRace
@@ -55,6 +56,7 @@ def issue(read: ReadBook, append: Append, company: str, role: str, name: str = "
     """Issue a token for `company` with `role`."""
     checked = check_role(role)
     _check_name("company", company, required=True)
+    check_text("company", company)  # as a submit checks it: a company no run could have
     _check_name("name", name, required=False)
     token_id, secret = new_secret()
 

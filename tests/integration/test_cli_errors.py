@@ -72,6 +72,16 @@ CASES: dict[str, Case] = {
         1,
         ("progress must be between 0 and 100, got 101",),
     ),
+    "progress-over-100-on-a-done-job": (
+        lambda j: ["progress", j.done, "--percent", "150"],
+        1,
+        ("progress must be between 0 and 100, got 150",),
+    ),
+    "token-for-a-company-no-run-could-have": (
+        lambda _: ["tokens", "create", "--company", "a|b", "--role", "ReadOnly"],
+        1,
+        ("company must not contain '|'",),
+    ),
     "time-before-the-last-event": (
         lambda j: [
             "log",

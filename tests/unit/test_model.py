@@ -12,7 +12,7 @@ from samples import MINIMAL_PAYLOADS, at
 
 from jobledger.domain.aggregates import fold
 from jobledger.domain.commands import Complete, UpdateProgress
-from jobledger.domain.errors import InvalidFieldError, InvalidTransitionError, RuleError
+from jobledger.domain.errors import InvalidFieldError, InvalidTransitionError, InvalidValueError, RuleError
 from jobledger.domain.events import (
     Completed,
     Counters,
@@ -252,6 +252,14 @@ def test_progress_within_0_to_100_is_accepted(percent: int) -> None:
 def test_progress_outside_0_to_100_is_refused(percent: int) -> None:
     with pytest.raises(RuleError, match=f"progress must be between 0 and 100, got {percent}"):
         decide_progress(running(), percent, "", [], at(5))
+
+
+@pytest.mark.parametrize("state", ["New", "Done"])
+def test_progress_outside_0_to_100_is_refused_as_such_in_any_state(state: str) -> None:
+    job = msgspec.structs.replace(running(), state=state)
+
+    with pytest.raises(InvalidValueError, match="progress must be between 0 and 100, got 150"):
+        decide_progress(job, 150, "", [], at(5))
 
 
 @pytest.mark.parametrize(
