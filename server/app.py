@@ -142,7 +142,7 @@ class LedgerApp:
             return await self._documents(parts[1], send)
         caller = await self.gate.caller(request)
         if parts == ["metrics"]:
-            caller.require(MANAGE)  # an admin: the server's IpsAdmin, or a company's
+            caller.require(MANAGE, "read the metrics")  # an admin: the server's IpsAdmin, or a company's
             await self.views.caught_up()  # the runs it counts include what was answered before
             scope = caller.scope
             text = self.metrics.render() if scope is None else await self._company_metrics(scope)

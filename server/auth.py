@@ -58,12 +58,13 @@ class Caller:
         """Reads every company (and the metrics and the audit digest)."""
         return self.scope is None
 
-    def require(self, grant: str) -> None:
-        """403 unless the caller's role has `grant`."""
+    def require(self, grant: str, doing: str | None = None) -> None:
+        """403 unless the caller's role has `grant` (`doing`: what was asked, if not the grant's
+        every action)."""
         if self.token is not None and not self.token.may(grant):
             role = self.token.role
             article = "an" if role[:1] in "AEIOU" else "a"
-            raise HttpError(403, "forbidden", f"{article} {role} token may not {_ACTIONS[grant]}")
+            raise HttpError(403, "forbidden", f"{article} {role} token may not {doing or _ACTIONS[grant]}")
 
     def company(self, asked: str | None) -> str | None:
         """The company a query is about: the asked one, which must be the caller's own; 404 for

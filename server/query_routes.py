@@ -95,7 +95,7 @@ async def answer_query(app: Served, request: Request, route: list[str], caller: 
         head = await app.read(app.ledger.head_position)
         await answer_json(send, 200, {"position": head})
     elif route == ["audit", "digest"]:
-        caller.require(EVERY_COMPANY)
+        caller.require(EVERY_COMPANY, "read the audit digest")
         digest = await app.read(chain.digest, app.ledger.reader)
         await answer_json(send, 200, {"digest": str(digest), "events": digest.ordinal})
     else:

@@ -31,7 +31,7 @@ class Writes(Protocol):
 
 async def answer_tokens(app: Writes, request: Request, route: list[str], caller: Caller, send: Send) -> int:
     """GET (list), POST (create: the secret is shown once) and DELETE /v1/tokens/{id} (revoke)."""
-    caller.require(MANAGE)
+    caller.require(MANAGE, "manage tokens")
     scope = caller.scope
     if route == ["tokens"] and request.method == "GET":
         await app.gate.refresh(force=True)

@@ -192,7 +192,8 @@ def test_the_digest_needs_the_servers_admin(world: World, who: str) -> None:
 
 @pytest.mark.parametrize("who", ["acme-user", "acme-reader"])
 def test_metrics_need_an_admin(world: World, who: str) -> None:
-    assert world.call(who, "GET", "/metrics")[0] == 403
+    status, answer = world.call(who, "GET", "/metrics")
+    assert status == 403 and answer["error"]["message"].endswith("token may not read the metrics")
 
 
 def test_a_company_admin_sees_its_companys_metrics_only(world: World) -> None:
