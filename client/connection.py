@@ -68,7 +68,11 @@ def error_from(status: int, body: bytes) -> LedgerError:
         detail = msgspec.json.decode(body)["error"]
         code, message = str(detail["code"]), str(detail["message"])
     except (msgspec.DecodeError, KeyError, TypeError):
-        return ServerError(f"the server answered {status}: {body[:200].decode(errors='replace')}")
+        # Not a jobledger answer (a proxy's page, the dashboard's, a server at another path):
+        # its text on one line, so that the error stays one line.
+        text = " ".join(body[:200].decode(errors="replace").split())
+        hint = "" if text.startswith("{") else " (is the URL a jobledger server's, without a path?)"
+        return ServerError(f"the server answered {status}{hint}: {text[:120]}")
     kind = _ledger_errors().get(str(detail.get("type")))
     if kind is None:
         kind = _ERRORS.get(code, RuleError if 400 <= status < 500 else ServerError)

@@ -220,3 +220,11 @@ def test_on_a_terminal_events_of_a_run_that_is_not_there_say_so_on_stderr(
     assert (remote.exit_code, remote.stdout, remote.stderr) == (local.exit_code, local.stdout, local.stderr)
     assert local.exit_code == 0 and not local.stdout
     assert local.stderr == "Warning: no run or schedule 'acme||nope' in this ledger\n"
+
+
+def test_a_server_url_with_a_path_is_one_line_that_says_so(server: Served) -> None:
+    # The dashboard answers the path with its HTML page: not an answer of the API's.
+    result = CliRunner().invoke(cli, ["--server", f"http://127.0.0.1:{server.port}/base", "logs"])
+    assert result.exit_code == 1 and not result.stdout
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "the server answered 404 (is the URL a jobledger server's, without a path?)" in result.stderr
