@@ -233,6 +233,10 @@ def _discard_stdout() -> None:
 def cli(ctx: click.Context, db: str, views: str | None, server_url: str | None, token: str | None) -> None:
     """jobledger: an event-sourced ledger of server jobs (IPS job model)."""
     from_env = ctx.get_parameter_source("server_url") is click.core.ParameterSource.ENVIRONMENT
+    if server_url and ctx.get_parameter_source("db") is click.core.ParameterSource.COMMANDLINE:
+        if not from_env:
+            raise click.UsageError("--db and --server name two ledgers: give one of them")
+        server_url = None  # a ledger named on the command line wins over JOBLEDGER_SERVER
     ctx.obj = Config(
         db=db,
         views=views or os.environ.get("JOBLEDGER_VIEWS"),

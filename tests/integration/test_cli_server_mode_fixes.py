@@ -228,3 +228,22 @@ def test_a_server_url_with_a_path_is_one_line_that_says_so(server: Served) -> No
     assert result.exit_code == 1 and not result.stdout
     assert result.stderr.count("\n") == 1, result.stderr
     assert "the server answered 404 (is the URL a jobledger server's, without a path?)" in result.stderr
+
+
+def test_db_and_server_on_one_command_line_are_refused(server: Served, tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{server.port}"
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "l.db"), "--server", url, "logs"])
+    assert result.exit_code == 2 and "--db and --server name two ledgers" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_db_on_the_command_line_wins_over_jobledger_server(
+    server: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JOBLEDGER_SERVER", "http://127.0.0.1:9")  # (nothing listens there)
+    db = str(tmp_path / "l.db")
+    submit = ["submit", "--company", "acme", "--name", "n", "--type", "optimizeImagesJob"]
+    made = CliRunner().invoke(cli, ["--db", db, *submit, "--payload", '{"emailSetting": "All"}'])
+    assert made.exit_code == 0, made.stderr
+    shown = CliRunner().invoke(cli, ["--db", db, "show", made.stdout.strip(), "--format", "json"])
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["state"] == "New", shown.stderr
