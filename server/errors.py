@@ -71,6 +71,8 @@ def error_answer(err: BaseException) -> tuple[int, bytes]:
         # int, got float", the field named with its IPS name.
         path, problem = explain(err)
         message = f"invalid body: {path}: {problem}" if path else f"invalid body: {problem}"
+    elif isinstance(err, msgspec.DecodeError) and not message.startswith("JSON is malformed"):
+        message = f"JSON is malformed: {message}"  # ("Input data was truncated" says it less)
     elif isinstance(err, InvalidFieldError) and "over the limit of" in message and "bytes" in message:
         status, code = 413, "too_large"
     if isinstance(err, LedgerError):

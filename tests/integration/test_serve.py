@@ -154,6 +154,13 @@ def test_bad_requests_get_one_json_error_and_leave_the_ledger_unchanged(
     assert event_count(served) == before
 
 
+@pytest.mark.parametrize("body", [b'{"companyHandle": ', b'"\\ud800"', b'{"companyHandle": "\xff"}'])
+def test_malformed_json_says_so_whatever_the_decoder_found(served: Served, body: bytes) -> None:
+    status, answer = served.call("POST", "/v1/jobs", raw=body)
+    assert (status, answer["error"]["code"]) == (400, "invalid_json")
+    assert answer["error"]["message"].startswith("JSON is malformed: "), answer
+
+
 def test_a_log_array_with_a_broken_row_stores_none_of_its_rows_and_names_the_row(served: Served) -> None:
     _, created = served.call("POST", "/v1/jobs", SUBMIT)
     path = job_path(created["jobHandle"], "log")
