@@ -74,7 +74,11 @@ QUERIES: list[tuple[str, str, list[str]]] = [
         "A run's or schedule's state, now or asOf a time, at a version, or both",
         ["companyHandle", "asOf", "version", "minPosition"],
     ),
-    ("/v1/jobs/{jobHandle}/history", "Every event of a run or schedule", ["companyHandle", "minPosition"]),
+    (
+        "/v1/jobs/{jobHandle}/history",
+        "Every event of a run or schedule (the first `limit`, as history --limit)",
+        ["companyHandle", "limit", "minPosition"],
+    ),
     (
         "/v1/events",
         "Events in global order: NDJSON, or SSE with Accept: text/event-stream (ids are positions)",

@@ -88,7 +88,8 @@ async def answer_query(app: Served, request: Request, route: list[str], caller: 
     elif len(route) == 2 and route[0] == "jobs":
         return await _state(app, request, send, route[1], company, min_position)
     elif len(route) == 3 and route[0] == "jobs" and route[2] == "history":
-        return await _history(app, send, route[1], company, min_position)
+        limit = request.integer("limit", None, least=1)
+        return await _history(app, send, route[1], company, min_position, limit)
     elif route == ["events"]:
         return await stream_events(request, send, app.stream, app.metrics, company, caller, app.gate)
     elif route == ["position"]:
@@ -194,10 +195,12 @@ async def _state(
     return 200
 
 
-async def _history(app: Served, send: Send, handle: str, company: str | None, min_position: int) -> int:
+async def _history(
+    app: Served, send: Send, handle: str, company: str | None, min_position: int, limit: int | None
+) -> int:
     def read() -> tuple[int, list[dict[str, Any]]]:
         head = app.ledger.head_position()
-        return head, [event_record(event) for event in app.ledger.history(handle, company)]
+        return head, [event_record(event) for event in app.ledger.history(handle, company)[:limit]]
 
     position, records = await _from_store(app, read, min_position)
     await answer_json(send, 200, {"jobHandle": handle, "events": records, "position": position})

@@ -79,6 +79,8 @@ def test_a_runner_drives_a_job_over_http_and_the_queries_see_it(served: Served) 
     status, history = served.call("GET", job_path(handle, "history"))
     assert [event["event"] for event in history["events"]][:2] == ["Submitted", "Started"]
     assert history["position"] >= done["position"]
+    status, first = served.call("GET", job_path(handle, "history") + "?limit=2")  # as history --limit 2
+    assert status == 200 and first["events"] == history["events"][:2] and len(history["events"]) > 2
     status, text = served.call("GET", "/v1/events?after=0")
     lines = [json.loads(line) for line in text.splitlines()]
     assert [line["position"] for line in lines] == list(range(1, len(lines) + 1))
