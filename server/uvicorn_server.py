@@ -11,9 +11,10 @@ from .app import LedgerApp
 
 
 class StreamsFirst(uvicorn.Server):
-    """uvicorn's server, which ends the live event streams before it waits for the requests in
-    flight to finish: an SSE stream never would, and would hold the stop until the graceful
-    timeout. Their clients resume from their last id on the next server."""
+    """uvicorn's server, which ends the live event streams and the queries waiting for a position
+    before it waits for the requests in flight to finish: a stream never would, and would hold
+    the stop until the graceful timeout, and a wait would hold it up to 10 s. Their clients
+    resume on the next server."""
 
     def __init__(self, config: uvicorn.Config, app: LedgerApp) -> None:
         super().__init__(config)
@@ -29,4 +30,5 @@ class StreamsFirst(uvicorn.Server):
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self.ledger_app.stream.end_streams()
+        await self.ledger_app.views.end_waits()
         await super().shutdown(sockets)

@@ -24,6 +24,7 @@ from jobledger.service.opening import open_projector
 
 from .children import spawn, stop
 from .follower import FOLLOW_DB, FOLLOW_VIEWS
+from .group_commit import ShuttingDownError
 
 log = logging.getLogger("jobledger.server")
 T = TypeVar("T")
@@ -50,6 +51,7 @@ class ServedViews:
         self._behind: asyncio.Event | None = None
         self._waited = asyncio.Event()  # a query waits for the views (made again in start())
         self._moved: asyncio.Condition | None = None
+        self._stopping = False  # the server is stopping: a query waiting for a position ends
         self._task: asyncio.Task[None] | None = None
         self._follower: asyncio.subprocess.Process | None = None
         self.head = self.position  # the last position committed, as far as the server knows
@@ -81,11 +83,19 @@ class ServedViews:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._read, read)
 
+    async def end_waits(self) -> None:
+        """The server is stopping: queries waiting for a position are answered 503 at once (the
+        graceful stop would wait for them, up to WAIT_FOR_POSITION_S each)."""
+        self._stopping = True
+        if self._moved is not None:
+            async with self._moved:
+                self._moved.notify_all()
+
     async def caught_up(self) -> None:
         """Return once the views hold what this server had committed when asked (a client that
         wrote and then reads finds its write), or after WAIT_FOR_HEAD_S if they are stuck."""
         if self.head > self.position:
-            with contextlib.suppress(ViewsBehindError):
+            with contextlib.suppress(ViewsBehindError, ShuttingDownError):
                 await self._reach(self.head, WAIT_FOR_HEAD_S)
 
     def read_now(self, read: Callable[[ViewsDatabase], T], timeout: float = 5.0) -> T:
@@ -118,12 +128,16 @@ class ServedViews:
             self._waited.set()
         try:
             async with asyncio.timeout(within), self._moved:
-                await self._moved.wait_for(lambda: self.position >= position)
+                await self._moved.wait_for(lambda: self.position >= position or self._stopping)
         except TimeoutError:
             raise ViewsBehindError(
                 f"the views did not reach position {position} within {within:.0f} s"
                 f" (they are at {self.position})"
             ) from None
+        if self.position < position:  # (the server is stopping)
+            raise ShuttingDownError(
+                f"the server is shutting down before its views reached position {position}; ask its successor"
+            )
 
     async def _follow(self, follower: asyncio.subprocess.Process) -> None:
         assert self._behind is not None and self._moved is not None

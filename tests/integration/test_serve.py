@@ -493,3 +493,27 @@ def test_a_last_event_id_past_the_largest_position_is_a_400(served: Served) -> N
         assert (status, answer["error"]["code"]) == (400, "bad_request"), last_id
     status, _ = served.call("GET", "/v1/events", headers={"last-event-id": "9223372036854775807"})
     assert status == 200
+
+
+@pytest.mark.parametrize("path", ["/v1/active-jobs?minPosition=999999999", "RUN?minPosition=999999999"])
+def test_a_stop_answers_the_queries_waiting_for_a_position_at_once(sqlite_db: str, path: str) -> None:
+    answers: list[tuple[int, Any, float]] = []
+    with serving(sqlite_db) as server:
+        _, created = server.call("POST", "/v1/jobs", SUBMIT)
+        asked = path.replace("RUN", job_path(created["jobHandle"]))
+
+        def wait() -> None:
+            started = time.monotonic()
+            status, answer = server.call("GET", asked)
+            answers.append((status, answer, time.monotonic() - started))
+
+        waiting = threading.Thread(target=wait)
+        waiting.start()
+        time.sleep(0.5)  # (the query is waiting for a position that will never come)
+        stopped = time.monotonic()
+        code = server.stop(signal.SIGTERM)
+        took = time.monotonic() - stopped
+        waiting.join()
+    [(status, answer, _)] = answers
+    assert code == 0 and took < 5, took  # not the query's 10 s wait first
+    assert (status, answer["error"]["code"]) == (503, "shutting_down"), answer
