@@ -146,6 +146,17 @@ def test_a_chunked_body_over_the_limit_is_refused_with_413_and_nothing_appended(
     assert events(served) == before
 
 
+def test_a_body_declared_over_the_limit_is_refused_before_it_comes(served: Served) -> None:
+    before = events(served)
+    sock = connect(served)
+    sock.settimeout(5)  # (a direct answer would wait for the 99 MB first)
+    sock.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 99999999\r\n\r\n{}")
+    status, _, answer = read_answer(sock, bytearray())
+    assert status == 413 and answer["error"]["code"] == "too_large"
+    sock.close()
+    assert events(served) == before
+
+
 def test_a_client_that_goes_away_before_its_answer_leaves_the_server_serving(served: Served) -> None:
     for _ in range(20):
         sock = connect(served)
