@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from jobledger.domain.errors import UnknownHandleError
+from jobledger.domain.errors import RuleError, UnknownHandleError
 from jobledger.domain.handles import job_id
 from jobledger.projections import job_logs as job_logs_view
 from jobledger.projections.database import ViewsDatabase
@@ -281,6 +281,10 @@ def job_log(db: ViewsDatabase, handle: str, company: str | None = None) -> dict[
     """One run's JobLog summary."""
     rows = db.query(f"SELECT {JOB_LOG_COLUMNS} FROM job_logs WHERE id = ?", (job_id(handle).hex,))
     if not rows:
+        scheduled = db.query("SELECT companyHandle FROM scheduled_jobs WHERE id = ?", (job_id(handle).hex,))
+        if scheduled and company in (None, scheduled[0][0]):
+            # (a schedule has no job log of its own: the runs it fires have theirs)
+            raise RuleError(f"{handle} is a schedule, not a run: the runs it fires have job logs")
         raise UnknownHandleError(handle, company)
     record = _record(rows[0], "job_logs", JOB_LOG_FIELDS)
     if company is not None and record["companyHandle"] != company:

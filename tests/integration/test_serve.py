@@ -517,3 +517,14 @@ def test_a_stop_answers_the_queries_waiting_for_a_position_at_once(sqlite_db: st
     [(status, answer, _)] = answers
     assert code == 0 and took < 5, took  # not the query's 10 s wait first
     assert (status, answer["error"]["code"]) == (503, "shutting_down"), answer
+
+
+def test_the_log_details_of_a_schedule_say_it_is_a_schedule(served: Served) -> None:
+    daily = {**SUBMIT, "jobName": "daily", "execSchedule": "0 0 3 * * ? 2070"}
+    _, created = served.call("POST", "/v1/jobs", daily)
+    handle = created["jobHandle"]
+    path = job_path(handle, "log-details") + f"?minPosition={created['position']}"
+    status, answer = served.call("GET", path)
+    assert (status, answer["error"]["code"]) == (409, "rule_broken")
+    assert answer["error"]["message"] == f"{handle} is a schedule, not a run: the runs it fires have job logs"
+    assert served.call("GET", job_path(handle))[0] == 200  # (it was a 404, as if it did not exist)
