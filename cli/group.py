@@ -169,7 +169,9 @@ class LedgerGroup(click.Group):
         except LedgerError as err:
             from jobledger.cli.hints import with_hint
 
-            raise click.ClickException(with_hint(err)) from None
+            config = ctx.find_object(Config)
+            served = config is not None and config.server is not None
+            raise click.ClickException(with_hint(err, served=served)) from None
         except sqlite3.Error as err:  # the views file (or the ledger file, which holds them) failed
             from jobledger.cli.hints import DAMAGED_HINT
             from jobledger.store.config import is_damage, sqlite_problem

@@ -23,9 +23,12 @@ DAMAGED_HINT = (
 )
 
 
-def hint(err: LedgerError) -> str:
-    """What the CLI adds to the error's line (the command to run), or nothing."""
+def hint(err: LedgerError, *, served: bool = False) -> str:
+    """What the CLI adds to the error's line (the command to run), or nothing; `served`: the
+    command went to a server (whose own settings then apply)."""
     match err:
+        case ClockSkewError() if served:
+            return "; check the clock that gave --at (the server's JOBLEDGER_MAX_CLOCK_SKEW sets the limit)"
         case ClockSkewError():
             return "; check the clock that gave --at, or set JOBLEDGER_MAX_CLOCK_SKEW (seconds)"
         case DamagedStoreError():
@@ -54,6 +57,6 @@ def hint(err: LedgerError) -> str:
     return ""
 
 
-def with_hint(err: LedgerError) -> str:
+def with_hint(err: LedgerError, *, served: bool = False) -> str:
     """The error's line, with the command to run where there is one."""
-    return f"{err}{hint(err)}"
+    return f"{err}{hint(err, served=served)}"

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
@@ -247,3 +248,13 @@ def test_a_db_on_the_command_line_wins_over_jobledger_server(
     assert made.exit_code == 0, made.stderr
     shown = CliRunner().invoke(cli, ["--db", db, "show", made.stdout.strip(), "--format", "json"])
     assert shown.exit_code == 0 and json.loads(shown.stdout)["state"] == "New", shown.stderr
+
+
+def test_a_clock_skew_through_a_server_names_the_servers_setting(server: Served) -> None:
+    where = ["--server", f"http://127.0.0.1:{server.port}"]
+    submit = ["submit", "--company", "acme", "--name", "skew", "--type", "optimizeImagesJob"]
+    made = CliRunner().invoke(cli, [*where, *submit, "--payload", '{"emailSetting": "All"}'])
+    later = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    result = CliRunner().invoke(cli, [*where, "start", made.stdout.strip(), "--server", "s", "--at", later])
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "(the server's JOBLEDGER_MAX_CLOCK_SKEW sets the limit)" in result.stderr
