@@ -85,7 +85,7 @@ QUERIES: list[tuple[str, str, list[str]]] = [
         ["after", "companyHandle", "jobHandle", "name", "limit"],
     ),
     ("/v1/position", "The position of the ledger's last event", []),
-    ("/v1/audit/digest", "The hash chain's head (IpsAdmin)", []),
+    ("/v1/audit/digest", "The hash chain's head (IpsAdmin)", ["minPosition"]),
 ]
 
 ALIASES = {"server": "serverName"}  # other spellings a query takes (the CLI's --server)

@@ -97,8 +97,13 @@ async def answer_query(app: Served, request: Request, route: list[str], caller: 
         await answer_json(send, 200, {"position": head})
     elif route == ["audit", "digest"]:
         caller.require(EVERY_COMPANY, "read the audit digest")
-        digest = await app.read(chain.digest, app.ledger.reader)
-        await answer_json(send, 200, {"digest": str(digest), "events": digest.ordinal})
+
+        def read_digest() -> tuple[int, chain.Digest]:
+            return app.ledger.head_position(), chain.digest(app.ledger.reader)
+
+        position, digest = await _from_store(app, read_digest, min_position)
+        value = {"digest": str(digest), "events": digest.ordinal, "position": position}
+        await answer_json(send, 200, value)
     else:
         raise HttpError(404, "not_found", f"no such path: /v1/{'/'.join(route)}")
     return 200

@@ -85,6 +85,9 @@ def test_a_runner_drives_a_job_over_http_and_the_queries_see_it(served: Served) 
     lines = [json.loads(line) for line in text.splitlines()]
     assert [line["position"] for line in lines] == list(range(1, len(lines) + 1))
     assert len(lines) == event_count(served) == done["position"]
+    status, digest = served.call("GET", f"/v1/audit/digest?minPosition={done['position']}")
+    assert status == 200 and digest["position"] == digest["events"] == done["position"]
+    assert digest["digest"].startswith(f"{done['position']}:")
 
 
 def test_an_idempotent_submit_over_http_is_answered_as_a_replay(served: Served) -> None:
