@@ -131,6 +131,9 @@ class LedgerApp:
 
     async def _route(self, request: Request, send: Send) -> int:
         parts, method = request.segments, request.method
+        if request.bad_path:
+            broken = "the path's percent-encoding is broken (% and two hex digits, of UTF-8 bytes)"
+            raise HttpError(400, "bad_request", broken)
         if parts in _PLATFORM_PATHS and method not in _READS:
             raise not_allowed(method, parts, _READS, use="GET")
         if parts == ["healthz"]:

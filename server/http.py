@@ -6,6 +6,7 @@ would cost more than group commit saves); this is the little of one the API need
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
@@ -29,8 +30,19 @@ JSON = [(b"content-type", b"application/json")]
 _encode = msgspec.json.Encoder().encode
 
 
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 # A runner sends a run's handle (percent-encoded: it holds '|') with each of its commands.
-_unquote = lru_cache(maxsize=4096)(unquote)
+@lru_cache(maxsize=4096)
+def _unquote(part: str) -> str | None:
+    """A path segment percent-decoded (UTF-8), or None if its escapes are broken."""
+    if _BAD_ESCAPE.search(part):
+        return None
+    try:
+        return unquote(part, errors="strict")
+    except UnicodeDecodeError:
+        return None
 
 
 def body_too_large() -> HttpError:
@@ -45,11 +57,10 @@ class Request:
         self.method: str = scope["method"]
         raw = scope.get("raw_path") or scope["path"].encode()
         # Split before decoding: a handle may hold '|' (sent as %7C or as is) or even '%2F'.
-        self.segments = [
-            _unquote(part) if "%" in part else part
-            for part in raw.split(b"?", 1)[0].decode("latin-1").split("/")
-            if part
-        ]
+        parts = [part for part in raw.split(b"?", 1)[0].decode("latin-1").split("/") if part]
+        decoded = [_unquote(part) if "%" in part else part for part in parts]
+        self.bad_path = None in decoded  # an escape that is not %XX, or not UTF-8: the API's 400
+        self.segments = [given if done is None else done for given, done in zip(parts, decoded, strict=True)]
         self.query_string: str = scope["query_string"].decode("latin-1")
         self._scope = scope
         self._receive = receive

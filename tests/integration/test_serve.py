@@ -144,6 +144,9 @@ def test_an_idempotent_submit_over_http_is_answered_as_a_replay(served: Served) 
         ("POST", "/v1/active-jobs", {}, 405, "method_not_allowed"),
         ("DELETE", "RUN/log", None, 405, "method_not_allowed"),
         ("POST", "/v1/jobs", b"x" * (9 * 1024 * 1024), 413, "too_large"),
+        ("POST", "/v1/jobs/acme%ZZx/start", {"serverName": "s"}, 400, "bad_request"),
+        ("GET", "/v1/jobs/acme%7", None, 400, "bad_request"),
+        ("DELETE", "/v1/jobs/acme%C3", None, 400, "bad_request"),  # not UTF-8
     ],
 )
 def test_bad_requests_get_one_json_error_and_leave_the_ledger_unchanged(
