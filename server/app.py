@@ -203,6 +203,9 @@ class LedgerApp:
         if action in batches.SCHEDULE_ROUTES:
             caller.require(MANAGE)
             command = wire.schedule_command(action, handle, _decode(wire.ChangeSchedule, body))
+            if action == "execute":  # (the answer names the run it made, as `jobledger execute` prints it)
+                (done,) = await self.writer.submit([_scoped(command, caller)])
+                return await self._accepted(send, done, run=True)
             return await self._one(send, command, caller)
         raise HttpError(404, "not_found", f"no such action: {action}")
 
@@ -266,6 +269,7 @@ class LedgerApp:
         *,
         created: bool = False,
         rows: int | None = None,
+        run: bool = False,
         headers: list[tuple[bytes, bytes]] = JSON,
     ) -> int:
         if isinstance(done.outcome, LedgerError):
@@ -278,6 +282,8 @@ class LedgerApp:
         }
         if rows is not None:
             value["rows"] = rows
+        if run:
+            value["runHandle"] = msgspec.json.decode(done.outcome.record)["lastRunHandle"]
         status = 201 if created else 200
         await answer_json(send, status, value, headers)
         return status

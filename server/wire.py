@@ -141,6 +141,7 @@ class Accepted(msgspec.Struct, kw_only=True):
     position: int
     state: dict[str, Any] | None = None
     rows: int | None = None  # a /log array's: how many rows (the state is after the last)
+    runHandle: str | None = None  # an execute's: the run it made
 
 
 class ErrorDetail(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -534,3 +534,13 @@ def test_the_log_details_of_a_schedule_say_it_is_a_schedule(served: Served) -> N
     assert (status, answer["error"]["code"]) == (409, "rule_broken")
     assert answer["error"]["message"] == f"{handle} is a schedule, not a run: the runs it fires have job logs"
     assert served.call("GET", job_path(handle))[0] == 200  # (it was a 404, as if it did not exist)
+
+
+def test_an_execute_answer_names_the_run_it_made(served: Served) -> None:
+    daily = {**SUBMIT, "jobName": "daily-run", "execSchedule": "0 0 3 * * ? 2070"}
+    _, created = served.call("POST", "/v1/jobs", daily)
+    status, executed = served.call("POST", job_path(created["jobHandle"], "execute"), {})
+    assert status == 200 and executed["jobHandle"] == created["jobHandle"]
+    assert executed["runHandle"] == executed["state"]["lastRunHandle"] != created["jobHandle"]
+    status, run = served.call("GET", job_path(executed["runHandle"]) + f"?minPosition={executed['position']}")
+    assert status == 200 and run["job"]["state"] == "New"
