@@ -113,8 +113,9 @@ def demo(config: Config, jobs: int, companies: int, seed: int, end: datetime | N
     scheduler ticks every hour, firing runs that are driven like the others. The simulated day
     ends now, or at --end.
     """
+    config.named_db(db)
     config.refuse_server()  # with either --server or JOBLEDGER_SERVER: a server fills no file here
-    path = db or config.db
+    path = config.db
     ledger = Config(path, config.views).ledger(create=True)
     existing = ledger.event_count()
     if existing:

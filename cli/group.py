@@ -47,6 +47,17 @@ class Config:
         # Said on stderr once the command has succeeded; a failure's one line says enough.
         self.notices: list[str] = []
 
+    def named_db(self, db: str | None) -> None:
+        """A --db given to the command itself (`serve --db X`): it wins over JOBLEDGER_SERVER,
+        and with --server it names a second ledger (a usage error)."""
+        if db is None:
+            return
+        if self.server is not None:
+            if self.server_from == "--server":
+                raise click.UsageError("--db and --server name two ledgers: give one of them")
+            self.server = None
+        self.db = db
+
     def jobs(self, *, create: bool = False) -> JobLedger | Client:
         """What commands and state reads go to: the server with --server, else the ledger."""
         return self.client() if self.server is not None else self.ledger(create=create)

@@ -48,9 +48,8 @@ def serve(
 
     # `jobledger serve --db X` reads as the issue and the platforms' unit files write it; the
     # group's `jobledger --db X serve` is the other commands' way.
+    config.named_db(db)
     config.refuse_server()  # before the serve lock makes its file beside the ledger
-    if db is not None:
-        config.db = db
     if views is not None:
         config.views = views
     if no_auth and not is_loopback(host):

@@ -139,6 +139,12 @@ class Gate:
         token = self.book.by_id.get(caller.token.tokenId)
         return token is not None and token.active
 
+    def check_addressed(self, request: Request) -> None:
+        """Without tokens, refuse (ForeignRequestError) what is not this machine's own client's:
+        the dashboard asks it of every request, its forms included."""
+        if not self.enabled:
+            _addressed_to_this_machine(request)
+
     async def caller(self, request: Request, *, form_checked: bool = False) -> Caller:
         """Who sent a request (`form_checked`: a dashboard form whose CSRF field was checked)."""
         if not self.enabled:
@@ -179,19 +185,26 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class ForeignRequestError(HttpError):
+    """A request a server without tokens refuses: another site's page, or a rebound name."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(403, "forbidden", message)
+
+
 def _addressed_to_this_machine(request: Request) -> None:
     """Without tokens every caller is an IpsAdmin, so only this machine's own clients may call:
     a page of another site (its Origin) or a name rebound to 127.0.0.1 (its Host) is refused."""
     host = request.headers.get("host", "")
     if host and not is_loopback(_host_name(host)):
-        raise HttpError(
-            403, "forbidden", f"a server without tokens answers only requests to a loopback host, not {host}"
+        raise ForeignRequestError(
+            f"a server without tokens answers only requests to a loopback host, not {host}"
         )
     origin = request.headers.get("origin")
     if origin is not None and not (
         origin.startswith(("http://", "https://")) and is_loopback(_host_name(origin.partition("://")[2]))
     ):
-        raise HttpError(403, "forbidden", f"a server without tokens answers no other site's pages ({origin})")
+        raise ForeignRequestError(f"a server without tokens answers no other site's pages ({origin})")
 
 
 def _host_name(authority: str) -> str:

@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from jobledger.server import wire
 from jobledger.server.app import LedgerApp
-from jobledger.server.auth import SESSION_COOKIE, Caller
+from jobledger.server.auth import SESSION_COOKIE, Caller, ForeignRequestError
 from jobledger.server.errors import HttpError, error_answer
 from jobledger.server.http import Message, Receive, Request, Scope, Send, answer, answer_json
 
@@ -74,6 +74,7 @@ class Dashboard:
         request = Request(scope, receive)
         send = self._counted(send)
         try:
+            self.api.gate.check_addressed(request)  # (every page and form: the forms carry no token)
             await self._route(request, send)
         except Exception as err:
             status, body = error_answer(err)
@@ -83,7 +84,10 @@ class Dashboard:
                 await self._redirect(send, f"/login?{urlencode({'next': _here(request)})}")
                 return
             message = msgspec.json.decode(body)["error"]["message"]
-            await self._render(send, "error.html", request, None, status=status, message=message)
+            foreign = isinstance(err, ForeignRequestError)  # (it gets no form token to replay)
+            await self._render(
+                send, "error.html", request, None, status=status, message=message, with_csrf=not foreign
+            )
 
     def _counted(self, send: Send) -> Send:
         """`send`, counting the page's answer in the server's requests by status (as the API's are)."""
@@ -250,6 +254,7 @@ class Dashboard:
         *,
         status: int = 200,
         here: str | None = None,
+        with_csrf: bool = True,
         **values: Any,
     ) -> None:
         secret, _ = self.api.gate.secret_of(request)
@@ -258,7 +263,7 @@ class Dashboard:
             caller=caller,
             who=_who(caller, self.api.gate.enabled),
             status=status,
-            csrf=self.api.gate.csrf(secret),
+            csrf=self.api.gate.csrf(secret) if with_csrf else "",
             here=here if here is not None else _here(request),
             notice=request.text("notice") or "",
             auth=self.api.gate.enabled,

@@ -258,3 +258,18 @@ def test_a_clock_skew_through_a_server_names_the_servers_setting(server: Served)
     result = CliRunner().invoke(cli, [*where, "start", made.stdout.strip(), "--server", "s", "--at", later])
     assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.stderr
     assert "(the server's JOBLEDGER_MAX_CLOCK_SKEW sets the limit)" in result.stderr
+
+
+def test_a_commands_own_db_wins_over_jobledger_server_and_not_over_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `serve --db X` and `demo --db X` take --db after the command too ("either place").
+    monkeypatch.setenv("JOBLEDGER_SERVER", "http://127.0.0.1:9")
+    db = str(tmp_path / "demo.db")
+    filled = CliRunner().invoke(cli, ["demo", "--db", db, "--jobs", "3", "--companies", "1"])
+    assert filled.exit_code == 0, filled.stderr
+    assert os.path.getsize(db) > 0
+    monkeypatch.delenv("JOBLEDGER_SERVER")
+    other = str(tmp_path / "d2.db")
+    both = CliRunner().invoke(cli, ["--server", "http://127.0.0.1:9", "demo", "--db", other])
+    assert both.exit_code == 2 and "--db and --server name two ledgers" in both.stderr

@@ -893,3 +893,25 @@ def test_the_confirmation_of_an_action_the_role_may_not_take_is_a_403_page(site:
     assert site.browser("user").get(f"/confirm?action=pause&handle={quote(schedule, safe='')}").status == 403
     assert site.browser("user").get(f"/confirm?action=stop&handle={bulk}").status == 200
     assert site.browser("admin").get(f"/confirm?action=explode&handle={bulk}").status == 404
+
+
+def test_without_tokens_the_pages_and_their_forms_answer_only_this_machines_own(tmp_path: Any) -> None:
+    # Every caller is an IpsAdmin there: a page on a rebound name must neither read the form
+    # token nor press a button with it, and another site's form must not either.
+    db = str(tmp_path / "ledger.db")
+    with JobLedger(db) as ledger:
+        handle = ledger.submit("acme", "n", OptimizeImagesJob(emailSetting="All"))
+    with serving(db) as server:
+        browser = Browser(server)
+        home = browser.get("/")
+        assert home.status == 200 and home.csrf
+        rebound = browser.request("GET", "/", headers={"Host": "evil.example"})
+        assert rebound.status == 403 and rebound.csrf == "" and home.csrf not in rebound.text
+        form = {"csrf": home.csrf, "back": "/"}
+        for foreign in ({"Host": "evil.example"}, {"Origin": "http://evil.example"}):
+            pressed = browser.request("POST", f"/actions/stop/{quote(handle, safe='')}", form, foreign)
+            assert pressed.status == 403, pressed.text
+            assert browser.request("POST", "/logout", form, foreign).status == 403
+        assert server.call("GET", job_path(handle))[1]["job"]["state"] == "New"
+        assert browser.press("stop", handle).status == 303  # this machine's own page still may
+        assert server.call("GET", job_path(handle))[1]["job"]["state"] != "New"
