@@ -29,7 +29,7 @@ from . import batches, query_routes, token_routes, wire
 from .auth import Caller, Gate
 from .errors import HttpError, error_answer
 from .group_commit import Done, GroupWriter, Recorded, Writer
-from .http import JSON, Receive, Request, Scope, Send, answer, answer_json
+from .http import BROKEN_PATH, JSON, Receive, Request, Scope, Send, answer, answer_json
 from .metrics import EventsCollector, Metrics, RunsCollector, company_metrics
 from .openapi import DOCS_PAGE, openapi_document
 from .process_writer import ProcessWriter
@@ -132,8 +132,7 @@ class LedgerApp:
     async def _route(self, request: Request, send: Send) -> int:
         parts, method = request.segments, request.method
         if request.bad_path:
-            broken = "the path's percent-encoding is broken (% and two hex digits, of UTF-8 bytes)"
-            raise HttpError(400, "bad_request", broken)
+            raise HttpError(400, "bad_request", BROKEN_PATH)
         if parts in _PLATFORM_PATHS and method not in _READS:
             raise not_allowed(method, parts, _READS, use="GET")
         if parts == ["healthz"]:

@@ -31,6 +31,7 @@ _encode = msgspec.json.Encoder().encode
 
 
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+BROKEN_PATH = "the path's percent-encoding is broken (% and two hex digits, of UTF-8 bytes)"
 
 
 # A runner sends a run's handle (percent-encoded: it holds '|') with each of its commands.

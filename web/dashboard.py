@@ -21,7 +21,7 @@ from jobledger.server import wire
 from jobledger.server.app import LedgerApp
 from jobledger.server.auth import SESSION_COOKIE, Caller, ForeignRequestError
 from jobledger.server.errors import HttpError, error_answer
-from jobledger.server.http import Message, Receive, Request, Scope, Send, answer, answer_json
+from jobledger.server.http import BROKEN_PATH, Message, Receive, Request, Scope, Send, answer, answer_json
 
 from . import format as fmt
 from .pages import Pages
@@ -61,7 +61,9 @@ class Dashboard:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters.update(when=fmt.when, iso=fmt.iso, in_zone=fmt.in_zone, handle_path=_handle_path)
+        self.env.filters.update(
+            when=fmt.when, iso=fmt.iso, in_zone=fmt.in_zone, handle_path=_handle_path, segment=_segment
+        )
         self.verifier = Verifier(api)
         self.pages = Pages(api, self.verifier)
         folder = importlib.resources.files("jobledger.web") / "static"
@@ -102,6 +104,8 @@ class Dashboard:
 
     async def _route(self, request: Request, send: Send) -> None:
         parts, method = request.segments, request.method
+        if request.bad_path:
+            raise HttpError(400, "bad_request", BROKEN_PATH)
         if parts[:1] == ["static"] and len(parts) == 2 and parts[1] in self.static:
             kind = STATIC_TYPES.get(parts[1][parts[1].rfind(".") :], b"application/octet-stream")
             await answer(send, 200, self.static[parts[1]], [(b"content-type", kind)])
@@ -311,4 +315,9 @@ def _here(request: Request) -> str:
 
 
 def _handle_path(handle: str) -> str:
-    return "/runs/" + quote(handle, safe="")
+    return "/runs/" + _segment(handle)
+
+
+def _segment(text: str) -> str:
+    """`text` as one segment of a path: '/' escaped too (Jinja's urlencode leaves it)."""
+    return quote(text, safe="")

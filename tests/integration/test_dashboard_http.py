@@ -895,6 +895,19 @@ def test_the_confirmation_of_an_action_the_role_may_not_take_is_a_403_page(site:
     assert site.browser("admin").get(f"/confirm?action=explode&handle={bulk}").status == 404
 
 
+def test_a_broken_escape_in_a_pages_path_is_a_400(site: Site) -> None:
+    for path in ("/runs/x%ZZ", "/runs/x%C3", "/metrics%ZZ"):
+        assert site.browser("admin").get(path).status == 400, path
+
+
+def test_a_run_whose_handle_holds_a_slash_is_stopped_from_its_confirmation(site: Site) -> None:
+    handle = site.submit(jobName="a/b")
+    assert "/" in handle
+    pressed = site.browser("admin").act("stop", handle)
+    assert pressed.status == 303, pressed.text
+    assert site.state(handle)["state"] != "New"
+
+
 def test_without_tokens_the_pages_and_their_forms_answer_only_this_machines_own(tmp_path: Any) -> None:
     # Every caller is an IpsAdmin there: a page on a rebound name must neither read the form
     # token nor press a button with it, and another site's form must not either.
