@@ -16,7 +16,7 @@ from jobledger.cli.timefmt import when
 from jobledger.domain.errors import RuleError
 from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
 from jobledger.domain.limits import explain
-from jobledger.domain.payloads import TOO_DEEP, decode_payload
+from jobledger.domain.payloads import TOO_DEEP_TO_READ, decode_payload
 from jobledger.service.records import event_record, job_record
 
 
@@ -33,7 +33,7 @@ def _decode(data: bytes | None, type_: Any, what: str) -> Any:
     except msgspec.DecodeError as err:
         raise RuleError(f"malformed JSON in {what}: {err}") from None
     except RecursionError:
-        raise RuleError(f"malformed JSON in {what}: {TOO_DEEP}") from None
+        raise RuleError(f"malformed JSON in {what}: {TOO_DEEP_TO_READ}") from None
 
 
 @cli.command("submit")

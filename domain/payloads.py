@@ -204,6 +204,7 @@ OPENING_LOG_TYPES: dict[str, str] = {
 
 MAX_NESTING = 32  # levels of objects and arrays in a payload, its free-form options included
 TOO_DEEP = f"nested more than {MAX_NESTING} levels deep"
+TOO_DEEP_TO_READ = "nested too deeply to read"  # (past the JSON decoder's own stack)
 
 
 class PayloadError(RuleError):

@@ -29,7 +29,7 @@ from jobledger.domain.commands import (
 from jobledger.domain.events import Counters, JobLogDetailAux, TaskProgress
 from jobledger.domain.payloads import (
     PAYLOAD_KINDS,
-    TOO_DEEP,
+    TOO_DEEP_TO_READ,
     PayloadError,
     payload_error,
     validate_payload,
@@ -179,7 +179,7 @@ def decode(kind: Any, body: bytes) -> Any:
                 raise _payload_problems(body, err) from err
             raise
     except RecursionError:
-        raise msgspec.DecodeError(f"JSON is malformed: {TOO_DEEP}") from None
+        raise msgspec.DecodeError(f"JSON is malformed: {TOO_DEEP_TO_READ}") from None
 
 
 def _payload_problems(body: bytes, err: msgspec.ValidationError) -> Exception:

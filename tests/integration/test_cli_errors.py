@@ -196,7 +196,7 @@ CASES: dict[str, Case] = {
     "tasks-nested-past-the-decoder": (
         lambda j: ["progress", j.running, "--percent", "5", "--tasks", "[" * 1200 + "]" * 1200],
         1,
-        ("malformed JSON in --tasks: nested more than 32 levels deep",),
+        ("malformed JSON in --tasks: nested too deeply to read",),
     ),
     "malformed-counters-json": (
         lambda j: ["complete", j.running, "--counters", "{"],
