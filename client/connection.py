@@ -62,17 +62,23 @@ _RETRYABLE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetEr
 _UNAVAILABLE = (502, 503, 504)  # a proxy without its server, or a server stopping or starting
 
 
+_NOT_THE_API = " (is the URL a jobledger server's, without a path?)"
+
+
 def error_from(status: int, body: bytes) -> LedgerError:
     """The ledger error an error answer stands for, carrying its message."""
     try:
         detail = msgspec.json.decode(body)["error"]
         code, message = str(detail["code"]), str(detail["message"])
     except (msgspec.DecodeError, KeyError, TypeError):
-        # Not a jobledger answer (a proxy's page, the dashboard's, a server at another path):
-        # its text on one line, so that the error stays one line.
+        # Not a jobledger answer: a page (a proxy's, the dashboard's for a URL with a path) is
+        # left out; other text is kept on one line, so that the error stays one line.
         text = " ".join(body[:200].decode(errors="replace").split())
-        hint = "" if text.startswith("{") else " (is the URL a jobledger server's, without a path?)"
-        return ServerError(f"the server answered {status}{hint}: {text[:120]}")
+        if not text or text.startswith("<"):
+            return ServerError(f"the server answered {status}{_NOT_THE_API}")
+        return ServerError(f"the server answered {status}: {text[:120]}")
+    if code == "not_found" and message.startswith("no such path"):  # (a URL ending in /v1, say)
+        return ServerError(f"the server answered {status}: {message}{_NOT_THE_API}")
     kind = _ledger_errors().get(str(detail.get("type")))
     if kind is None:
         kind = _ERRORS.get(code, RuleError if 400 <= status < 500 else ServerError)

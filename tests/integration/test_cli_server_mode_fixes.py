@@ -223,12 +223,14 @@ def test_on_a_terminal_events_of_a_run_that_is_not_there_say_so_on_stderr(
     assert local.stderr == "Warning: no run or schedule 'acme||nope' in this ledger\n"
 
 
-def test_a_server_url_with_a_path_is_one_line_that_says_so(server: Served) -> None:
-    # The dashboard answers the path with its HTML page: not an answer of the API's.
-    result = CliRunner().invoke(cli, ["--server", f"http://127.0.0.1:{server.port}/base", "logs"])
+@pytest.mark.parametrize("path", ["/base", "/v1"])
+def test_a_server_url_with_a_path_is_one_line_that_says_so(server: Served, path: str) -> None:
+    # The dashboard answers /base/... with its HTML page; /v1/v1/... is the API's "no such path".
+    result = CliRunner().invoke(cli, ["--server", f"http://127.0.0.1:{server.port}{path}", "logs"])
     assert result.exit_code == 1 and not result.stdout
-    assert result.stderr.count("\n") == 1, result.stderr
-    assert "the server answered 404 (is the URL a jobledger server's, without a path?)" in result.stderr
+    assert result.stderr.count("\n") == 1 and "<" not in result.stderr, result.stderr
+    assert "the server answered 404" in result.stderr
+    assert result.stderr.rstrip().endswith("(is the URL a jobledger server's, without a path?)")
 
 
 def test_db_and_server_on_one_command_line_are_refused(server: Served, tmp_path: Path) -> None:
