@@ -291,7 +291,7 @@ def _field(value: Any) -> str:
 @pass_config
 def history(config: Config, handle: str, company: str | None, limit: int | None, fmt: str) -> None:
     """Print every event of a job in order: name, version, time and fields."""
-    records = [event_record(event) for event in config.jobs().history(handle, company)][:limit]
+    records = [event_record(event) for event in config.jobs().history(handle, company, limit)]
     if fmt != "table":
         emit(fmt, records, ["version", "timestamp", "event", "fields"])
         return

@@ -81,9 +81,10 @@ class Client(Commands):
         """The current state of a run or schedule."""
         return states.aggregate(self.get_json(_path(handle, company), {"companyHandle": company})["job"])
 
-    def history(self, handle: str, company: str | None = None) -> list[DomainEvent]:
-        """Every event of a run or schedule, in order."""
-        answer = self.get_json(_path(handle, company, "history"), {"companyHandle": company})
+    def history(self, handle: str, company: str | None = None, limit: int | None = None) -> list[DomainEvent]:
+        """Every event of a run or schedule, in order (the first `limit`, if given)."""
+        params: Params = {"companyHandle": company, "limit": limit}
+        answer = self.get_json(_path(handle, company, "history"), params)
         return [states.event(record, handle) for record in answer["events"]]
 
     def _state_at(

@@ -205,7 +205,7 @@ async def _history(
 ) -> int:
     def read() -> tuple[int, list[dict[str, Any]]]:
         head = app.ledger.head_position()
-        return head, [event_record(event) for event in app.ledger.history(handle, company)[:limit]]
+        return head, [event_record(event) for event in app.ledger.history(handle, company, limit)]
 
     position, records = await _from_store(app, read, min_position)
     await answer_json(send, 200, {"jobHandle": handle, "events": records, "position": position})

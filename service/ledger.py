@@ -328,13 +328,13 @@ class JobLedger(Commands, Application[UUID]):
         """The current state of a run or schedule, read from the store."""
         return self._load(handle, company)
 
-    def history(self, handle: str, company: str | None = None) -> list[DomainEvent]:
-        """Every event of a run or schedule, in order."""
+    def history(self, handle: str, company: str | None = None, limit: int | None = None) -> list[DomainEvent]:
+        """Every event of a run or schedule, in order (the first `limit`, if given)."""
         events = self._events(job_id(handle))
         state = fold(events)
         if state is None or (company is not None and state.companyHandle != company):
             raise UnknownHandleError(handle, company)
-        return events
+        return events[:limit]
 
     def _state_at(
         self, handle: str, as_of: datetime | None, version: int | None, company: str | None

@@ -57,6 +57,7 @@ def test_a_runner_drives_a_run_and_gets_what_the_ledger_holds(pair: tuple[Client
     assert states[-1] == ledger.get(handle)  # every field, lastEventTime and id included
     assert client.get(handle) == ledger.get(handle) and client.get_job(handle) == ledger.get_job(handle)
     assert client.history(handle) == history
+    assert client.history(handle, limit=2) == ledger.history(handle, limit=2) == history[:2]
     assert client.state_at(handle, version=3) == ledger.state_at(handle, version=3)
     assert client.state_at(handle, as_of=history[1].timestamp) == ledger.state_at(
         handle, as_of=history[1].timestamp
