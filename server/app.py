@@ -161,7 +161,7 @@ class LedgerApp:
         if method == "POST":
             return await self._command(request, route, caller, send)
         if method == "DELETE" and len(route) == 2 and route[0] == "jobs":
-            caller.require(MANAGE)
+            caller.require(MANAGE, batches.asked_of("delete"))
             body = _decode(wire.ChangeSchedule, await request.body())
             return await self._one(send, wire.schedule_command("delete", route[1], body), caller)
         if method in ("GET", "HEAD"):
@@ -200,7 +200,7 @@ class LedgerApp:
             caller.require(grant)
             return await self._one(send, make(handle, _decode(kind, body)), caller)
         if action in batches.SCHEDULE_ROUTES:
-            caller.require(MANAGE)
+            caller.require(MANAGE, batches.asked_of(action))
             command = wire.schedule_command(action, handle, _decode(wire.ChangeSchedule, body))
             if action == "execute":  # (the answer names the run it made, as `jobledger execute` prints it)
                 (done,) = await self.writer.submit([_scoped(command, caller)])

@@ -32,6 +32,11 @@ SCHEDULE_ROUTES = ("pause", "resume", "execute")  # POST /v1/jobs/{h}/<action>; 
 SCHEDULE_ACTIONS = (*SCHEDULE_ROUTES, "delete")
 
 
+def asked_of(action: str) -> str:
+    """What a 403 says a role may not do, for a schedule action or a delete."""
+    return "delete jobs" if action == "delete" else f"{action} schedules"
+
+
 class BatchItem(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """One command of a batch."""
 
@@ -88,7 +93,7 @@ def _command(item: BatchItem, caller: Caller) -> Command:
         command: Command = make(item.jobHandle, wire.decode(kind, bytes(item.body)))
         return command
     if item.action in SCHEDULE_ACTIONS:
-        caller.require(MANAGE)
+        caller.require(MANAGE, asked_of(item.action))
         return wire.schedule_command(
             item.action, item.jobHandle, wire.decode(wire.ChangeSchedule, bytes(item.body))
         )
