@@ -15,6 +15,7 @@ from . import wire
 from .auth import Caller, Gate
 from .errors import HttpError
 from .http import Request, Send, answer_json
+from .query_params import check_names
 
 T = TypeVar("T")
 
@@ -34,6 +35,7 @@ async def answer_tokens(app: Writes, request: Request, route: list[str], caller:
     caller.require(MANAGE, "manage tokens")
     scope = caller.scope
     if route == ["tokens"] and request.method == "GET":
+        check_names(request, route)
         await app.gate.refresh(force=True)
         chosen = caller.company(request.text("companyHandle"))
         revoked_too = bool(request.flag("all"))

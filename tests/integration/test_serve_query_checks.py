@@ -195,6 +195,8 @@ def test_a_time_without_a_zone_is_utc_as_on_the_cli(ledger: Ledger) -> None:
         ("RUN?version=1&asof=2026-01-01T00:00:00Z", "asof"),
         ("/v1/events?after=0&company=acme", "company"),
         ("/v1/position?x=1", "x"),
+        ("/v1/position?minPosition=1", "minPosition"),
+        ("/v1/tokens?foo=1", "foo"),
         ("/v1/active-jobs?includeWaiting", "includeWaiting"),  # bare: as misspelt as with a value
         ("/v1/job-logs?bogus=", "bogus"),
     ],
