@@ -10,6 +10,8 @@ from typing import Any
 
 import msgspec
 
+from jobledger.projections.checks import MAX_PAGE
+
 from . import batches, wire
 from .query_params import QUERIES
 
@@ -62,6 +64,8 @@ def _query_parameter(name: str, path: str = "") -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "integer", "minimum": 0 if name in ("minPosition", "after") else 1}
         if _PAGES.get(path) == name:
             schema["maximum"] = 1000
+        if name == "resultsPage":
+            schema["maximum"] = MAX_PAGE
     elif name in _BOOLEAN:
         schema = {"type": "boolean"}
     elif name in ("logTypeArray", "name"):
@@ -90,6 +94,12 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
     ]
 
 
+# Bounds the ledger keeps on a field (400 invalid_value past them), which its wire type cannot say.
+_LEDGER_BOUNDS: list[tuple[str, str, dict[str, Any]]] = [
+    ("ReportProgress", "progress", {"minimum": 0, "maximum": 100}),
+    ("StartJob", "totalSize", {"minimum": 0}),
+    ("StartJob", "serverName", {"minLength": 1}),
+]
 _EVENTS_ANSWER = {
     "description": "one event a line; with Accept: text/event-stream, a live stream whose ids are positions",
     "content": {"application/x-ndjson": {}, "text/event-stream": {}},
@@ -105,6 +115,8 @@ def openapi_document() -> bytes:
     )
     refs = dict(zip([kind for _, _, kind, _ in _COMMANDS], schemas_refs, strict=False))
     components["Batch"]["properties"]["commands"]["maxItems"] = wire.MAX_BATCH  # (more: 413)
+    for schema, name, bounds in _LEDGER_BOUNDS:  # (the ledger's own checks, not the wire types')
+        components[schema]["properties"][name].update(bounds)
     for schema in components.values():  # a payload is given under its kind's key: no tag inside
         schema.get("properties", {}).pop("kind", None)
         if "kind" in schema.get("required", ()):

@@ -116,3 +116,21 @@ def test_every_path_the_server_answers_is_described(sqlite_db: str) -> None:
     }
     with serving(sqlite_db) as served:
         assert set(document(served)["paths"]) == served_paths
+
+
+def test_the_ledgers_own_bounds_are_described_and_kept(sqlite_db: str) -> None:
+    with serving(sqlite_db) as served:
+        schemas = document(served)["components"]["schemas"]
+        progress = schemas["ReportProgress"]["properties"]["progress"]
+        start = schemas["StartJob"]["properties"]
+        _, created = served.call("POST", "/v1/jobs", SUBMIT)
+        run = job_path(created["jobHandle"])
+        assert start["serverName"]["minLength"] == 1
+        assert served.call("POST", f"{run}/start", {"serverName": ""})[0] == 400
+        below = start["totalSize"]["minimum"] - 1
+        assert served.call("POST", f"{run}/start", {"serverName": "s", "totalSize": below})[0] == 400
+        assert served.call("POST", f"{run}/start", {"serverName": "s", "totalSize": below + 1})[0] == 200
+        assert (progress["minimum"], progress["maximum"]) == (0, 100)
+        assert served.call("POST", f"{run}/progress", {"progress": progress["maximum"] + 1})[0] == 400
+        assert served.call("POST", f"{run}/progress", {"progress": progress["minimum"] - 1})[0] == 400
+        assert served.call("POST", f"{run}/progress", {"progress": progress["maximum"]})[0] == 200
