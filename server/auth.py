@@ -15,6 +15,7 @@ import ipaddress
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 
 from jobledger.domain.access import DRIVE, EVERY_COMPANY, MANAGE, Token, TokenBook
 
@@ -195,23 +196,36 @@ class ForeignRequestError(HttpError):
 def _addressed_to_this_machine(request: Request) -> None:
     """Without tokens every caller is an IpsAdmin, so only this machine's own clients may call:
     a page of another site (its Origin) or a name rebound to 127.0.0.1 (its Host) is refused."""
-    host = request.headers.get("host", "")
-    if host and not is_loopback(_host_name(host)):
+    host = origin = None
+    for name, value in request.raw_headers:  # (names come lower-case; every request asks)
+        if name == b"host":
+            host = value
+        elif name == b"origin":
+            origin = value
+    if host and not _loopback_host(host):
+        shown = host.decode("latin-1")
         raise ForeignRequestError(
-            f"a server without tokens answers only requests to a loopback host, not {host}"
+            f"a server without tokens answers only requests to a loopback host, not {shown}"
         )
-    origin = request.headers.get("origin")
-    if origin is not None and not (
-        origin.startswith(("http://", "https://")) and is_loopback(_host_name(origin.partition("://")[2]))
-    ):
-        raise ForeignRequestError(f"a server without tokens answers no other site's pages ({origin})")
+    if origin is not None and not _loopback_origin(origin):
+        shown = origin.decode("latin-1")
+        raise ForeignRequestError(f"a server without tokens answers no other site's pages ({shown})")
 
 
-def _host_name(authority: str) -> str:
-    """The host of `host[:port]` or `[v6]:port`."""
-    if authority.startswith("["):
-        return authority[1:].partition("]")[0]
-    return authority.rpartition(":")[0] if authority.count(":") == 1 else authority
+@lru_cache(maxsize=64)
+def _loopback_host(authority: bytes) -> bool:
+    """Whether a Host header names this machine (`host[:port]` or `[v6]:port`)."""
+    text = authority.decode("latin-1")
+    if text.startswith("["):
+        return is_loopback(text[1:].partition("]")[0])
+    return is_loopback(text.rpartition(":")[0] if text.count(":") == 1 else text)
+
+
+@lru_cache(maxsize=64)
+def _loopback_origin(origin: bytes) -> bool:
+    """Whether an Origin header is a page of this machine's (http or https, any port)."""
+    scheme, found, authority = origin.partition(b"://")
+    return bool(found) and scheme in (b"http", b"https") and _loopback_host(authority)
 
 
 def cookie(request: Request, name: str) -> str:
