@@ -59,9 +59,15 @@ class Request:
         raw = scope.get("raw_path") or scope["path"].encode()
         # Split before decoding: a handle may hold '|' (sent as %7C or as is) or even '%2F'.
         parts = [part for part in raw.split(b"?", 1)[0].decode("latin-1").split("/") if part]
-        decoded = [_unquote(part) if "%" in part else part for part in parts]
-        self.bad_path = None in decoded  # an escape that is not %XX, or not UTF-8: the API's 400
-        self.segments = [given if done is None else done for given, done in zip(parts, decoded, strict=True)]
+        self.bad_path = False  # an escape that is not %XX, or not UTF-8: the API's 400
+        for index, part in enumerate(parts):
+            if "%" in part:
+                done = _unquote(part)
+                if done is None:
+                    self.bad_path = True
+                else:
+                    parts[index] = done
+        self.segments = parts
         self.query_string: str = scope["query_string"].decode("latin-1")
         self._scope = scope
         self._receive = receive
