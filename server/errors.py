@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 from jobledger.domain.errors import (
@@ -34,6 +36,9 @@ class HttpError(Exception):
         self.code = code
         self.headers = headers or []  # sent with the answer (a 405's Allow)
 
+
+# msgspec's words for a value out of its type's bounds or vocabulary (not of the wrong type).
+_OUT_OF_RANGE = re.compile(r"Expected `[^`]*` (?:of length )?[<>]=? |Invalid enum value")
 
 # Most specific first: the first class an error is an instance of decides.
 _STATUS: list[tuple[type[BaseException], int, str]] = [
@@ -71,6 +76,8 @@ def error_answer(err: BaseException) -> tuple[int, bytes]:
         # int, got float", the field named with its IPS name.
         path, problem = explain(err)
         message = f"invalid body: {path}: {problem}" if path else f"invalid body: {problem}"
+        if _OUT_OF_RANGE.search(str(err)):  # a bound or a vocabulary, as the ledger's own say it
+            code = "invalid_value"
     elif isinstance(err, msgspec.DecodeError) and not message.startswith("JSON is malformed"):
         message = f"JSON is malformed: {message}"  # ("Input data was truncated" says it less)
     elif isinstance(err, InvalidFieldError) and "over the limit of" in message and "bytes" in message:

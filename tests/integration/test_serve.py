@@ -112,6 +112,9 @@ def test_an_idempotent_submit_over_http_is_answered_as_a_replay(served: Served) 
     assert status == 409 and conflict["error"]["code"] == "idempotency_conflict"
 
 
+TASK = {"taskType": "t"}
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "code"),
     [
@@ -122,6 +125,22 @@ def test_an_idempotent_submit_over_http_is_answered_as_a_replay(served: Served) 
         ("POST", "/v1/jobs", {**SUBMIT, "at": "9999-01-01T00:00:00Z"}, 400, "clock_skew"),
         ("POST", "/v1/jobs", {**SUBMIT, "description": "x" * 20_000}, 400, "invalid_field"),
         ("POST", "RUN/progress", {"progress": 50.5}, 400, "invalid_body"),
+        # Out of a bound or a vocabulary is invalid_value, wherever the bound is kept.
+        ("POST", "RUN/complete", {"counters": {"fileSuccessCount": -1}}, 400, "invalid_value"),
+        (
+            "POST",
+            "RUN/progress",
+            {"progress": 5, "taskProgressArray": [TASK | {"progress": 1.5}]},
+            400,
+            "invalid_value",
+        ),
+        (
+            "POST",
+            "RUN/progress",
+            {"progress": 5, "taskProgressArray": [TASK | {"taskState": "X"}]},
+            400,
+            "invalid_value",
+        ),
         ("POST", "RUN/progress", {"progress": 10}, 409, "rule_broken"),
         ("POST", "RUN/complete", {}, 409, "rule_broken"),
         ("POST", "RUN/log", [], 400, "invalid_body"),
