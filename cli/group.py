@@ -48,8 +48,8 @@ class Config:
         self.notices: list[str] = []
 
     def named_db(self, db: str | None) -> None:
-        """A --db given to the command itself (`serve --db X`): it wins over JOBLEDGER_SERVER,
-        and with --server it names a second ledger (a usage error)."""
+        """A --db given on the command line (`jobledger --db X`, `serve --db X`): it wins over
+        JOBLEDGER_SERVER, and with --server it names a second ledger (a usage error)."""
         if db is None:
             return
         if self.server is not None:
@@ -246,14 +246,12 @@ def _discard_stdout() -> None:
 def cli(ctx: click.Context, db: str, views: str | None, server_url: str | None, token: str | None) -> None:
     """jobledger: an event-sourced ledger of server jobs (IPS job model)."""
     from_env = ctx.get_parameter_source("server_url") is click.core.ParameterSource.ENVIRONMENT
-    if server_url and ctx.get_parameter_source("db") is click.core.ParameterSource.COMMANDLINE:
-        if not from_env:
-            raise click.UsageError("--db and --server name two ledgers: give one of them")
-        server_url = None  # a ledger named on the command line wins over JOBLEDGER_SERVER
-    ctx.obj = Config(
+    config = ctx.obj = Config(
         db=db,
         views=views or os.environ.get("JOBLEDGER_VIEWS"),
         server=server_url,
         token=token,
         server_from="JOBLEDGER_SERVER" if from_env else "--server",
     )
+    if ctx.get_parameter_source("db") is click.core.ParameterSource.COMMANDLINE:
+        config.named_db(db)  # (a ledger named on the command line, as a command's own --db is)
