@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from .errors import error_answer
-from .http import MAX_BODY, Message, body_too_large
+from .http import MAX_BODY, Message, body_too_large, declared_size
 from .protocol import GatheringProtocol
 
 _CHANGES = (b"POST", b"DELETE")
@@ -123,7 +123,7 @@ class DirectProtocol(GatheringProtocol):
             and not self.expect_100_continue
             and not parser.should_upgrade()
             and (self.cycle is None or self.cycle.response_complete)
-            and not _declared_too_large(self.headers)  # (uvicorn's cycle answers it before the body)
+            and declared_size(self.headers) <= MAX_BODY  # (else uvicorn's cycle answers it before the body)
         ):
             path, _, query = self.url.partition(b"?")
             scope = {
@@ -165,12 +165,6 @@ class DirectProtocol(GatheringProtocol):
         if not direct.response_complete:  # (the app always answers; a connection never hangs)
             body = error_answer(RuntimeError())[1]
             direct.write(500, _json_headers(body), body)
-
-
-def _declared_too_large(headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether the request says its body is over MAX_BODY (a direct answer waits for the whole body)."""
-    declared = next((value for name, value in headers if name == b"content-length"), b"")
-    return declared.isdigit() and int(declared) > MAX_BODY
 
 
 def _json_headers(body: bytes) -> list[tuple[bytes, bytes]]:

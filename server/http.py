@@ -46,6 +46,12 @@ def _unquote(part: str) -> str | None:
         return None
 
 
+def declared_size(headers: list[tuple[bytes, bytes]]) -> int:
+    """The body size a request's Content-Length says (0 if it says none, or no number)."""
+    declared = next((value for name, value in headers if name.lower() == b"content-length"), b"")
+    return int(declared) if declared.isdigit() else 0
+
+
 def body_too_large() -> HttpError:
     """The 413 of a body that went past MAX_BODY as it came."""
     return HttpError(413, "too_large", f"a body over {MAX_BODY:,} bytes")
@@ -100,10 +106,9 @@ class Request:
 
     async def body(self) -> bytes:
         """The whole body; 413 past MAX_BODY."""
-        headers = self._scope["headers"]
-        declared = next((value for key, value in headers if key.lower() == b"content-length"), b"")
-        if declared.isdigit() and int(declared) > MAX_BODY:
-            raise HttpError(413, "too_large", f"a body of {int(declared):,} bytes is over {MAX_BODY:,}")
+        declared = declared_size(self._scope["headers"])
+        if declared > MAX_BODY:
+            raise HttpError(413, "too_large", f"a body of {declared:,} bytes is over {MAX_BODY:,}")
         chunks = []
         size = 0
         while True:
