@@ -26,7 +26,7 @@ from jobledger.service.ledger import JobLedger
 from jobledger.service.records import event_record, job_record
 
 from . import batches, query_routes, token_routes, wire
-from .auth import Caller, Gate
+from .auth import DRIVING, Caller, Gate
 from .errors import HttpError, error_answer
 from .group_commit import Done, GroupWriter, Recorded, Writer
 from .http import BROKEN_PATH, JSON, Receive, Request, Scope, Send, answer, answer_json
@@ -181,7 +181,7 @@ class LedgerApp:
                 )
             return await self._batch(send, _decode(batches.Batch, body), caller)
         if route == ["jobs"]:
-            caller.require(DRIVE)
+            caller.require(DRIVE, DRIVING)
             key = idempotency_key(request)
             submitted = _decode(wire.SubmitJob, body)
             caller.acts_for(submitted.companyHandle)
@@ -193,11 +193,11 @@ class LedgerApp:
             raise HttpError(404, "not_found", f"no such path: /v1/{'/'.join(route)}")
         handle, action = route[1], route[2]
         if action == "log":
-            caller.require(DRIVE)
+            caller.require(DRIVE, DRIVING)
             return await self._log(send, handle, body, caller)
         if action in batches.JOB_ACTIONS:
             kind, make, grant = batches.JOB_ACTIONS[action]
-            caller.require(grant)
+            caller.require(grant, DRIVING)
             return await self._one(send, make(handle, _decode(kind, body)), caller)
         if action in batches.SCHEDULE_ROUTES:
             caller.require(MANAGE, batches.asked_of(action))

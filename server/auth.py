@@ -59,13 +59,12 @@ class Caller:
         """Reads every company (and the metrics and the audit digest)."""
         return self.scope is None
 
-    def require(self, grant: str, doing: str | None = None) -> None:
-        """403 unless the caller's role has `grant` (`doing`: what was asked, if not the grant's
-        every action)."""
+    def require(self, grant: str, doing: str) -> None:
+        """403 unless the caller's role has `grant`; the answer says what was asked (`doing`)."""
         if self.token is not None and not self.token.may(grant):
             role = self.token.role
             article = "an" if role[:1] in "AEIOU" else "a"
-            raise HttpError(403, "forbidden", f"{article} {role} token may not {doing or _ACTIONS[grant]}")
+            raise HttpError(403, "forbidden", f"{article} {role} token may not {doing}")
 
     def company(self, asked: str | None) -> str | None:
         """The company a query is about: the asked one, which must be the caller's own; 404 for
@@ -90,11 +89,7 @@ class Caller:
             raise HttpError(403, "forbidden", f"this token acts for company {scope!r} only")
 
 
-_ACTIONS = {
-    DRIVE: "submit or drive jobs",
-    MANAGE: "delete jobs, change schedules or manage tokens",
-    EVERY_COMPANY: "read every company (metrics and the audit digest need an IpsAdmin token)",
-}
+DRIVING = "submit or drive jobs"  # what a DRIVE grant allows, as a 403 says it
 EVERYONE = Caller(None)
 
 

@@ -17,7 +17,7 @@ from jobledger.domain.access import DRIVE, MANAGE
 from jobledger.domain.commands import Command
 
 from . import wire
-from .auth import Caller
+from .auth import DRIVING, Caller
 from .errors import HttpError
 
 # action -> (its body's type, the command it makes, the grant it needs)
@@ -81,7 +81,7 @@ def commands_of(batch: Batch, caller: Caller) -> list[Command]:
 
 def _command(item: BatchItem, caller: Caller) -> Command:
     if item.action == "submit":
-        caller.require(DRIVE)
+        caller.require(DRIVE, DRIVING)
         submitted = wire.decode(wire.SubmitJob, bytes(item.body))
         caller.acts_for(submitted.companyHandle)
         return wire.submit_command(submitted, item.idempotencyKey)
@@ -89,7 +89,7 @@ def _command(item: BatchItem, caller: Caller) -> Command:
         raise HttpError(400, "invalid_body", "jobHandle is required")
     if item.action in JOB_ACTIONS:
         kind, make, grant = JOB_ACTIONS[item.action]
-        caller.require(grant)
+        caller.require(grant, DRIVING)
         command: Command = make(item.jobHandle, wire.decode(kind, bytes(item.body)))
         return command
     if item.action in SCHEDULE_ACTIONS:
