@@ -85,7 +85,11 @@ QUERIES: list[tuple[str, str, list[str]]] = [
         ["after", "companyHandle", "jobHandle", "name", "limit"],
     ),
     ("/v1/position", "The position of the ledger's last event", []),
-    ("/v1/tokens", "The tokens (never their secrets) of a company, or of all", ["companyHandle", "all"]),
+    (
+        "/v1/tokens",
+        "The tokens (never their secrets) of the caller's company, or of all for an IpsAdmin",
+        ["companyHandle", "all"],
+    ),
     ("/v1/audit/digest", "The hash chain's head (IpsAdmin)", ["minPosition"]),
 ]
 
