@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import server_support
 from auth_support import AuthWorld
 from click.testing import CliRunner
 from server_support import job_path
@@ -58,13 +59,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def open_sse(world: World, who: str, query: str = "", last_id: int | None = None) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", world.server.port))
-    resume = f"Last-Event-ID: {last_id}\r\n" if last_id is not None else ""
-    sock.sendall(
-        f"GET /v1/events{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
-        f"Authorization: Bearer {world.tokens[who]}\r\n{resume}\r\n".encode()
-    )
-    return sock
+    return server_support.open_sse(world.server, query, last_id, world.tokens[who])
 
 
 class Stream:
